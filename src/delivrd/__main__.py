@@ -1,0 +1,3 @@
+from delivrd.cli import main
+
+raise SystemExit(main())

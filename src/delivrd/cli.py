@@ -1,0 +1,156 @@
+"""The `delivrd` command: `serve` runs the service; each subcommand explains itself with --help."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from typing import Callable, Sequence
+
+from delivrd import __version__
+from delivrd.config import Settings
+from delivrd.store import StoreError, open_store
+
+DEFAULTS = Settings()
+
+
+def _env(name: str, default: object) -> object:
+    return os.environ.get(f"DELIVRD_{name.upper()}", default)
+
+
+def _byte_size(text: str) -> int:
+    """A size in bytes: 1048576, 512k, 1m, 2M (k/m/g are powers of 1024)."""
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    text = str(text).strip().lower().removesuffix("b").removesuffix("i")
+    try:
+        if text and text[-1] in units:
+            value = int(float(text[:-1]) * units[text[-1]])
+        else:
+            value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size in bytes: {text!r} (examples: 1048576, 512k, 1m)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("the size must be positive")
+    return value
+
+
+def add_serve(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="run the callback receiver and read API",
+        description=(
+            "Run delivrd: Tencent posts status reports to /sms/callback (and replies to /sms/reply); "
+            "each is acked with {\"result\":0,\"errmsg\":\"OK\"} only after it is committed. "
+            "Every option can also be set with the DELIVRD_* environment variable named beside it."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--host", default=_env("host", DEFAULTS.host), help="address to listen on [DELIVRD_HOST]")
+    p.add_argument("--port", type=int, default=_env("port", DEFAULTS.port), help="port to listen on [DELIVRD_PORT]")
+    p.add_argument("--db", default=_env("db", DEFAULTS.db), help="SQLite database file, created if missing [DELIVRD_DB]")
+    p.add_argument(
+        "--database-url",
+        default=_env("database_url", None),
+        help="PostgreSQL URL instead of SQLite (not available in this version) [DELIVRD_DATABASE_URL]",
+    )
+    p.add_argument(
+        "--callback-token",
+        help="require ?token=<this> on the callback URLs; use a long random secret [DELIVRD_CALLBACK_TOKEN]",
+    )
+    p.add_argument(
+        "--api-key",
+        help="require 'Authorization: Bearer <this>' on /v1/* [DELIVRD_API_KEY]",
+    )
+    p.add_argument(
+        "--max-body-bytes",
+        type=_byte_size,
+        default=_env("max_body_bytes", DEFAULTS.max_body_bytes),
+        help="larger callback bodies are answered 413 without being read; accepts 512k, 1m [DELIVRD_MAX_BODY_BYTES]",
+    )
+    p.add_argument(
+        "--log-level",
+        default=_env("log_level", DEFAULTS.log_level),
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="log verbosity [DELIVRD_LOG_LEVEL]",
+    )
+    p.set_defaults(func=serve)
+
+
+async def _check_store(settings: Settings) -> None:
+    """Open and close the store once before serving, so a bad path or URL is one clear line."""
+    store = open_store(settings.db, settings.database_url)
+    await store.open()
+    await store.close()
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from delivrd.app import Delivrd
+
+    settings = Settings(
+        host=args.host,
+        port=int(args.port),
+        db=args.db,
+        database_url=args.database_url,
+        callback_token=args.callback_token or _env("callback_token", None),  # secrets: never shown in --help
+        api_key=args.api_key or _env("api_key", None),
+        max_body_bytes=_byte_size(args.max_body_bytes),
+        log_level=args.log_level,
+    )
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(_check_store(settings))
+        app = Delivrd(settings)
+    except StoreError as exc:  # say what is wrong in one line, no traceback
+        print(f"delivrd: {exc}", file=sys.stderr)
+        return 2
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        http="httptools",
+        loop="uvloop",
+        lifespan="on",
+        access_log=False,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=30,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1
+
+
+def parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="delivrd",
+        description=(
+            "delivrd receives Tencent Cloud SMS delivery-status callbacks, stores every report durably "
+            "and answers questions about them."
+        ),
+    )
+    p.add_argument("--version", action="version", version=f"delivrd {__version__}")
+    subparsers = p.add_subparsers(title="commands", metavar="COMMAND")
+    add_serve(subparsers)
+    for register in extra:
+        register(subparsers)
+    return p
+
+
+def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:
+    try:
+        from delivrd.simulate.cli import register
+    except ImportError:
+        return []
+    return [register]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = parser(_plugins())
+    args = p.parse_args(argv)
+    if not hasattr(args, "func"):
+        p.print_help()
+        return 2
+    return int(args.func(args) or 0)

@@ -1,0 +1,99 @@
+"""The shapes the read API returns; msgspec structs, so they are also the OpenAPI schema."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import msgspec
+
+from delivrd.tencent import UTC8
+
+
+def iso_utc(micros: int) -> str:
+    """Microseconds since the epoch → ISO 8601 in UTC (`…Z`)."""
+    moment = datetime.fromtimestamp(micros / 1_000_000, timezone.utc)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def iso_utc8(seconds: int | None) -> str | None:
+    """Unix seconds → ISO 8601 with the +08:00 offset Tencent's times are in."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC8).isoformat()
+
+
+class Report(msgspec.Struct, kw_only=True):
+    """A delivery-status report: Tencent's fields as received, derived fields beside them."""
+
+    id: int
+    sid: str
+    nationcode: str | None
+    mobile: str
+    report_status: str
+    errmsg: str | None
+    description: str | None
+    user_receive_time: str | None
+    ext: str | None
+    extra: dict[str, msgspec.Raw] | None = msgspec.field(default=None)
+    phone: str | None
+    received_at: str
+    user_receive_at: str | None
+    duplicates: int
+
+
+class Reply(msgspec.Struct, kw_only=True):
+    """A reply (MO) SMS: Tencent's fields as received, derived fields beside them."""
+
+    id: int
+    extend: str | None
+    mobile: str
+    nationcode: str | None
+    sign: str | None
+    text: str | None
+    time: int | None
+    extra: dict[str, msgspec.Raw] | None = None
+    phone: str | None
+    received_at: str
+    duplicates: int
+
+
+class Reject(msgspec.Struct, kw_only=True):
+    """An item (or a whole body) that could not be understood, with why and as received."""
+
+    id: int
+    inbox_id: int
+    route: str
+    item_index: int | None
+    reason: str
+    raw: str | None
+    received_at: str
+
+
+class InboxEntry(msgspec.Struct, kw_only=True):
+    """One request body that reached a callback route, and what came of it."""
+
+    id: int
+    route: str
+    peer: str | None
+    status: int
+    outcome: str
+    items: int
+    rejected: int
+    size: int
+    body: str | None
+    body_base64: str | None
+    received_at: str
+
+
+class Page(msgspec.Struct):
+    """A keyset page, newest first: pass `next_cursor` back as `cursor` for the next one."""
+
+    items: list
+    next_cursor: str | None
+
+
+def extra_fields(text: str | None) -> dict[str, msgspec.Raw] | None:
+    """The stored JSON text of unknown fields, returned as they were received."""
+    if text is None:
+        return None
+    return msgspec.json.decode(text, type=dict[str, msgspec.Raw])

@@ -1,0 +1,54 @@
+"""Every answer's `result` code in one table: the callback acks and the API's errors share it.
+
+`result` 0 is the only success. The codes are part of the HTTP contract (README,
+"Result codes"): callers may branch on them, so a code never changes meaning.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+OK = 0
+NOT_JSON = 1001
+BAD_SHAPE = 1002
+TOO_LARGE = 1003
+BAD_TOKEN = 1004
+METHOD_NOT_ALLOWED = 1005
+NOT_FOUND = 1006
+BAD_PARAMETER = 1007
+BAD_API_KEY = 1008
+QUEUE_FULL = 2001
+COMMIT_FAILED = 2002
+SHUTTING_DOWN = 2003
+COMMIT_TIMEOUT = 2004
+
+#: code → (HTTP status, meaning), as documented.
+TABLE: dict[int, tuple[int, str]] = {
+    OK: (200, "stored: every item was committed or quarantined"),
+    NOT_JSON: (400, "the body is not valid JSON (kept in the inbox)"),
+    BAD_SHAPE: (400, "the body is JSON but not an array of reports or one object (kept in the inbox)"),
+    TOO_LARGE: (413, "the body is larger than --max-body-bytes"),
+    BAD_TOKEN: (401, "--callback-token is set and ?token= is missing or wrong"),
+    METHOD_NOT_ALLOWED: (405, "the route does not take this HTTP method"),
+    NOT_FOUND: (404, "no such route or item"),
+    BAD_PARAMETER: (400, "a query parameter is unknown or malformed"),
+    BAD_API_KEY: (401, "--api-key is set and the Authorization: Bearer header is missing or wrong"),
+    QUEUE_FULL: (503, "the write queue is full; retry later"),
+    COMMIT_FAILED: (503, "storage could not commit; retry later"),
+    SHUTTING_DOWN: (503, "the process is shutting down; retry later"),
+    COMMIT_TIMEOUT: (503, "storage did not commit in time; retrying is safe"),
+}
+
+_encode = msgspec.json.Encoder().encode
+
+#: The ack Tencent expects, encoded once.
+ACK = b'{"result":0,"errmsg":"OK"}'
+
+
+def error_body(code: int, message: str) -> bytes:
+    """`{"result": code, "errmsg": message}` as JSON bytes."""
+    return _encode({"result": code, "errmsg": message})
+
+
+def status_of(code: int) -> int:
+    return TABLE[code][0]

@@ -1,0 +1,345 @@
+"""SQLite storage: WAL with synchronous=FULL, one write connection on its own thread.
+
+The writer thread owns the only write connection (SQLite allows one writer anyway);
+reads use their own read-only connections on a small thread pool, which WAL lets
+run beside the writer. Durability: every `write` ends in COMMIT with
+synchronous=FULL, so a returned `write` survives a kill -9 or a power cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Sequence, TypeVar
+
+from delivrd.models import InboxEntry, Page, Reject, Reply, Report, extra_fields, iso_utc, iso_utc8
+from delivrd.push import CALLBACK, Push
+from delivrd.store.base import ListQuery, ReportQuery, Store, StoreError
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    route TEXT NOT NULL,
+    peer TEXT,
+    status INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    items INTEGER NOT NULL,
+    rejected INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    body BLOB
+);
+CREATE INDEX IF NOT EXISTS inbox_received_at ON inbox (received_at);
+
+CREATE TABLE IF NOT EXISTS reports (
+    id INTEGER PRIMARY KEY,
+    dedup_key BLOB NOT NULL UNIQUE,
+    sid TEXT NOT NULL,
+    nationcode TEXT,
+    mobile TEXT NOT NULL,
+    report_status TEXT NOT NULL,
+    errmsg TEXT,
+    description TEXT,
+    user_receive_time TEXT,
+    ext TEXT,
+    extra TEXT,
+    phone TEXT,
+    user_receive_ts INTEGER,
+    inbox_id INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    duplicates INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS reports_sid ON reports (sid);
+CREATE INDEX IF NOT EXISTS reports_mobile ON reports (mobile);
+CREATE INDEX IF NOT EXISTS reports_received_at ON reports (received_at);
+
+CREATE TABLE IF NOT EXISTS replies (
+    id INTEGER PRIMARY KEY,
+    dedup_key BLOB NOT NULL UNIQUE,
+    extend TEXT,
+    mobile TEXT NOT NULL,
+    nationcode TEXT,
+    sign TEXT,
+    text TEXT,
+    time INTEGER,
+    extra TEXT,
+    phone TEXT,
+    inbox_id INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    duplicates INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS replies_mobile ON replies (mobile);
+
+CREATE TABLE IF NOT EXISTS rejects (
+    id INTEGER PRIMARY KEY,
+    inbox_id INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    route TEXT NOT NULL,
+    item_index INTEGER,
+    reason TEXT NOT NULL,
+    raw TEXT
+);
+
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+"""
+
+INSERT_INBOX = (
+    "INSERT INTO inbox (received_at, route, peer, status, outcome, items, rejected, size, body)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+UPSERT_REPORT = (
+    "INSERT INTO reports (dedup_key, sid, nationcode, mobile, report_status, errmsg, description,"
+    " user_receive_time, ext, extra, phone, user_receive_ts, inbox_id, received_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (dedup_key) DO UPDATE SET duplicates = duplicates + 1"
+)
+UPSERT_REPLY = (
+    "INSERT INTO replies (dedup_key, extend, mobile, nationcode, sign, text, time, extra, phone, inbox_id, received_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (dedup_key) DO UPDATE SET duplicates = duplicates + 1"
+)
+INSERT_REJECT = (
+    "INSERT INTO rejects (inbox_id, received_at, route, item_index, reason, raw) VALUES (?, ?, ?, ?, ?, ?)"
+)
+ADD_COUNTER = (
+    "INSERT INTO counters (name, value) VALUES (?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
+)
+
+REPORT_COLUMNS = (
+    "id, sid, nationcode, mobile, report_status, errmsg, description, user_receive_time, ext, extra,"
+    " phone, received_at, user_receive_ts, duplicates"
+)
+REPLY_COLUMNS = "id, extend, mobile, nationcode, sign, text, time, extra, phone, received_at, duplicates"
+REJECT_COLUMNS = "id, inbox_id, route, item_index, reason, raw, received_at"
+INBOX_COLUMNS = "id, route, peer, status, outcome, items, rejected, size, body, received_at"
+
+
+def _report(r: tuple) -> Report:
+    return Report(
+        id=r[0], sid=r[1], nationcode=r[2], mobile=r[3], report_status=r[4], errmsg=r[5], description=r[6],
+        user_receive_time=r[7], ext=r[8], extra=extra_fields(r[9]), phone=r[10], received_at=iso_utc(r[11]),
+        user_receive_at=iso_utc8(r[12]), duplicates=r[13],
+    )  # fmt: skip
+
+
+def _reply(r: tuple) -> Reply:
+    return Reply(
+        id=r[0], extend=r[1], mobile=r[2], nationcode=r[3], sign=r[4], text=r[5], time=r[6],
+        extra=extra_fields(r[7]), phone=r[8], received_at=iso_utc(r[9]), duplicates=r[10],
+    )  # fmt: skip
+
+
+def _reject(r: tuple) -> Reject:
+    return Reject(
+        id=r[0], inbox_id=r[1], route=r[2], item_index=r[3], reason=r[4], raw=r[5], received_at=iso_utc(r[6])
+    )
+
+
+def _inbox(r: tuple) -> InboxEntry:
+    body: bytes | None = r[8]
+    text = b64 = None
+    if body is not None:
+        try:
+            text = body.decode()
+        except UnicodeDecodeError:
+            b64 = base64.b64encode(body).decode()
+    return InboxEntry(
+        id=r[0], route=r[1], peer=r[2], status=r[3], outcome=r[4], items=r[5], rejected=r[6], size=r[7],
+        body=text, body_base64=b64, received_at=iso_utc(r[9]),
+    )  # fmt: skip
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str | Path, readers: int = 4) -> None:
+        self.path = str(path)
+        self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="delivrd-sqlite-writer")
+        self._read_threads = ThreadPoolExecutor(readers, thread_name_prefix="delivrd-sqlite-reader")
+        self._local = threading.local()
+        self._conn: sqlite3.Connection | None = None
+
+    # -- threads -------------------------------------------------------------------------
+
+    async def _on_writer(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._write_thread, fn, *args)
+
+    async def _on_reader(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._read_threads, fn, *args)
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 5000")
+            self._local.conn = conn
+        return conn
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        try:
+            await self._on_writer(self._open)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite database {self.path}: {exc}") from exc
+
+    def _open(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 5000")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise sqlite3.OperationalError(f"could not switch to WAL journal mode (got {mode})")
+        conn.execute("PRAGMA synchronous = FULL")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"database schema version {version} is newer than this delivrd understands ({SCHEMA_VERSION});"
+                " upgrade delivrd"
+            )
+        if version == 0:
+            conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        self._conn = conn
+
+    async def close(self) -> None:
+        def close_writer() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await self._on_writer(close_writer)
+        self._write_thread.shutdown()
+        self._read_threads.shutdown()
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    async def write(self, pushes: Sequence[Push]) -> None:
+        try:
+            await self._on_writer(self._write, pushes)
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite commit failed: {exc}") from exc
+
+    def _write(self, pushes: Sequence[Push]) -> None:
+        conn = self._conn
+        if conn is None:
+            raise sqlite3.OperationalError("database is closed")
+        reports: list[tuple] = []
+        replies: list[tuple] = []
+        rejects: list[tuple] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for push in pushes:
+                inbox_id = conn.execute(
+                    INSERT_INBOX,
+                    (push.received_at, push.route, push.peer, push.status, push.outcome,
+                     push.items, len(push.rejects), push.size, push.body),
+                ).lastrowid  # fmt: skip
+                tail = (inbox_id, push.received_at)
+                (reports if push.route == CALLBACK else replies).extend([row + tail for row in push.rows])
+                rejects.extend(
+                    (inbox_id, push.received_at, push.route, q.index, q.reason, q.raw) for q in push.rejects
+                )
+            new_reports = self._upsert(conn, "reports", UPSERT_REPORT, reports)
+            new_replies = self._upsert(conn, "replies", UPSERT_REPLY, replies)
+            if rejects:
+                conn.executemany(INSERT_REJECT, rejects)
+            conn.executemany(
+                ADD_COUNTER,
+                [
+                    ("inbox", len(pushes)),
+                    ("reports", new_reports),
+                    ("report_duplicates", len(reports) - new_reports),
+                    ("replies", new_replies),
+                    ("reply_duplicates", len(replies) - new_replies),
+                    ("rejects", len(rejects)),
+                ],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _upsert(conn: sqlite3.Connection, table: str, sql: str, rows: list[tuple]) -> int:
+        """Insert-or-count-duplicate; returns how many rows were new."""
+        if not rows:
+            return 0
+        top = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
+        conn.executemany(sql, rows)
+        return conn.execute(f"SELECT count(*) FROM {table} WHERE id > ?", (top,)).fetchone()[0]
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        try:
+            await self._on_reader(lambda: self._reader().execute("SELECT 1 FROM counters LIMIT 1").fetchall())
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite is not answering: {exc}") from exc
+
+    async def counters(self) -> dict[str, int]:
+        rows = await self._read(lambda c: c.execute("SELECT name, value FROM counters").fetchall())
+        return dict(rows)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return await self._on_reader(lambda: fn(self._reader()))
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite read failed: {exc}") from exc
+
+    async def _page(self, sql: str, where: list[str], args: list[Any], limit: int, make: Callable) -> Page:
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        rows = await self._read(lambda c: c.execute(sql, [*args, limit + 1]).fetchall())
+        items = [make(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return Page(items=items, next_cursor=str(items[-1].id) if more else None)
+
+    async def reports(self, query: ReportQuery) -> Page:
+        where, args = _filters(
+            query,
+            ("sid", query.sid),
+            ("mobile", query.mobile),
+            ("nationcode", query.nationcode),
+            ("report_status", query.report_status),
+            ("errmsg", query.errmsg),
+        )
+        return await self._page(f"SELECT {REPORT_COLUMNS} FROM reports", where, args, query.limit, _report)
+
+    async def replies(self, query: ListQuery) -> Page:
+        where, args = _filters(query, ("mobile", query.mobile))
+        return await self._page(f"SELECT {REPLY_COLUMNS} FROM replies", where, args, query.limit, _reply)
+
+    async def rejects(self, query: ListQuery) -> Page:
+        where, args = _filters(query, ("route", query.route))
+        return await self._page(f"SELECT {REJECT_COLUMNS} FROM rejects", where, args, query.limit, _reject)
+
+    async def inbox(self, query: ListQuery) -> Page:
+        where, args = _filters(query, ("route", query.route), ("outcome", query.outcome))
+        return await self._page(f"SELECT {INBOX_COLUMNS} FROM inbox", where, args, query.limit, _inbox)
+
+
+def _filters(query: ReportQuery | ListQuery, *equal: tuple[str, Any]) -> tuple[list[str], list[Any]]:
+    """WHERE terms for the equality filters given and the time/keyset filters every query has."""
+    where: list[str] = []
+    args: list[Any] = []
+    for column, value in equal:
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    for term, value in (
+        ("received_at >= ?", query.since),
+        ("received_at < ?", query.until),
+        ("id < ?", query.before_id),
+    ):
+        if value is not None:
+            where.append(term)
+            args.append(value)
+    return where, args

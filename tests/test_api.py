@@ -1,0 +1,102 @@
+"""The read API: filters, keyset pagination, API key, clear errors, OpenAPI."""
+
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+from factories import batch, body, report
+
+ACK = {"result": 0, "errmsg": "OK"}
+
+
+def push(client, items):
+    answer = client.post("/sms/callback", content=body(items))
+    assert answer.json() == ACK
+    return answer
+
+
+def test_pages_are_newest_first_and_cover_everything_once(client):
+    for start in range(0, 250, 50):
+        push(client, batch(start, 50))
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"limit": 64, **({"cursor": cursor} if cursor else {})}
+        data = client.get("/v1/reports", params=params).json()
+        seen += [item["id"] for item in data["items"]]
+        pages += 1
+        cursor = data["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 4
+    assert seen == sorted(seen, reverse=True)
+    assert len(set(seen)) == 250
+
+
+def test_filters(client):
+    push(client, batch(0, 5) + batch(5, 3, report_status="FAIL", errmsg="MK:0001", nationcode="62"))
+    get = lambda **p: client.get("/v1/reports", params=p).json()["items"]  # noqa: E731
+    assert len(get(report_status="FAIL")) == 3
+    assert len(get(errmsg="MK:0001", nationcode="62")) == 3
+    assert len(get(nationcode="86")) == 5
+    assert [r["mobile"] for r in get(mobile="13800000002")] == ["13800000002"]
+    assert [r["sid"] for r in get(sid=report(4)["sid"])] == [report(4)["sid"]]
+    assert get(sid="nothing-like-it") == []
+
+
+def test_time_window(client):
+    push(client, batch(0, 3))
+    received = [datetime.fromisoformat(r["received_at"]) for r in client.get("/v1/reports").json()["items"]]
+    first = min(received)
+    later = (first + timedelta(hours=1)).isoformat()
+    assert len(client.get("/v1/reports", params={"since": first.isoformat()}).json()["items"]) == 3
+    assert client.get("/v1/reports", params={"since": later}).json()["items"] == []
+    assert client.get("/v1/reports", params={"until": first.isoformat()}).json()["items"] == []
+    # no offset means UTC; a date alone is midnight
+    today = datetime.now(timezone.utc).date().isoformat()
+    assert len(client.get("/v1/reports", params={"since": today}).json()["items"]) == 3
+
+
+@pytest.mark.parametrize(
+    "params, fragment",
+    [
+        ({"limit": "0"}, "limit must be a whole number from 1 to 1000"),
+        ({"limit": "abc"}, "limit must be"),
+        ({"limit": "1001"}, "limit must be"),
+        ({"cursor": "xyz"}, "cursor must be"),
+        ({"since": "last tuesday"}, "since must be an ISO 8601"),
+        ({"sids": "a"}, "unknown query parameter(s): sids"),
+    ],
+)
+def test_bad_parameters_get_a_clear_json_error(client, params, fragment):
+    answer = client.get("/v1/reports", params=params)
+    assert answer.status_code == 400
+    assert answer.json()["result"] == 1007 and fragment in answer.json()["errmsg"]
+
+
+def test_api_key_protects_v1_only(start_server):
+    server = start_server("--api-key", "k3y")
+    with httpx.Client(base_url=server.url) as anonymous:
+        for path in ("/v1/reports", "/v1/rejects", "/v1/inbox", "/v1/replies"):
+            answer = anonymous.get(path)
+            assert answer.status_code == 401 and answer.json()["result"] == 1008, path
+        assert anonymous.get("/v1/reports", headers={"authorization": "Bearer nope"}).status_code == 401
+        assert anonymous.get("/healthz").json() == {"status": "ok"}
+        push(anonymous, [report(1)])  # callbacks are protected by --callback-token, not the API key
+    with httpx.Client(base_url=server.url, headers={"authorization": "Bearer k3y"}) as client:
+        assert len(client.get("/v1/reports").json()["items"]) == 1
+
+
+def test_unknown_route_is_json_404(client):
+    answer = client.get("/v2/nothing")
+    assert answer.status_code == 404 and answer.json()["result"] == 1006
+
+
+def test_openapi_describes_every_route(client):
+    spec = client.get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.")
+    assert set(spec["paths"]) >= {"/sms/callback", "/sms/reply", "/v1/reports", "/v1/rejects", "/v1/inbox",
+                                  "/v1/replies", "/healthz", "/metrics"}  # fmt: skip
+    report_schema = spec["components"]["schemas"]["Report"]
+    assert {"sid", "phone", "received_at", "user_receive_at"} <= set(report_schema["properties"])
+    callback = spec["paths"]["/sms/callback"]["post"]["responses"]
+    assert set(callback) == {"200", "400", "401", "413", "503"}

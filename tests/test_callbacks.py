@@ -1,0 +1,199 @@
+"""The callback routes through real HTTP against a running `delivrd serve`."""
+
+import json
+import socket
+
+import httpx
+from factories import SEED_SAMPLE, batch, body, report
+
+ACK = {"result": 0, "errmsg": "OK"}
+
+
+def push(client: httpx.Client, items, path="/sms/callback", **kwargs) -> httpx.Response:
+    return client.post(path, content=body(items), headers={"content-type": "application/json"}, **kwargs)
+
+
+def all_reports(client: httpx.Client, **params) -> list[dict]:
+    items, cursor = [], None
+    while True:
+        page = client.get("/v1/reports", params={**params, "limit": 1000, **({"cursor": cursor} if cursor else {})})
+        assert page.status_code == 200, page.text
+        data = page.json()
+        items += data["items"]
+        cursor = data["next_cursor"]
+        if cursor is None:
+            return items
+
+
+def metric(client: httpx.Client, name: str) -> int:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return int(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_seed_sample_gets_exact_ack_and_is_returned_with_every_field(client):
+    answer = push(client, SEED_SAMPLE)
+    assert answer.status_code == 200
+    assert answer.content == b'{"result":0,"errmsg":"OK"}'
+    assert answer.headers["content-type"] == "application/json"
+    [stored] = client.get("/v1/reports", params={"sid": "xxxxxxx"}).json()["items"]
+    for name, value in SEED_SAMPLE[0].items():
+        assert stored[name] == value, name
+    assert stored["ext"] is None
+    assert stored["phone"] is None  # the sample's mobile is masked
+    assert stored["user_receive_at"] == "2015-10-17T08:03:04+08:00"
+    assert stored["received_at"].endswith("Z")
+    assert stored["duplicates"] == 0
+
+
+def test_phone_is_e164_when_digits(client):
+    assert push(client, [report(1)]).json() == ACK
+    [stored] = client.get("/v1/reports", params={"mobile": "13800000001"}).json()["items"]
+    assert stored["phone"] == "+8613800000001"
+
+
+def test_full_batch_of_100_and_a_larger_one(client):
+    assert push(client, batch(0, 100)).json() == ACK
+    assert push(client, batch(100, 250)).json() == ACK
+    stored = all_reports(client)
+    assert len(stored) == 350
+    assert {r["sid"] for r in stored} == {report(n)["sid"] for n in range(350)}
+
+
+def test_lone_object_and_empty_array_are_accepted(client):
+    assert push(client, report(7)).json() == ACK
+    assert push(client, []).json() == ACK
+    assert [r["sid"] for r in all_reports(client)] == [report(7)["sid"]]
+
+
+def test_duplicate_batch_is_stored_once_and_counted(client):
+    items = batch(0, 100)
+    for _ in range(3):  # the first push and Tencent's two retries
+        assert push(client, items).json() == ACK
+    stored = all_reports(client)
+    assert len(stored) == 100
+    assert {r["duplicates"] for r in stored} == {2}
+    assert metric(client, "delivrd_reports_total") == 100
+    assert metric(client, "delivrd_report_duplicates_total") == 200
+    assert metric(client, "delivrd_inbox_total") == 3
+
+
+def test_same_sid_with_a_different_outcome_is_a_different_report(client):
+    assert push(client, [report(1, report_status="FAIL", errmsg="UNDELIV")]).json() == ACK
+    assert push(client, [report(1)]).json() == ACK
+    assert len(all_reports(client, sid=report(1)["sid"])) == 2
+
+
+def test_not_json_is_400_and_kept_in_the_inbox(client):
+    answer = client.post("/sms/callback", content=b"\xff\xfenot json at all")
+    assert answer.status_code == 400
+    data = answer.json()
+    assert data["result"] == 1001 and "not valid JSON" in data["errmsg"]
+    [entry] = client.get("/v1/inbox", params={"outcome": "rejected"}).json()["items"]
+    assert entry["status"] == 400 and entry["body"] is None
+    import base64
+
+    assert base64.b64decode(entry["body_base64"]) == b"\xff\xfenot json at all"
+    [reject] = client.get("/v1/rejects").json()["items"]
+    assert reject["item_index"] is None and "not valid JSON" in reject["reason"]
+
+
+def test_json_of_the_wrong_shape_is_400(client):
+    answer = push(client, "just a string")
+    assert answer.status_code == 400 and answer.json()["result"] == 1002
+    assert client.get("/v1/inbox").json()["items"][0]["body"] == '"just a string"'
+
+
+def test_two_bad_items_among_good_ones(client):
+    items = batch(0, 10)
+    del items[3]["sid"]
+    items[6]["report_status"] = "MAYBE"
+    assert push(client, items).json() == ACK
+    stored = all_reports(client)
+    assert len(stored) == 8
+    rejects = client.get("/v1/rejects").json()["items"]
+    assert sorted((r["item_index"], r["reason"]) for r in rejects) == [
+        (3, "missing required field(s): sid"),
+        (6, "report_status must be SUCCESS or FAIL, got 'MAYBE'"),
+    ]
+    by_index = {r["item_index"]: json.loads(r["raw"]) for r in rejects}
+    assert by_index[3] == items[3] and by_index[6] == items[6]
+    [entry] = client.get("/v1/inbox").json()["items"]
+    assert (entry["outcome"], entry["items"], entry["rejected"]) == ("partial", 10, 2)
+    assert json.loads(entry["body"]) == items
+
+
+def test_unknown_codes_extra_fields_and_numbers_are_kept(client):
+    item = report(1, errmsg="ZZ:9999", description="something new", ext="order-42", push_seq=3,
+                  carrier={"name": "CMCC"}, nationcode=86)  # fmt: skip
+    assert push(client, [item]).json() == ACK
+    [stored] = all_reports(client)
+    assert stored["errmsg"] == "ZZ:9999" and stored["description"] == "something new"
+    assert stored["ext"] == "order-42"
+    assert stored["extra"] == {"push_seq": 3, "carrier": {"name": "CMCC"}}
+    assert stored["nationcode"] == "86"
+
+
+def test_body_over_the_limit_is_413_without_reading_it(start_server):
+    server = start_server("--max-body-bytes", "1k")
+    with httpx.Client(base_url=server.url) as client:
+        answer = push(client, batch(0, 50))
+        assert answer.status_code == 413 and answer.json()["result"] == 1003
+        assert push(client, batch(0, 2)).json() == ACK
+        [entry] = client.get("/v1/inbox", params={"outcome": "too_large"}).json()["items"]
+        assert entry["body"] is None and entry["size"] > 1024
+
+    # a declared length over the limit is refused before any of the body is sent
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"POST /sms/callback HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n")
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413") and b'"result":1003' in answer
+
+
+def test_chunked_body_over_the_limit_is_413(start_server):
+    server = start_server("--max-body-bytes", "1000")
+
+    def chunks():
+        for _ in range(10):
+            yield b"x" * 500
+
+    with httpx.Client(base_url=server.url) as client:
+        answer = client.post("/sms/callback", content=chunks())
+    assert answer.status_code == 413 and answer.json()["result"] == 1003
+
+
+def test_callback_token(start_server):
+    server = start_server("--callback-token", "s3cret-token")
+    with httpx.Client(base_url=server.url) as client:
+        for params in ({}, {"token": "wrong"}, {"token": "s3cret-tokenX"}):
+            answer = push(client, [report(1)], params=params)
+            assert answer.status_code == 401 and answer.json()["result"] == 1004
+        assert push(client, [report(1)], params={"token": "s3cret-token"}).json() == ACK
+        assert len(all_reports(client)) == 1
+        assert client.get("/v1/inbox", params={"outcome": "unauthorized"}).json()["items"][0]["body"] is None
+
+
+def test_token_from_the_environment(start_server):
+    server = start_server(env={"DELIVRD_CALLBACK_TOKEN": "from-env"})
+    with httpx.Client(base_url=server.url) as client:
+        assert push(client, [report(1)]).status_code == 401
+        assert push(client, [report(1)], params={"token": "from-env"}).json() == ACK
+
+
+def test_wrong_method_is_json_405(client):
+    answer = client.get("/sms/callback")
+    assert answer.status_code == 405 and answer.json()["result"] == 1005
+
+
+def test_reply_callback_is_stored_once(client):
+    reply = {"extend": "", "mobile": "13800138000", "nationcode": "86", "sign": "腾讯云", "text": "退订",
+             "time": 1700000000, "channel": "x"}  # fmt: skip
+    for _ in range(2):
+        assert push(client, reply, path="/sms/reply").json() == ACK
+    [stored] = client.get("/v1/replies").json()["items"]
+    assert stored["text"] == "退订" and stored["time"] == 1700000000 and stored["duplicates"] == 1
+    assert stored["phone"] == "+8613800138000" and stored["extra"] == {"channel": "x"}
+    assert push(client, {"text": "no number"}, path="/sms/reply").json() == ACK
+    [reject] = client.get("/v1/rejects", params={"route": "reply"}).json()["items"]
+    assert reject["reason"] == "missing required field(s): mobile"
