@@ -18,7 +18,7 @@ SAMPLE = {
 
 
 def row_dict(item):
-    names = ("dedup_key", "sid", "nationcode", "mobile", "report_status", "errmsg", "description",
+    names = ("sid", "dedup_key", "nationcode", "mobile", "report_status", "errmsg", "description",
              "user_receive_time", "ext", "extra", "phone", "user_receive_ts")  # fmt: skip
     return dict(zip(names, tencent.report_row(item)))
 
@@ -101,3 +101,14 @@ def test_reply_row_accepts_numeric_string_time_and_rejects_words():
         tencent.reply_row({**base, "time": "noon"})
     with pytest.raises(ValueError, match="mobile"):
         tencent.reply_row({**base, "mobile": None, "time": 1})
+
+
+def test_fast_path_and_careful_path_agree():
+    items = [SAMPLE, {**SAMPLE, "sid": "2", "ext": "ctx", "errmsg": None}]
+    rows, rejects = tencent.parse_reports(json.dumps(items).encode())
+    assert rejects == []
+    assert rows == [tencent.report_row(item) for item in items]
+    # one odd item sends the whole body down the careful path, which keeps the good ones
+    rows, rejects = tencent.parse_reports(json.dumps([*items, {"sid": "3"}]).encode())
+    assert rows == [tencent.report_row(item) for item in items]
+    assert [(q.index, q.reason) for q in rejects] == [(2, "missing required field(s): mobile, report_status")]

@@ -49,7 +49,7 @@ class CallbackRoute:
         self.writer = writer
         self.token = token.encode() if token else None
         self.max_body_bytes = max_body_bytes
-        self.parse_row = tencent.report_row if route == CALLBACK else tencent.reply_row
+        self.parse = tencent.parse_reports if route == CALLBACK else tencent.parse_replies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -121,21 +121,13 @@ class CallbackRoute:
 
     def _parse(self, body: bytes, received_at: int, peer: str | None) -> Push:
         try:
-            items = tencent.decode_body(body)
+            rows, rejects = self.parse(body)
         except tencent.BodyError as exc:
             raw = body[:REJECT_RAW_LIMIT].decode("utf-8", "replace")
             return Push(
                 self.route, received_at, peer, results.status_of(exc.code), "rejected", len(body), body,
                 rejects=[tencent.Quarantined(None, exc.message, raw)], result=exc.code,
             )  # fmt: skip
-        rows: list[tuple] = []
-        rejects: list[tencent.Quarantined] = []
-        parse_row = self.parse_row
-        for index, item in enumerate(items):
-            try:
-                rows.append(parse_row(item))
-            except ValueError as exc:
-                rejects.append(tencent.Quarantined(index, str(exc), tencent.raw_text(item)))
         outcome = "partial" if rows and rejects else "quarantined" if rejects else "stored"
         return Push(self.route, received_at, peer, 200, outcome, len(body), body, rows, rejects)
 

@@ -41,8 +41,8 @@ CREATE INDEX IF NOT EXISTS inbox_received_at ON inbox (received_at);
 
 CREATE TABLE IF NOT EXISTS reports (
     id INTEGER PRIMARY KEY,
-    dedup_key BLOB NOT NULL UNIQUE,
     sid TEXT NOT NULL,
+    dedup_key BLOB NOT NULL,
     nationcode TEXT,
     mobile TEXT NOT NULL,
     report_status TEXT NOT NULL,
@@ -57,7 +57,8 @@ CREATE TABLE IF NOT EXISTS reports (
     received_at INTEGER NOT NULL,
     duplicates INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS reports_sid ON reports (sid);
+-- one index serves both the duplicate check and lookups by sid
+CREATE UNIQUE INDEX IF NOT EXISTS reports_sid_key ON reports (sid, dedup_key);
 CREATE INDEX IF NOT EXISTS reports_mobile ON reports (mobile);
 CREATE INDEX IF NOT EXISTS reports_received_at ON reports (received_at);
 
@@ -96,10 +97,10 @@ INSERT_INBOX = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 UPSERT_REPORT = (
-    "INSERT INTO reports (dedup_key, sid, nationcode, mobile, report_status, errmsg, description,"
+    "INSERT INTO reports (sid, dedup_key, nationcode, mobile, report_status, errmsg, description,"
     " user_receive_time, ext, extra, phone, user_receive_ts, inbox_id, received_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (dedup_key) DO UPDATE SET duplicates = duplicates + 1"
+    " ON CONFLICT (sid, dedup_key) DO UPDATE SET duplicates = duplicates + 1"
 )
 UPSERT_REPLY = (
     "INSERT INTO replies (dedup_key, extend, mobile, nationcode, sign, text, time, extra, phone, inbox_id, received_at)"
