@@ -33,7 +33,7 @@ class Delivrd:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = open_store(settings.db, settings.database_url)
+        self.store = open_store(settings.db, settings.database_url, migrate=settings.migrate)
         self.writer: Writer | None = None
         self.callbacks = callbacks.routes(
             self._writer, token=settings.callback_token, max_body_bytes=settings.max_body_bytes

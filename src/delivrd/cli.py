@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 
 from delivrd import __version__
 from delivrd.config import Settings
-from delivrd.store import StoreError, open_store
+from delivrd.store import StoreError, migrations, open_store
 
 DEFAULTS = Settings()
 
@@ -36,6 +36,61 @@ def _byte_size(text: str) -> int:
     return value
 
 
+def add_database_options(p: argparse.ArgumentParser) -> None:
+    """--db and --database-url, shared by every command that opens the store."""
+    p.add_argument("--db", default=_env("db", DEFAULTS.db), help="SQLite database file, created if missing [DELIVRD_DB]")
+    p.add_argument(
+        "--database-url",
+        default=_env("database_url", None),
+        help="PostgreSQL URL instead of SQLite, postgresql://user@host/db [DELIVRD_DATABASE_URL]",
+    )
+
+
+def add_db(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "db",
+        help="show or upgrade the database schema",
+        description="Schema migrations are versioned; `delivrd serve` refuses an older schema unless --migrate.",
+    )
+    commands = p.add_subparsers(title="db commands", metavar="DB_COMMAND", required=True)
+    status = commands.add_parser("status", help="print the schema version of the database and the latest one")
+    upgrade = commands.add_parser("upgrade", help="apply every pending migration (safe to run again)")
+    for sub, func in ((status, db_status), (upgrade, db_upgrade)):
+        add_database_options(sub)
+        sub.set_defaults(func=func)
+
+
+def db_status(args: argparse.Namespace) -> int:
+    store = open_store(args.db, args.database_url)
+    try:
+        current = asyncio.run(store.schema_version())
+    except StoreError as exc:
+        print(f"delivrd: {exc}", file=sys.stderr)
+        return 2
+    target = migrations.latest(store.dialect)
+    state = "up to date" if current == target else "newer than this delivrd" if current > target else "needs upgrade"
+    print(f"schema version {current}, latest {target}: {state}")
+    return 0 if current == target else 1
+
+
+def db_upgrade(args: argparse.Namespace) -> int:
+    async def run() -> tuple[int, int]:
+        store = open_store(args.db, args.database_url, migrate=True)
+        before = await store.schema_version()
+        await store.open()
+        after = await store.schema_version()
+        await store.close()
+        return before, after
+
+    try:
+        before, after = asyncio.run(run())
+    except StoreError as exc:
+        print(f"delivrd: {exc}", file=sys.stderr)
+        return 2
+    print(f"schema version {before} → {after}" if after != before else f"schema version {after}: up to date")
+    return 0
+
+
 def add_serve(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "serve",
@@ -49,12 +104,7 @@ def add_serve(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--host", default=_env("host", DEFAULTS.host), help="address to listen on [DELIVRD_HOST]")
     p.add_argument("--port", type=int, default=_env("port", DEFAULTS.port), help="port to listen on [DELIVRD_PORT]")
-    p.add_argument("--db", default=_env("db", DEFAULTS.db), help="SQLite database file, created if missing [DELIVRD_DB]")
-    p.add_argument(
-        "--database-url",
-        default=_env("database_url", None),
-        help="PostgreSQL URL instead of SQLite (not available in this version) [DELIVRD_DATABASE_URL]",
-    )
+    add_database_options(p)
     p.add_argument(
         "--callback-token",
         help="require ?token=<this> on the callback URLs; use a long random secret [DELIVRD_CALLBACK_TOKEN]",
@@ -70,6 +120,12 @@ def add_serve(subparsers: argparse._SubParsersAction) -> None:
         help="larger callback bodies are answered 413 without being read; accepts 512k, 1m [DELIVRD_MAX_BODY_BYTES]",
     )
     p.add_argument(
+        "--migrate",
+        action="store_true",
+        help="upgrade an older database schema at start instead of refusing to run (a new database is always"
+        " created at the latest version)",
+    )
+    p.add_argument(
         "--log-level",
         default=_env("log_level", DEFAULTS.log_level),
         choices=["critical", "error", "warning", "info", "debug"],
@@ -80,7 +136,7 @@ def add_serve(subparsers: argparse._SubParsersAction) -> None:
 
 async def _check_store(settings: Settings) -> None:
     """Open and close the store once before serving, so a bad path or URL is one clear line."""
-    store = open_store(settings.db, settings.database_url)
+    store = open_store(settings.db, settings.database_url, migrate=settings.migrate)
     await store.open()
     await store.close()
 
@@ -99,6 +155,7 @@ def serve(args: argparse.Namespace) -> int:
         api_key=args.api_key or _env("api_key", None),
         max_body_bytes=_byte_size(args.max_body_bytes),
         log_level=args.log_level,
+        migrate=args.migrate,
     )
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -134,6 +191,7 @@ def parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -
     p.add_argument("--version", action="version", version=f"delivrd {__version__}")
     subparsers = p.add_subparsers(title="commands", metavar="COMMAND")
     add_serve(subparsers)
+    add_db(subparsers)
     for register in extra:
         register(subparsers)
     return p

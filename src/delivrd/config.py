@@ -15,3 +15,4 @@ class Settings:
     api_key: str | None = None
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
+    migrate: bool = False

@@ -7,7 +7,10 @@ import pytest
 
 from delivrd.push import CALLBACK, Push
 from delivrd.store import ReportQuery, StoreError
-from delivrd.store.sqlite import SCHEMA_VERSION, SQLiteStore
+from delivrd.store import migrations
+from delivrd.store.sqlite import SQLiteStore
+
+SCHEMA_VERSION = migrations.latest("sqlite")
 from delivrd.tencent import report_row
 
 

@@ -43,8 +43,16 @@ class ListQuery:
 class Store(abc.ABC):
     """Durable storage. `write` commits a group of pushes in one transaction."""
 
+    #: which migrations folder (`store/migrations/<dialect>/`) this backend uses
+    dialect: str
+
     @abc.abstractmethod
-    async def open(self) -> None: ...
+    async def open(self) -> None:
+        """Connect, and create or migrate the schema as `migrations.prepare` allows; StoreError if not."""
+
+    @abc.abstractmethod
+    async def schema_version(self) -> int:
+        """The database's schema version (0: no delivrd schema yet); works without `open`."""
 
     @abc.abstractmethod
     async def close(self) -> None: ...

@@ -18,79 +18,11 @@ from typing import Any, Callable, Sequence, TypeVar
 
 from delivrd.models import InboxEntry, Page, Reject, Reply, Report, extra_fields, iso_utc, iso_utc8
 from delivrd.push import CALLBACK, Push
+from delivrd.store import migrations
 from delivrd.store.base import ListQuery, ReportQuery, Store, StoreError
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS inbox (
-    id INTEGER PRIMARY KEY,
-    received_at INTEGER NOT NULL,
-    route TEXT NOT NULL,
-    peer TEXT,
-    status INTEGER NOT NULL,
-    outcome TEXT NOT NULL,
-    items INTEGER NOT NULL,
-    rejected INTEGER NOT NULL,
-    size INTEGER NOT NULL,
-    body BLOB
-);
-CREATE INDEX IF NOT EXISTS inbox_received_at ON inbox (received_at);
-
-CREATE TABLE IF NOT EXISTS reports (
-    id INTEGER PRIMARY KEY,
-    sid TEXT NOT NULL,
-    dedup_key BLOB NOT NULL,
-    nationcode TEXT,
-    mobile TEXT NOT NULL,
-    report_status TEXT NOT NULL,
-    errmsg TEXT,
-    description TEXT,
-    user_receive_time TEXT,
-    ext TEXT,
-    extra TEXT,
-    phone TEXT,
-    user_receive_ts INTEGER,
-    inbox_id INTEGER NOT NULL,
-    received_at INTEGER NOT NULL,
-    duplicates INTEGER NOT NULL DEFAULT 0
-);
--- one index serves both the duplicate check and lookups by sid
-CREATE UNIQUE INDEX IF NOT EXISTS reports_sid_key ON reports (sid, dedup_key);
-CREATE INDEX IF NOT EXISTS reports_mobile ON reports (mobile);
-CREATE INDEX IF NOT EXISTS reports_received_at ON reports (received_at);
-
-CREATE TABLE IF NOT EXISTS replies (
-    id INTEGER PRIMARY KEY,
-    dedup_key BLOB NOT NULL UNIQUE,
-    extend TEXT,
-    mobile TEXT NOT NULL,
-    nationcode TEXT,
-    sign TEXT,
-    text TEXT,
-    time INTEGER,
-    extra TEXT,
-    phone TEXT,
-    inbox_id INTEGER NOT NULL,
-    received_at INTEGER NOT NULL,
-    duplicates INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS replies_mobile ON replies (mobile);
-
-CREATE TABLE IF NOT EXISTS rejects (
-    id INTEGER PRIMARY KEY,
-    inbox_id INTEGER NOT NULL,
-    received_at INTEGER NOT NULL,
-    route TEXT NOT NULL,
-    item_index INTEGER,
-    reason TEXT NOT NULL,
-    raw TEXT
-);
-
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-"""
 
 INSERT_INBOX = (
     "INSERT INTO inbox (received_at, route, peer, status, outcome, items, rejected, size, body)"
@@ -122,6 +54,35 @@ REPORT_COLUMNS = (
 REPLY_COLUMNS = "id, extend, mobile, nationcode, sign, text, time, extra, phone, received_at, duplicates"
 REJECT_COLUMNS = "id, inbox_id, route, item_index, reason, raw, received_at"
 INBOX_COLUMNS = "id, route, peer, status, outcome, items, rejected, size, body, received_at"
+
+
+class SQLiteSchema:
+    """Schema versioning for SQLite: the version lives in PRAGMA user_version."""
+
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.where = "this SQLite database"
+
+    def version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def is_empty(self) -> bool:
+        return self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+
+    def apply(self, migration: migrations.Migration) -> None:
+        # BEGIN IMMEDIATE takes the write lock first, so two processes never apply one step twice
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            if self.version() < migration.version:
+                for statement in migration.statements():
+                    self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {migration.version}")
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
 
 
 def _report(r: tuple) -> Report:
@@ -160,8 +121,11 @@ def _inbox(r: tuple) -> InboxEntry:
 
 
 class SQLiteStore(Store):
-    def __init__(self, path: str | Path, readers: int = 4) -> None:
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path, *, migrate: bool = False, readers: int = 4) -> None:
         self.path = str(path)
+        self.migrate = migrate
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="delivrd-sqlite-writer")
         self._read_threads = ThreadPoolExecutor(readers, thread_name_prefix="delivrd-sqlite-reader")
         self._local = threading.local()
@@ -198,15 +162,21 @@ class SQLiteStore(Store):
         if mode != "wal":
             raise sqlite3.OperationalError(f"could not switch to WAL journal mode (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(
-                f"database schema version {version} is newer than this delivrd understands ({SCHEMA_VERSION});"
-                " upgrade delivrd"
-            )
-        if version == 0:
-            conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        migrations.prepare(SQLiteSchema(conn), migrate=self.migrate)
         self._conn = conn
+
+    async def schema_version(self) -> int:
+        def read() -> int:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            try:
+                return SQLiteSchema(conn).version()
+            finally:
+                conn.close()
+
+        try:
+            return await self._on_writer(read)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read SQLite database {self.path}: {exc}") from exc
 
     async def close(self) -> None:
         def close_writer() -> None:
