@@ -1,4 +1,4 @@
-"""`delivrd simulate` (push like Tencent) and `delivrd simulate verify` (ledger vs read API)."""
+"""`delivrd simulate` (push like Tencent), `delivrd simulate verify` (ledger vs read API), `… check` (conformance)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from delivrd.simulate import check as conformance
 from delivrd.simulate import ledger as ledgers
 from delivrd.simulate.content import Reports
 from delivrd.simulate.progress import Progress, print_summary
@@ -22,7 +23,8 @@ Push realistic status reports at a callback URL the way Tencent does: JSON array
 of up to 100 reports; a failed push (non-2xx, non-zero result, timeout, connection
 error) is tried up to 2 more times. Works against any receiver, not only delivrd.
 With --ledger every acked report is written down, so that `delivrd simulate verify`
-can show that none was lost or stored twice. `verify` has its own --help.
+can show that none was lost or stored twice. `delivrd simulate check` runs a short
+conformance series. Each subcommand has its own --help.
 """
 
 EPILOG = """\
@@ -30,10 +32,11 @@ examples:
   delivrd simulate --url http://127.0.0.1:8080/sms/callback --count 10000 --ledger run.jsonl
   delivrd simulate --url URL --duration 60 --rate 2000 --concurrency 16 --duplicates 0.05 --malformed 0.01
   delivrd simulate verify --ledger run.jsonl --url http://127.0.0.1:8080
+  delivrd simulate check --url 'https://your.host/sms/callback?token=SECRET'
 
 exit status: run 0 when every push was acked in the end, 1 when some failed for good;
-verify 0 when every ledger report is stored exactly once, 1 otherwise; 2 for bad usage
-or an unreachable read API.
+verify 0 when every ledger report is stored exactly once, 1 otherwise; check 0 when
+every case passes, 1 otherwise; 2 for bad usage or an unreachable read API.
 """
 
 
@@ -75,7 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="push Tencent-like status callbacks at a URL; verify a ledger; check a receiver's conformance",
         usage=(
             "delivrd simulate --url URL [options]\n"
-            "       delivrd simulate verify --ledger FILE --url BASE_URL [--api-key KEY]"
+            "       delivrd simulate verify --ledger FILE --url BASE_URL [--api-key KEY]\n"
+            "       delivrd simulate check --url URL"
         ),
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -132,6 +136,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     v.add_argument("--show", type=int, default=20, help="how many missing/doubled reports to list (default 20)")
     v.add_argument("--json", metavar="FILE", help="write the verdict as JSON")
     v.set_defaults(func=verify)
+
+    c = commands.add_parser(
+        "check",
+        help="send a short scripted series of pushes and say, case by case, if the receiver answers as Tencent expects",
+        description=(
+            "Conformance of any callback receiver: the spec's sample, a full batch of 100, a duplicate, a lone object, "
+            "an unknown receipt code, extra fields, a body that is not JSON, an empty array. Each case is PASS or "
+            "FAIL with the reason. Note: it stores real-looking test reports in the receiver."
+        ),
+    )
+    c.add_argument("--url", required=True, help="the callback URL, token included")
+    c.add_argument("--timeout", type=_positive(float), default=5.0, help="seconds to wait for each answer")
+    c.set_defaults(func=check)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -197,3 +214,16 @@ def verify(args: argparse.Namespace) -> int:
             json.dump(verdict.as_dict(), out, indent=2, ensure_ascii=False)
     return 0 if verdict.ok else 1
 
+
+def check(args: argparse.Namespace) -> int:
+    outcomes = conformance.check(args.url, timeout=args.timeout)
+    width = max(len(o.case.name) for o in outcomes)
+    for o in outcomes:
+        status = "---" if o.status is None else str(o.status)
+        line = f"{'PASS' if o.passed else 'FAIL'}  {o.case.name:{width}}  {status}  {o.ms:7.1f} ms  {o.answer}"
+        print(line.rstrip())
+        if not o.passed:
+            print(f"      {' ' * width}  {o.reason} (sent: {o.case.what})")
+    failed = sum(not o.passed for o in outcomes)
+    print(f"{len(outcomes)} cases: {len(outcomes) - failed} passed, {failed} failed")
+    return 1 if failed else 0
