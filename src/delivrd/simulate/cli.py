@@ -220,7 +220,8 @@ def check(args: argparse.Namespace) -> int:
     width = max(len(o.case.name) for o in outcomes)
     for o in outcomes:
         status = "---" if o.status is None else str(o.status)
-        line = f"{'PASS' if o.passed else 'FAIL'}  {o.case.name:{width}}  {status}  {o.ms:7.1f} ms  {o.answer}"
+        answer = o.answer if len(o.answer) <= 60 else o.answer[:59] + "…"
+        line = f"{'PASS' if o.passed else 'FAIL'}  {o.case.name:{width}}  {status}  {o.ms:7.1f} ms  {answer}"
         print(line.rstrip())
         if not o.passed:
             print(f"      {' ' * width}  {o.reason} (sent: {o.case.what})")
