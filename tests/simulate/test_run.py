@@ -87,3 +87,14 @@ def test_run_needs_a_url(capsys):
     except SystemExit as exc:
         assert exc.code == 2
     assert "--url is required" in capsys.readouterr().err
+
+
+def test_verify_sends_the_api_key(start_server, tmp_path, capsys):
+    server = start_server("--api-key", "k3y")
+    ledger = tmp_path / "run.jsonl"
+    code, out = simulate(capsys, "--url", f"{server.url}/sms/callback", "--count", "150", "--ledger", str(ledger))
+    assert code == 0, out
+    assert main(["simulate", "verify", "--ledger", str(ledger), "--url", server.url]) == 2
+    assert "answered 401" in capsys.readouterr().err
+    code, out = simulate(capsys, "verify", "--ledger", str(ledger), "--url", server.url, "--api-key", "k3y")
+    assert code == 0 and "150 found, 0 missing, 0 doubled" in out

@@ -13,6 +13,7 @@ import asyncio
 import json
 import random
 import time
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -73,15 +74,16 @@ class Stats:
     answers: Counter = field(default_factory=Counter)  # "200", "503", "timeout", "connection error"
     malformed_answers: Counter = field(default_factory=Counter)  # the same, for bodies that are not report arrays
     failures: Counter = field(default_factory=Counter)  # reason → tries that failed for it
-    latencies: list[float] = field(default_factory=list)  # seconds, one per answered request
+    latencies: array = field(default_factory=lambda: array("d"))  # seconds, one per answered request (8 bytes each)
 
     @property
     def elapsed(self) -> float:
         return (self.finished or time.monotonic()) - self.started
 
-    def summary(self, **extra: Any) -> dict[str, Any]:
+    def summary(self, *, recent: int | None = None, **extra: Any) -> dict[str, Any]:
+        """The totals as a dict (the `--json` file); latency over the last `recent` requests when given."""
         elapsed = max(self.elapsed, 1e-9)
-        ordered = sorted(self.latencies)
+        ordered = sorted(self.latencies[-recent:] if recent else self.latencies)
 
         def pct(p: float) -> float | None:
             if not ordered:
