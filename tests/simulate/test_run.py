@@ -27,6 +27,8 @@ def test_a_run_verifies_with_nothing_missing_or_doubled(server, tmp_path, capsys
     assert stats["latency_ms"]["p50"] <= stats["latency_ms"]["p99"] <= stats["latency_ms"]["max"]
     assert "acked:" in out and "latency:" in out and "--seed 11" in out
     assert len(read(ledger)) == 2000
+    line = json.loads(ledger.read_text().splitlines()[0])
+    assert set(line) == {"sid", "mobile", "report_status", "nationcode", "errmsg"}
 
     code, out = simulate(capsys, "verify", "--ledger", str(ledger), "--url", server.url)
     assert code == 0, out

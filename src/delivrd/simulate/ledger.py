@@ -11,8 +11,10 @@ import json
 from pathlib import Path
 from typing import Iterable, NamedTuple
 
-#: The fields a ledger line keeps, under Tencent's names.
+#: The fields that identify a report in a ledger line, under Tencent's names.
 FIELDS = ("sid", "mobile", "report_status")
+#: Also written, for tests that compute expected statistics from a ledger (per country, per code).
+DETAILS = ("nationcode", "errmsg")
 
 
 class Entry(NamedTuple):
@@ -33,7 +35,8 @@ class Ledger:
 
     def record(self, reports: Iterable[dict[str, str]]) -> None:
         text = "".join(
-            json.dumps({name: item.get(name) for name in FIELDS}, ensure_ascii=False) + "\n" for item in reports
+            json.dumps({name: item.get(name) for name in FIELDS + DETAILS}, ensure_ascii=False) + "\n"
+            for item in reports
         )
         self.file.write(text)
         self.file.flush()
