@@ -114,7 +114,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     delivery.add_argument("--retry-delay", type=float, default=1.0, help="seconds between tries (default 1)")
     delivery.add_argument("--timeout", type=_positive(float), default=5.0, help="seconds to wait for an answer")
     output = p.add_argument_group("output")
-    output.add_argument("--ledger", metavar="FILE", help="append every acked report as a JSON line (sid, mobile, report_status, nationcode, errmsg)")
+    output.add_argument("--ledger", metavar="FILE",
+                        help="append every acked report as a JSON line (sid, mobile, report_status, nationcode,"
+                             " errmsg)")  # fmt: skip
     output.add_argument("--json", metavar="FILE", help="write the final summary as JSON")
     p.set_defaults(func=run, parser=p)
 

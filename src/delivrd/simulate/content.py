@@ -154,7 +154,8 @@ class Reports:
             description,
             moment.strftime(TIME_FORMAT),
         )
-        item = dict(zip(REPORT_FIELDS, values))  # Tencent's names, from the one module that knows them
+        # Tencent's names, from the one module that knows them; the optional `ext` comes last
+        item = dict(zip(REPORT_FIELDS[: len(values)], values, strict=True))
         if self.ext_ratio and rng.random() < self.ext_ratio:
             item["ext"] = f"order-{rng.randrange(10**9):09d}"
         self.made += 1
