@@ -3,6 +3,7 @@
 import json
 
 import httpx
+import pytest
 
 from delivrd.cli import main
 from delivrd.simulate.ledger import read
@@ -84,11 +85,24 @@ def test_verify_reports_an_unreachable_or_wrong_read_api(server, tmp_path, capsy
 
 
 def test_run_needs_a_url(capsys):
-    try:
+    with pytest.raises(SystemExit) as exit:
         main(["simulate", "--count", "5"])
-    except SystemExit as exc:
-        assert exc.code == 2
-    assert "--url is required" in capsys.readouterr().err
+    assert exit.value.code == 2 and "--url is required" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit:
+        main(["simulate", "--url", "localhost:8080/sms/callback"])
+    assert exit.value.code == 2 and "not an http:// or https:// URL" in capsys.readouterr().err
+
+
+def test_the_same_seed_and_start_replay_the_same_reports_as_retries(server, tmp_path, capsys):
+    args = ["--url", f"{server.url}/sms/callback", "--count", "300", "--seed", "5", "--start", "2026-11-24T10:00:00"]
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    assert simulate(capsys, *args, "--ledger", str(first))[0] == 0
+    assert simulate(capsys, *args, "--ledger", str(second))[0] == 0
+    assert sorted(first.read_text().splitlines()) == sorted(second.read_text().splitlines())  # acks come in any order
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert "delivrd_reports_total 300" in metrics and "delivrd_report_duplicates_total 300" in metrics
+    code, out = simulate(capsys, "verify", "--ledger", str(second), "--url", server.url)
+    assert code == 0 and "300 found, 0 missing, 0 doubled" in out
 
 
 def test_verify_sends_the_api_key(start_server, tmp_path, capsys):

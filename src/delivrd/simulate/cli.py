@@ -10,6 +10,8 @@ import sys
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+import httpx
+
 from delivrd.simulate import check as conformance
 from delivrd.simulate import ledger as ledgers
 from delivrd.simulate.content import Reports
@@ -63,6 +65,17 @@ def _positive(kind: type) -> Callable[[str], Any]:
     return parse
 
 
+def _url(text: str) -> str:
+    """An http(s) URL with a host; caught here rather than as a connection error on every push."""
+    try:
+        url = httpx.URL(text)
+    except httpx.InvalidURL as exc:
+        raise argparse.ArgumentTypeError(f"not a URL: {text!r} ({exc})") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise argparse.ArgumentTypeError(f"not an http:// or https:// URL: {text!r}")
+    return text
+
+
 def _start(text: str) -> datetime:
     """ISO 8601; without an offset it is Beijing time, like `user_receive_time`."""
     try:
@@ -85,7 +98,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--url", help="the callback URL to push to, token included (e.g. http://127.0.0.1:8080/sms/callback)")
+    p.add_argument("--url", type=_url,
+                   help="the callback URL to push to, token included (e.g. http://127.0.0.1:8080/sms/callback)")  # fmt: skip
     amount = p.add_argument_group("how much, how fast")
     amount.add_argument("--count", type=_positive(int), help="reports to send (default 1000 unless --duration)")
     amount.add_argument("--duration", type=_positive(float), help="seconds to keep pushing")
@@ -130,7 +144,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     v.add_argument("--ledger", metavar="FILE", required=True, help="the ledger written by a run")
-    v.add_argument("--url", required=True, help="base URL of the read API, e.g. http://127.0.0.1:8080")
+    v.add_argument("--url", type=_url, required=True, help="base URL of the read API, e.g. http://127.0.0.1:8080")
     v.add_argument("--api-key", help="sent as Authorization: Bearer (delivrd serve --api-key)")
     v.add_argument("--by-sid", action="store_true",
                    help="look each sid up (GET /v1/reports?sid=) instead of reading every report; faster when the"
@@ -148,7 +162,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "FAIL with the reason. Note: it stores real-looking test reports in the receiver."
         ),
     )
-    c.add_argument("--url", required=True, help="the callback URL, token included")
+    c.add_argument("--url", type=_url, required=True, help="the callback URL, token included")
     c.add_argument("--timeout", type=_positive(float), default=5.0, help="seconds to wait for each answer")
     c.set_defaults(func=check)
 
