@@ -90,6 +90,15 @@ def test_the_schedule_paces_pushes_at_the_rate_and_stops_at_the_count():
     assert offsets == [round(k * 0.2, 6) for k in range(10)]
 
 
+def test_at_a_rate_the_duration_bounds_the_pushes():
+    plan = Plan(url="http://unused", count=None, duration=1.0, rate=250.0, batch=100, seed=1)
+    schedule = _Schedule(plan, Reports(1, start=datetime(2026, 11, 24, tzinfo=timezone.utc)))
+    jobs = []
+    while (job := schedule.next()) is not None:
+        jobs.append(job)
+    assert len(jobs) == 3  # due at 0, 0.4 and 0.8 s; the next would be due at 1.2 s, past the end
+
+
 def test_a_plan_refuses_what_tencent_would_never_do():
     with pytest.raises(ValueError, match="batch must be 1 to 100"):
         Plan(url="http://x", batch=101)

@@ -217,6 +217,8 @@ class _Schedule:
         if left is not None and left <= 0:
             return None
         due = self.started + (self.planned / plan.rate if plan.rate else 0.0)
+        if self.deadline is not None and due >= self.deadline:
+            return None  # at this rate, the next push would fall after the end
         size, kind = plan.batch, "batch"
         if plan.oversized and self.rng.random() < plan.oversized:
             size, kind = plan.oversize, "oversized"
