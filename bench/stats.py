@@ -3,6 +3,7 @@
     .venv/bin/python bench/stats.py                 # 1m and 10m reports, in ./bench-stats/
     .venv/bin/python bench/stats.py --sizes 100k    # a quick look
     .venv/bin/python bench/stats.py ingest          # µs per report on the store's write path
+    PYTHONPATH=../main/src .venv/bin/python bench/stats.py ingest   # the same for another checkout
 
 The bulk loader fills a real delivrd SQLite database (created by SQLiteStore, so the
 schema and indexes are the shipped ones) with SQL-generated rows: one report per
@@ -23,9 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from delivrd import stats
 from delivrd.push import CALLBACK, Push
-from delivrd.store.base import ReportQuery, SendQuery
 from delivrd.store.sqlite import SQLiteStore
 from delivrd.tencent import report_row
 
@@ -87,6 +86,9 @@ def load(path: Path, reports: int) -> float:
 
 
 async def timings(path: Path, reports: int) -> dict[str, float]:
+    from delivrd import stats
+    from delivrd.store.base import ReportQuery, SendQuery
+
     store = SQLiteStore(path)
     await store.open()
     now = T0 + SPAN_DAYS * DAY_US  # the data's "now": the last day is within the no-receipt window
