@@ -159,3 +159,14 @@ def test_api_key_protects_the_insight_routes(start_server):
             assert anonymous.get(path).json()["result"] == 1008, path
         assert anonymous.post("/v1/messages", json={}).json()["result"] == 1008
         assert anonymous.get("/v1/stats", headers={"authorization": "Bearer k3y"}).json()["total"] == 0
+
+
+def test_openapi_describes_the_insight_routes(client):
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/messages", "/v1/messages/{sid}", "/v1/phones/{phone}", "/v1/stats", "/v1/receipt-codes"} <= set(
+        spec["paths"]
+    )
+    stats_schema = spec["components"]["schemas"]["Stats"]
+    assert set(stats_schema["required"]) == {"since", "until", "total", "delivered", "failed", "pending",
+                                             "no_receipt", "success_rate", "latency_ms", "groups"}  # fmt: skip
+    assert spec["paths"]["/v1/stats"]["get"]["parameters"][-1]["schema"]["enum"][0] == "day"
