@@ -181,7 +181,7 @@ def serve(args: argparse.Namespace) -> int:
         max_body_bytes=_byte_size(args.max_body_bytes),
         log_level=args.log_level,
         migrate=args.migrate,
-        no_receipt_after=_duration(args.no_receipt_after),
+        no_receipt_after=args.no_receipt_after,
     )
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
