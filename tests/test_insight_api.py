@@ -182,3 +182,14 @@ def test_the_no_receipt_window_is_a_setting(start_server, window, state):
     with httpx.Client(base_url=server.url) as client:
         assert client.post("/v1/messages", json=call).json()["messages"][0]["state"] == state
         assert client.get("/v1/stats").json()[state] == 1
+
+
+def test_a_body_over_max_body_bytes_is_413(start_server):
+    import httpx
+
+    server = start_server("--max-body-bytes", "2k")
+    status = {"SerialNo": "5000:1", "PhoneNumber": "+8613800000001"}
+    with httpx.Client(base_url=server.url) as client:
+        answer = client.post("/v1/messages", json={"SendStatusSet": [status] * 100})
+        assert answer.status_code == 413 and answer.json()["result"] == 1003
+        assert client.post("/v1/messages", json={"SendStatusSet": [status]}).json()["new"] == 1

@@ -19,8 +19,6 @@ from delivrd.models import Report
 from delivrd.store import ReportQuery, Store
 from delivrd.store.base import SendQuery
 
-#: a SendSms call names at most 200 numbers; this leaves room for many calls in one body
-MAX_BODY_BYTES = 4 * 1024 * 1024
 #: receipts and sends shown for one sid or one phone
 MAX_ITEMS = 1000
 
@@ -58,17 +56,20 @@ def _now() -> int:
     return time.time_ns() // 1000
 
 
-async def _body(request: Request) -> bytes:
+async def _body(request: Request, limit: int) -> bytes:
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise TooLarge(f"body is larger than {MAX_BODY_BYTES} bytes; post fewer SendSms calls at once")
+        if size > limit:
+            raise TooLarge(f"body is larger than {limit} bytes (--max-body-bytes); post fewer SendSms calls at once"
+                           " or use `delivrd import sends`")  # fmt: skip
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def routes(api_key: str | None, no_receipt_after: int = stats.DEFAULT_NO_RECEIPT_AFTER) -> list[Route]:
+def routes(
+    api_key: str | None, no_receipt_after: int = stats.DEFAULT_NO_RECEIPT_AFTER, max_body_bytes: int = 1024 * 1024
+) -> list[Route]:
     def pending_after() -> int:
         return _now() - no_receipt_after * 1_000_000
 
@@ -82,7 +83,7 @@ def routes(api_key: str | None, no_receipt_after: int = stats.DEFAULT_NO_RECEIPT
     async def register(request: Request, store: Store) -> Any:
         Params(request, paged=False)
         try:
-            rows = [send for call in messages.decode_calls(await _body(request)) for send in messages.sends_of(call)]
+            rows = [send for call in messages.decode_calls(await _body(request, max_body_bytes)) for send in messages.sends_of(call)]
         except messages.SendError as exc:
             raise BadBody(str(exc)) from None
         if not rows:
