@@ -8,6 +8,7 @@ import msgspec
 
 from delivrd import __version__, results
 from delivrd.api import DEFAULT_LIMIT, MAX_LIMIT
+from delivrd.dashboard.activity import Activity
 from delivrd.models import InboxEntry, Reject, Reply, Report
 
 
@@ -111,7 +112,7 @@ def _callback(summary: str, body: dict[str, Any]) -> dict[str, Any]:
 
 def document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
-        [Answer, TencentReport, TencentReply, Report, Reply, Reject, InboxEntry],
+        [Answer, TencentReport, TencentReply, Report, Reply, Reject, InboxEntry, Activity],
         ref_template="#/components/schemas/{name}",
     )
     report_body = {"anyOf": [{"type": "array", "items": _ref("TencentReport")}, _ref("TencentReport")]}
@@ -144,6 +145,10 @@ def document() -> dict[str, Any]:
                 _param("route", "callback or reply"),
                 _param("outcome", "stored, partial, quarantined, rejected, too_large or unauthorized"),
             ),
+            "/v1/activity": {"get": {
+                "summary": "The last callback received and the counters since the database was created",
+                "security": [{"apiKey": []}],
+                "responses": {"200": _json(_ref("Activity"), "counts and the last callback"), **API_ERRORS}}},
             "/healthz": {"get": {"summary": "Storage answers", "responses": {
                 "200": {"description": '{"status":"ok"}'}, "503": {"description": "storage unavailable"}}}},
             "/metrics": {"get": {"summary": "Prometheus counters", "responses": {"200": {"description": "text"}}}},
