@@ -88,25 +88,30 @@
     return catalogue;
   }
 
+  /** The catalogue (v1/receipt-codes) as a lookup with its own rules: exact code, then a range
+      of codes of the same length, then the longest prefix; anything else is `unknown`. */
   function indexCatalogue(data) {
-    const items = Array.isArray(data) ? data : data.items || data.codes || Object.entries(data).map(([code, e]) => ({ code, ...e }));
-    const byCode = new Map();
-    for (const item of items) byCode.set(item.code, item);
-    return byCode;
+    const exact = new Map(data.codes.map((c) => [c.code, c]));
+    const ranges = data.patterns.filter((p) => p.range);
+    const prefixes = data.patterns.filter((p) => p.prefix).sort((a, b) => b.prefix.length - a.prefix.length);
+    const labels = new Map(data.categories.map((c) => [c.key, c.label]));
+    return {
+      find(code) {
+        if (code === null || code === undefined) return data.unknown;
+        return exact.get(code)
+          || ranges.find((p) => code.length === p.range[0].length && p.range[0] <= code && code <= p.range[1])
+          || prefixes.find((p) => code.startsWith(p.prefix))
+          || data.unknown;
+      },
+      label(category) { return labels.get(category); },
+    };
   }
 
-  /** One localised field of a catalogue entry ("explanation", "action"), whichever way it is nested. */
-  function said(entry, field) {
-    if (!entry) return "";
-    const value = entry[field];
-    if (value && typeof value === "object") return value[lang] || value.en || "";
-    return entry[field + "_" + lang] || (entry[lang] && entry[lang][field]) || value || "";
-  }
+  /** The reader's language of a catalogue text ({"en": …, "zh": …}). */
+  const said = (text) => (text ? text[lang] || text.en : "");
 
-  function categoryOf(code, codes) {
-    const entry = codes && codes.get(code);
-    return (entry && entry.category) || "unknown";
-  }
+  /** A category's name: the catalogue's, or the page's own when the catalogue is unavailable. */
+  const categoryName = (category, codes) => (codes && codes.label(category) ? said(codes.label(category)) : t("cat." + category));
 
   // ---------- shell: routing, language, sign-in ----------
 
@@ -264,7 +269,7 @@
 
   function drawChart(holder, groups) {
     const points = groups
-      .map((g) => ({ x: Date.parse(g.key) / 1000, total: g.total, rate: g.success_rate === null ? null : g.success_rate * 100 }))
+      .map((g) => ({ x: typeof g.key === "number" ? g.key / 1e6 : Date.parse(g.key) / 1000, total: g.total, rate: g.success_rate === null ? null : g.success_rate * 100 }))
       .filter((p) => !Number.isNaN(p.x))
       .sort((a, b) => a.x - b.x);
     if (!points.length || !window.uPlot) { holder.replaceChildren(h("p", { class: "muted" }, t("chart.empty"))); return; }
@@ -328,7 +333,7 @@
       h("div", { class: "grid" },
         h("section", { class: "panel full" }, h("h2", {}, t("chart.title")), chartHolder),
         h("section", { class: "panel" }, h("h2", {}, t("fail.title")), table([
-          { label: "col.category", cell: (g) => t("cat." + (g.key || "unknown")) },
+          { label: "col.category", cell: (g) => categoryName(g.key || "unknown", codes) },
           { label: "col.failed", num: true, cell: (g) => num(g.failed) },
           { label: "col.share", num: true, cell: (g) => pct(failedTotal ? g.failed / failedTotal : null) },
         ], failing, "categories")),
@@ -342,10 +347,10 @@
             ]))),
         h("section", { class: "panel full" }, h("h2", {}, t("codes.title")), table([
           { label: "col.code", cell: (g) => h("code", {}, g.key === null ? "—" : g.key) },
-          { label: "col.category", cell: (g) => t("cat." + categoryOf(g.key, codes)) },
+          { label: "col.category", cell: (g) => (codes ? categoryName(codes.find(g.key).category, codes) : "") },
           { label: "col.failed", num: true, cell: (g) => num(g.failed) },
-          { label: "col.explanation", cell: (g) => said(codes && codes.get(g.key), "explanation") },
-          { label: "col.action", cell: (g) => said(codes && codes.get(g.key), "action") },
+          { label: "col.explanation", cell: (g) => (codes ? said(codes.find(g.key).explanation) : "") },
+          { label: "col.action", cell: (g) => (codes ? said(codes.find(g.key).action) : "") },
         ], topCodes, "codes")),
         h("section", { class: "panel full" }, h("h2", {}, t("country.title")), table([
           { label: "col.country", cell: (g) => country(g.key) },
@@ -367,15 +372,15 @@
   }
 
   function receiptItem(report, codes) {
-    const entry = codes && codes.get(report.errmsg);
+    const entry = codes ? codes.find(report.errmsg) : null;
     const ok = report.report_status === "SUCCESS";
     return h("li", { class: ok ? "delivered" : "failed", "data-testid": "receipt" },
       h("div", {}, h("strong", {}, t("msg.receipt")), " ", h("code", {}, report.errmsg || "—"), " · ",
-        t("cat." + (entry ? entry.category : ok ? "delivered" : "unknown")),
+        categoryName(entry ? entry.category : ok ? "delivered" : "unknown", codes),
         report.duplicates ? h("span", { class: "muted" }, " · " + t("msg.duplicates", { n: report.duplicates })) : null),
       h("div", { class: "muted" }, t("msg.handset") + ": " + when(report.user_receive_at) + " · " + t("msg.received") + ": " + when(report.received_at)),
-      entry ? h("div", {}, said(entry, "explanation")) : report.description ? h("div", {}, report.description) : null,
-      entry && !ok && said(entry, "action") ? h("div", { class: "muted" }, "→ " + said(entry, "action")) : null);
+      entry && entry.code !== null ? h("div", {}, said(entry.explanation)) : report.description ? h("div", {}, report.description) : null,
+      entry && !ok ? h("div", { class: "muted" }, "→ " + said(entry.action)) : null);
   }
 
   function messageView(message, codes) {
@@ -383,13 +388,15 @@
     const reports = (message.reports || []).slice().sort((a, b) => (a.received_at < b.received_at ? -1 : 1));
     const sentAt = send && (send.sent_at || send.SentAt);
     return h("article", { class: "message panel", "data-testid": "message" },
-      h("div", {}, h("code", {}, message.sid), " ", stateBadge(message.state)),
+      h("div", {}, h("code", {}, message.sid || "—"), " ", stateBadge(message.state)),
       h("dl", {},
         send ? [
           h("dt", {}, t("msg.phone")), h("dd", {}, send.phone || send.PhoneNumber || "—"),
           h("dt", {}, t("msg.template")), h("dd", {}, send.template_id || send.TemplateId || "—"),
           h("dt", {}, t("msg.sign")), h("dd", {}, send.sign_name || send.SignName || "—"),
-        ] : [h("dt", {}, t("msg.phone")), h("dd", {}, (reports[0] && reports[0].phone) || "—")]),
+        ] : [h("dt", {}, t("msg.phone")), h("dd", {}, (reports[0] && reports[0].phone) || "—")],
+        message.latency_ms === null || message.latency_ms === undefined ? null
+          : [h("dt", {}, t("msg.latency")), h("dd", {}, duration(message.latency_ms))]),
       h("ol", { class: "timeline" },
         send ? h("li", { "data-testid": "sent" }, h("strong", {}, t("msg.send")), " ", h("span", { class: "muted" }, when(sentAt)))
           : h("li", { class: "muted" }, t("msg.nosend")),
