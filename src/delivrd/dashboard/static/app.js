@@ -246,9 +246,9 @@
     return rtf.format(-Math.round(seconds / 86400), "day");
   }
 
-  function table(columns, rows, testid) {
+  function table(columns, rows, testid, wide) {
     if (!rows.length) return h("p", { class: "muted" }, t("none"));
-    return h("div", { class: "scroll" }, h("table", { "data-testid": testid },
+    return h("div", { class: "scroll" }, h("table", { "data-testid": testid, class: wide ? "wide" : null },
       h("thead", {}, h("tr", {}, columns.map((c) => h("th", { class: c.num ? "num" : null }, t(c.label))))),
       h("tbody", {}, rows.map((row) => h("tr", {}, columns.map((c) => h("td", { class: c.num ? "num" : null }, c.cell(row))))))));
   }
@@ -267,7 +267,7 @@
     return "+" + code + " " + new Intl.DisplayNames([locale()], { type: "region" }).of(region);
   }
 
-  function drawChart(holder, groups) {
+  function drawChart(holder, groups, by) {
     const points = groups
       .map((g) => ({ x: typeof g.key === "number" ? g.key / 1e6 : Date.parse(g.key) / 1000, total: g.total, rate: g.success_rate === null ? null : g.success_rate * 100 }))
       .filter((p) => !Number.isNaN(p.x))
@@ -277,12 +277,14 @@
     const color = (name) => css.getPropertyValue(name).trim();
     const axis = { stroke: color("--muted"), grid: { stroke: color("--line"), width: 1 }, ticks: { stroke: color("--line") } };
     const width = Math.max(240, holder.clientWidth);
+    const step = by === "day" ? 86400 : 3600;
     chart = new window.uPlot({
       width, height: 240,
-      scales: { x: { time: true }, n: { range: (u, min, max) => [0, Math.max(1, max) * 1.1] }, pct: { range: [0, 100] } },
+      // half a bucket of room either side, so the first and last bars are whole
+      scales: { x: { time: true, range: (u, min, max) => [min - step / 2, max + step / 2] }, n: { range: (u, min, max) => [0, Math.max(1, max) * 1.1] }, pct: { range: [0, 100] } },
       axes: [
         axis,
-        { ...axis, scale: "n", values: (u, ticks) => ticks.map((v) => num(v)) },
+        { ...axis, scale: "n", size: 64, values: (u, ticks) => ticks.map((v) => num(v)) },
         { ...axis, scale: "pct", side: 1, grid: { show: false }, values: (u, ticks) => ticks.map((v) => v + "%") },
       ],
       series: [
@@ -351,7 +353,7 @@
           { label: "col.failed", num: true, cell: (g) => num(g.failed) },
           { label: "col.explanation", cell: (g) => (codes ? said(codes.find(g.key).explanation) : "") },
           { label: "col.action", cell: (g) => (codes ? said(codes.find(g.key).action) : "") },
-        ], topCodes, "codes")),
+        ], topCodes, "codes", true)),
         h("section", { class: "panel full" }, h("h2", {}, t("country.title")), table([
           { label: "col.country", cell: (g) => country(g.key) },
           { label: "col.total", num: true, cell: (g) => num(g.total) },
@@ -360,7 +362,7 @@
           { label: "col.rate", num: true, cell: (g) => pct(g.success_rate) },
         ], byCountry, "countries"))));
     // uPlot measures its holder, so draw once the view is in the page.
-    requestAnimationFrame(() => { if (current()) drawChart(chartHolder, series.groups); });
+    requestAnimationFrame(() => { if (current()) drawChart(chartHolder, series.groups, chosen.by); });
     return view;
   }
 
