@@ -123,7 +123,9 @@
 
   function go(page, params) {
     const query = qs(params || {});
-    location.hash = "#/" + (page === "overview" ? "" : page) + (query ? "?" + query : "");
+    const hash = "#/" + (page === "overview" ? "" : page) + (query ? "?" + query : "");
+    if (location.hash === hash) render();  // the same again: no hashchange, so ask for fresh figures
+    else location.hash = hash;
   }
 
   function setTwin(path) {
