@@ -36,6 +36,29 @@ def _byte_size(text: str) -> int:
     return value
 
 
+def _duration(text: str | int) -> int:
+    """A duration in seconds: 259200, 90m, 72h, 3d."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = str(text).strip().lower()
+    try:
+        value = int(float(text[:-1]) * units[text[-1]]) if text and text[-1] in units else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (examples: 259200, 90m, 72h, 3d)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("the duration must be positive")
+    return value
+
+
+def add_no_receipt_after(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-receipt-after",
+        type=_duration,
+        default=_env("no_receipt_after", "72h"),
+        help="a send with no receipt this long after it was sent counts as no_receipt rather than pending;"
+        " accepts 90m, 72h, 3d [DELIVRD_NO_RECEIPT_AFTER]",
+    )
+
+
 def add_database_options(p: argparse.ArgumentParser) -> None:
     """--db and --database-url, shared by every command that opens the store."""
     p.add_argument("--db", default=_env("db", DEFAULTS.db), help="SQLite database file, created if missing [DELIVRD_DB]")
@@ -119,6 +142,7 @@ def add_serve(subparsers: argparse._SubParsersAction) -> None:
         default=_env("max_body_bytes", DEFAULTS.max_body_bytes),
         help="larger callback bodies are answered 413 without being read; accepts 512k, 1m [DELIVRD_MAX_BODY_BYTES]",
     )
+    add_no_receipt_after(p)
     p.add_argument(
         "--migrate",
         action="store_true",
@@ -156,6 +180,7 @@ def serve(args: argparse.Namespace) -> int:
         max_body_bytes=_byte_size(args.max_body_bytes),
         log_level=args.log_level,
         migrate=args.migrate,
+        no_receipt_after=_duration(args.no_receipt_after),
     )
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -16,3 +16,4 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
     migrate: bool = False
+    no_receipt_after: int = 72 * 3600  # seconds: a send with no receipt after this is `no_receipt`
