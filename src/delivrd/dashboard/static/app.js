@@ -269,9 +269,11 @@
     return "+" + code + " " + new Intl.DisplayNames([locale()], { type: "region" }).of(region);
   }
 
-  function drawChart(holder, groups, by) {
+  function drawChart(holder, groups, chosen) {
+    const step = chosen.by === "day" ? 86400 : 3600;
+    // a bar stands in the middle of its hour or day; the axis spans the whole chosen range
     const points = groups
-      .map((g) => ({ x: typeof g.key === "number" ? g.key / 1e6 : Date.parse(g.key) / 1000, total: g.total, rate: g.success_rate === null ? null : g.success_rate * 100 }))
+      .map((g) => ({ x: Date.parse(g.key) / 1000 + step / 2, total: g.total, rate: g.success_rate === null ? null : g.success_rate * 100 }))
       .filter((p) => !Number.isNaN(p.x))
       .sort((a, b) => a.x - b.x);
     if (!points.length || !window.uPlot) { holder.replaceChildren(h("p", { class: "muted" }, t("chart.empty"))); return; }
@@ -279,11 +281,11 @@
     const color = (name) => css.getPropertyValue(name).trim();
     const axis = { stroke: color("--muted"), grid: { stroke: color("--line"), width: 1 }, ticks: { stroke: color("--line") } };
     const width = Math.max(240, holder.clientWidth);
-    const step = by === "day" ? 86400 : 3600;
+    const from = Math.floor(Date.parse(chosen.since) / 1000 / step) * step;  // whole buckets at both ends
+    const to = Math.ceil(Date.parse(chosen.until) / 1000 / step) * step;
     chart = new window.uPlot({
       width, height: 240,
-      // half a bucket of room either side, so the first and last bars are whole
-      scales: { x: { time: true, range: (u, min, max) => [min - step / 2, max + step / 2] }, n: { range: (u, min, max) => [0, Math.max(1, max) * 1.1] }, pct: { range: [0, 100] } },
+      scales: { x: { time: true, range: () => [from, to] }, n: { range: (u, min, max) => [0, Math.max(1, max) * 1.1] }, pct: { range: [0, 100] } },
       axes: [
         axis,
         { ...axis, scale: "n", size: 64, values: (u, ticks) => ticks.map((v) => num(v)) },
@@ -364,7 +366,7 @@
           { label: "col.rate", num: true, cell: (g) => pct(g.success_rate) },
         ], byCountry, "countries"))));
     // uPlot measures its holder, so draw once the view is in the page.
-    requestAnimationFrame(() => { if (current()) drawChart(chartHolder, series.groups, chosen.by); });
+    requestAnimationFrame(() => { if (current()) drawChart(chartHolder, series.groups, chosen); });
     return view;
   }
 
