@@ -24,8 +24,10 @@ PHONE = {"width": 390, "height": 844}
 LOCAL = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module. Not per session: Playwright's sync API keeps an event loop
+    running in this thread while it is open, and later tests call asyncio.run()."""
     missing = None
     if not os.access(CHROMIUM, os.X_OK):
         missing = f"{CHROMIUM} is missing (apt-get install -y chromium; .ci/run does it)"

@@ -27,20 +27,25 @@ class Message:
     registered: bool
     status: str | None  # SUCCESS, FAIL, or None: no receipt (yet)
     errmsg: str | None = None
+    hours_ago: int = 0  # when it was sent, so the chart has a day to show
 
     @property
     def phone(self) -> str:
         return f"+{self.nationcode}{self.mobile}"
 
 
+#: receipt outcomes in turn: mostly delivered, some invalid numbers, a switched-off handset
+CHINA = [("SUCCESS", "DELIVRD")] * 6 + [("FAIL", "MK:0001"), ("SUCCESS", "DELIVRD"), ("FAIL", "MK:0024")]
+
+
 def fed_messages() -> list[Message]:
     messages = []
-    for n in range(12):  # mainland China, registered
-        status, code = ("SUCCESS", "DELIVRD") if n < 9 else ("FAIL", "MK:0001") if n < 11 else (None, None)
-        messages.append(Message(f"2019:dash{n:06d}", "86", f"138000000{n:02d}", True, status, code))
+    for n in range(45):  # mainland China, registered; the last one has no receipt yet
+        status, code = CHINA[n % len(CHINA)] if n < 44 else (None, None)
+        messages.append(Message(f"2019:dash{n:06d}", "86", f"138000000{n:02d}", True, status, code, 1 + n * 7 % 22))
     for n, (status, code) in enumerate([("SUCCESS", "DELIVRD"), ("SUCCESS", "DELIVRD"), ("FAIL", "UNDELIV"),
                                         ("FAIL", "ZZ:9999")]):  # fmt: skip
-        messages.append(Message(f"2019:dashid{n:04d}", "62", f"8120000{n:04d}", True, status, code))
+        messages.append(Message(f"2019:dashid{n:04d}", "62", f"8120000{n:04d}", True, status, code, 2 + 5 * n))
     messages.append(Message("2019:orphan0001", "86", "13900000001", False, "SUCCESS", "DELIVRD"))
     messages.append(Message("2019:orphan0002", "86", "13900000002", False, "FAIL", "MK:0001"))
     return messages
@@ -62,20 +67,26 @@ REJECTED_ITEM = {"sid": "2019:broken-item", "mobile": "13800009999", "nationcode
 
 
 def feed(url: str, messages: list[Message]) -> None:
-    sent_at = datetime.now(timezone.utc) - timedelta(minutes=20)
+    now = datetime.now(timezone.utc)
+    sent_at = {m.sid: now - timedelta(hours=m.hours_ago, minutes=10) for m in messages}
     with httpx.Client(base_url=url, timeout=10) as c:
-        for template, group in (("1001", [m for m in messages if m.registered and m.nationcode == "86"]),
-                                ("2002", [m for m in messages if m.registered and m.nationcode != "86"])):  # fmt: skip
+        calls: dict[tuple[str, int], list[Message]] = {}  # one SendSms call per template and hour
+        for m in messages:
+            if m.registered:
+                calls.setdefault(("1001" if m.nationcode == "86" else "2002", m.hours_ago), []).append(m)
+        for (template, _), group in calls.items():
             answer = c.post("/v1/messages", json={
-                "TemplateId": template, "SignName": "delivrd", "SentAt": sent_at.isoformat(), "RequestId": "ignored",
+                "TemplateId": template, "SignName": "delivrd", "SentAt": sent_at[group[0].sid].isoformat(),
+                "RequestId": "ignored",
                 "SendStatusSet": [{"SerialNo": m.sid, "PhoneNumber": m.phone, "Fee": 1, "SessionContext": "",
                                    "Code": "Ok", "Message": "send success", "IsoCode": "CN"} for m in group],
             })  # fmt: skip
-            assert answer.status_code in (200, 201), answer.text
+            assert answer.status_code == 200, answer.text
         reports = [
-            {"user_receive_time": (sent_at + timedelta(seconds=5 + i)).astimezone(UTC8).strftime("%Y-%m-%d %H:%M:%S"),
-             "nationcode": m.nationcode, "mobile": m.mobile, "report_status": m.status, "errmsg": m.errmsg,
-             "description": "用户短信接收成功" if m.status == "SUCCESS" else "failed", "sid": m.sid}
+            {"user_receive_time": (sent_at[m.sid] + timedelta(seconds=3 + i % 20)).astimezone(UTC8)
+             .strftime("%Y-%m-%d %H:%M:%S"), "nationcode": m.nationcode, "mobile": m.mobile,
+             "report_status": m.status, "errmsg": m.errmsg, "sid": m.sid,
+             "description": "用户短信接收成功" if m.status == "SUCCESS" else "failed"}
             for i, m in enumerate(messages) if m.status is not None
         ]  # fmt: skip
         assert c.post("/sms/callback", json=reports[:5]).json() == ACK

@@ -360,10 +360,10 @@
         ], topCodes, "codes", true)),
         h("section", { class: "panel full" }, h("h2", {}, t("country.title")), table([
           { label: "col.country", cell: (g) => country(g.key) },
+          { label: "col.rate", num: true, cell: (g) => pct(g.success_rate) },
           { label: "col.total", num: true, cell: (g) => num(g.total) },
           { label: "col.delivered", num: true, cell: (g) => num(g.delivered) },
           { label: "col.failed", num: true, cell: (g) => num(g.failed) },
-          { label: "col.rate", num: true, cell: (g) => pct(g.success_rate) },
         ], byCountry, "countries"))));
     // uPlot measures its holder, so draw once the view is in the page.
     requestAnimationFrame(() => { if (current()) drawChart(chartHolder, series.groups, chosen); });
