@@ -140,6 +140,7 @@ def test_overview_shows_the_fed_totals(fed, open_page):
     page.click("#lang")  # 中文: labels and the catalogue's explanations switch together
     expect(page.locator("nav a[data-page=overview]")).to_have_text("概览")
     expect(codes_table.locator("tr", has_text="MK:0001")).to_contain_text(explanation(codes, "MK:0001", "zh"))
+    watched.screenshot("overview-desktop-zh")
     page.click("#lang")
 
 

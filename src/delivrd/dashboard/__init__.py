@@ -23,7 +23,7 @@ ASSETS = {path.relative_to(STATIC).as_posix(): path for path in STATIC.rglob("*"
 #: The page talks to its own origin only; nothing loads from anywhere else.
 HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     ),
     "X-Content-Type-Options": "nosniff",

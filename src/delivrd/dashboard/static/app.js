@@ -239,6 +239,13 @@
       extra && extra.note ? h("div", { class: "note" }, extra.note) : null);
   }
 
+  /** A latency bar `percent` wide: set through the style object, as the page's CSP forbids style attributes. */
+  function bar(percent) {
+    const fill = h("div", { class: "fill" });
+    fill.style.width = percent + "%";
+    return fill;
+  }
+
   function ago(iso) {
     const seconds = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
     const rtf = new Intl.RelativeTimeFormat(locale(), { numeric: "auto" });
@@ -269,6 +276,15 @@
     return "+" + code + " " + new Intl.DisplayNames([locale()], { type: "region" }).of(region);
   }
 
+  /** An x-axis label in the reader's language: the day for days, the hour (and the day at midnight) for hours. */
+  function tick(seconds, step) {
+    const d = new Date(seconds * 1000);
+    const day = { month: "numeric", day: "numeric" };
+    if (step >= 86400) return d.toLocaleDateString(locale(), day);
+    const hour = d.toLocaleTimeString(locale(), { hour: "numeric" });
+    return d.getHours() === 0 ? d.toLocaleDateString(locale(), day) + "\n" + hour : hour;
+  }
+
   function drawChart(holder, groups, chosen) {
     const step = chosen.by === "day" ? 86400 : 3600;
     // a bar stands in the middle of its hour or day; the axis spans the whole chosen range
@@ -287,12 +303,12 @@
       width, height: 240,
       scales: { x: { time: true, range: () => [from, to] }, n: { range: (u, min, max) => [0, Math.max(1, max) * 1.1] }, pct: { range: [0, 100] } },
       axes: [
-        axis,
+        { ...axis, values: (u, ticks) => ticks.map((v) => tick(v, step)) },
         { ...axis, scale: "n", size: 64, values: (u, ticks) => ticks.map((v) => num(v)) },
         { ...axis, scale: "pct", side: 1, grid: { show: false }, values: (u, ticks) => ticks.map((v) => v + "%") },
       ],
       series: [
-        { value: (u, v) => (v === null ? "—" : new Date(v * 1000).toLocaleString(locale())) },
+        { label: t("chart.time"), value: (u, v) => (v === null ? "—" : new Date(v * 1000).toLocaleString(locale())) },
         { label: t("chart.volume"), scale: "n", fill: color("--bar"), stroke: color("--bar"), paths: window.uPlot.paths.bars({ size: [0.7, 60] }), value: (u, v) => num(v) },
         { label: t("chart.rate"), scale: "pct", stroke: color("--ok"), width: 2, points: { show: true }, spanGaps: true, value: (u, v) => (v === null ? "—" : v.toFixed(1) + "%") },
       ],
@@ -348,7 +364,7 @@
             ? h("p", { class: "muted" }, t("latency.none"))
             : h("div", { class: "latency", "data-testid": "latency" }, ["p50", "p90", "p99"].map((q) => [
               h("span", {}, q),
-              h("div", { class: "track" }, h("div", { class: "fill", style: "width:" + (p99 ? Math.max(2, (100 * latency[q]) / p99) : 0) + "%" })),
+              h("div", { class: "track" }, bar(p99 ? Math.max(2, (100 * latency[q]) / p99) : 0)),
               h("span", { class: "num" }, duration(latency[q])),
             ]))),
         h("section", { class: "panel full" }, h("h2", {}, t("codes.title")), table([
