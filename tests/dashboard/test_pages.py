@@ -3,6 +3,9 @@ looked at in headless Chromium. Every expected figure is computed here from the 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -187,6 +190,38 @@ def test_search_finds_a_phones_timeline(fed, open_page, viewport):
     page.keyboard.press("Enter")
     expect(figure(page, "not-found")).to_be_visible(timeout=EXPECT_TIMEOUT)
     watched.forgive(r"status of 404 .*no-such-sid")  # the 404 that says so
+
+
+def test_overview_matches_a_simulated_run(start_server, open_page, tmp_path):
+    """`delivrd simulate` pushes like Tencent, retries and duplicates included; its ledger
+    of acked reports says what the overview must show (receipts with no send: one
+    message per sid and mobile, delivered when any receipt says SUCCESS)."""
+    from playwright.sync_api import expect
+
+    server = start_server()
+    ledger = tmp_path / "run.jsonl"
+    run = subprocess.run(
+        [sys.executable, "-m", "delivrd", "simulate", "--url", server.url + "/sms/callback", "--count", "400",
+         "--batch", "20", "--seed", "7", "--success-ratio", "0.8", "--duplicates", "0.2", "--ledger", str(ledger)],
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr.decode()
+    outcomes: dict[tuple[str, str], set[str]] = {}
+    for line in ledger.read_text().splitlines():
+        entry = json.loads(line)
+        outcomes.setdefault((entry["sid"], entry["mobile"]), set()).add(entry["report_status"])
+    delivered = sum("SUCCESS" in statuses for statuses in outcomes.values())
+    failed = len(outcomes) - delivered
+    assert 0 < failed < delivered  # the run is a mix worth checking
+
+    watched = open_page()
+    page = watched.page
+    page.goto(server.url + "/")
+    expect(figure(page, "total")).to_have_text(f"{len(outcomes):,}", timeout=EXPECT_TIMEOUT)
+    expect(figure(page, "delivered")).to_have_text(f"{delivered:,}")
+    expect(figure(page, "failed")).to_have_text(f"{failed:,}")
+    expect(figure(page, "success-rate")).to_have_text(f"{100 * delivered / len(outcomes):.1f}%")
+    expect(figure(page, "duplicates")).not_to_have_text("0")  # the injected duplicates were recognised
 
 
 def test_rejects_list_shows_the_bad_item(fed, open_page):
