@@ -135,6 +135,18 @@ def test_overview_shows_the_fed_totals(fed, open_page):
     codes_table = figure(page, "codes")
     expect(codes_table.locator("tr", has_text="MK:0001")).to_contain_text(explanation(codes, "MK:0001"))
     expect(codes_table.locator("tr", has_text="ZZ:9999")).to_contain_text("Unknown")
+    # failures by category: the server's own lookup of each failed code (by=category's rule)
+    failed_by_category: dict[str, int] = {}
+    for m in messages:
+        if m.status == "FAIL":
+            category = httpx.get(server.url + "/v1/receipt-codes", params={"code": m.errmsg}).json()["category"]
+            failed_by_category[category] = failed_by_category.get(category, 0) + 1
+    label = {c["key"]: c["label"]["en"] for c in codes["categories"]}
+    assert len(failed_by_category) >= 2
+    for category, count in failed_by_category.items():
+        expect(figure(page, "categories").locator("tr", has_text=label[category]).locator("td").nth(1)).to_have_text(
+            str(count)
+        )
     china = [m for m in messages if m.nationcode == "86"]
     expect(figure(page, "countries").locator("tr", has_text="+86")).to_contain_text(expected(china)["success_rate"])
     expect(page.locator(".u-wrap canvas")).to_have_count(1)  # the chart was drawn

@@ -320,8 +320,10 @@
     const base = { since: chosen.since, until: chosen.until };
     const stats = (by) => api("v1/stats?" + qs({ ...base, by }));
     setTwin("v1/stats?" + qs({ ...base, by: chosen.by }));
-    const [series, categories, errmsgs, countries, activity, codes] = await Promise.all([
-      stats(chosen.by), stats("category"), stats("errmsg"), stats("nationcode"), api("v1/activity"),
+    // Three stats queries: each reads the whole range, so failures by category are summed
+    // here from the per-code groups (the catalogue's category of each code, as by=category does).
+    const [series, errmsgs, countries, activity, codes] = await Promise.all([
+      stats(chosen.by), stats("errmsg"), stats("nationcode"), api("v1/activity"),
       receiptCodes().catch(() => null),  // explanations are a bonus: the numbers stand without them
     ]);
     if (!current()) return null;
@@ -342,8 +344,14 @@
       card("rejects", t("card.rejects"), num(activity.rejects), { note: t("card.all_time"), tone: activity.rejects ? "warn" : "" }));
 
     const chartHolder = h("div", { class: "chart", "data-testid": "chart" });
-    const failedTotal = categories.groups.reduce((sum, g) => sum + (g.failed || 0), 0);
-    const failing = categories.groups.filter((g) => g.failed > 0).sort((a, b) => b.failed - a.failed);
+    const byCategory = new Map();
+    for (const g of errmsgs.groups) {
+      if (!g.failed) continue;
+      const category = codes ? codes.find(g.key).category : "unknown";
+      byCategory.set(category, (byCategory.get(category) || 0) + g.failed);
+    }
+    const failing = [...byCategory].map(([key, failed]) => ({ key, failed })).sort((a, b) => b.failed - a.failed);
+    const failedTotal = series.failed;
     const topCodes = errmsgs.groups.filter((g) => g.failed > 0).sort((a, b) => b.failed - a.failed).slice(0, 10);
     const byCountry = countries.groups.slice().sort((a, b) => b.total - a.total);
     const latency = series.latency_ms || {};
