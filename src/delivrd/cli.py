@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from delivrd import __version__
+from delivrd import __version__, insight_cli
 from delivrd.config import Settings
 from delivrd.simulate import cli as simulate
 from delivrd.store import StoreError, migrations, open_store
@@ -219,6 +219,7 @@ def parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -
     subparsers = p.add_subparsers(title="commands", metavar="COMMAND")
     add_serve(subparsers)
     add_db(subparsers)
+    insight_cli.register(subparsers)
     for register in extra:
         register(subparsers)
     return p
