@@ -1,5 +1,8 @@
 """The dashboard's HTTP side: the page and its files, /v1/activity, and JSON 404s elsewhere."""
 
+import json
+import re
+
 import httpx
 from factories import batch, body, report
 
@@ -61,3 +64,11 @@ def test_api_key_guards_activity_but_not_the_page_shell(start_server):
         assert c.get("/").status_code == 200  # the shell holds no data: it asks for the key
         assert c.get("/v1/activity").json()["result"] == 1008
         assert c.get("/v1/activity", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_every_label_is_in_english_and_chinese(client):
+    text = client.get("/assets/i18n.js").text
+    labels = json.loads(text[text.index("{", text.index("DELIVRD_I18N")) : text.rindex("}") + 1])
+    assert set(labels["en"]) == set(labels["zh"])
+    used = set(re.findall(r'\bt\("([a-z_]+\.[a-z_0-9]+)"', client.get("/assets/app.js").text))
+    assert used and used <= set(labels["en"]), used - set(labels["en"])

@@ -1,8 +1,9 @@
-/* The dashboard's labels in English and Chinese. Receipt-code explanations are not here:
-   they come, in both languages, from the catalogue at v1/receipt-codes. */
+/* The dashboard's labels in English and Chinese, written as JSON so a test can check both
+   have every key. Receipt-code explanations are not here: they come, in both languages,
+   from the catalogue at v1/receipt-codes. */
 "use strict";
 window.DELIVRD_I18N = {
-  en: {
+  "en": {
     "nav.overview": "Overview", "nav.search": "Search", "nav.rejects": "Rejects",
     "auth.signout": "Sign out", "auth.title": "API key required",
     "auth.help": "This delivrd runs with --api-key. The key is kept in this browser tab only (sessionStorage).",
@@ -14,7 +15,7 @@ window.DELIVRD_I18N = {
     "card.no_receipt": "No receipt", "card.success_rate": "Success rate",
     "card.last_callback": "Last callback received", "card.never": "never: no callback has reached this delivrd",
     "card.duplicates": "Duplicate reports", "card.rejects": "Rejected items", "card.all_time": "since the database was created",
-    "card.ago": "{n} ago", "card.outcome": "{route}, {outcome}, {items} item(s)",
+    "card.outcome": "{route}, {outcome}, {items} item(s)",
     "chart.title": "Volume and success rate", "chart.time": "Time", "chart.volume": "Messages", "chart.rate": "Success rate",
     "chart.empty": "Nothing in this range.",
     "fail.title": "Failures by category", "codes.title": "Top failure codes",
@@ -23,12 +24,12 @@ window.DELIVRD_I18N = {
     "col.category": "Category", "col.failed": "Failed", "col.share": "Share", "col.code": "Code",
     "col.explanation": "What it means", "col.action": "What to do", "col.country": "Country",
     "col.total": "Messages", "col.delivered": "Delivered", "col.rate": "Success rate",
-    "col.time": "Received", "col.route": "Route", "col.item": "Item", "col.reason": "Reason", "col.raw": "As received",
+    "col.time": "Received", "col.route": "Route", "col.reason": "Reason", "col.raw": "As received",
     "none": "None in this range.",
     "search.label": "Phone number (E.164) or sid", "search.placeholder": "+8613800138000 or 2019:5388…",
     "search.go": "Search", "search.notfound": "Nothing known about {q}.",
     "search.hint": "Phone numbers need their country code, e.g. +8613800138000.",
-    "msg.sid": "sid", "msg.state": "State", "msg.send": "Sent", "msg.phone": "Phone", "msg.template": "Template",
+    "msg.send": "Sent", "msg.phone": "Phone", "msg.template": "Template",
     "msg.sign": "Signature", "msg.latency": "Delivered in", "msg.nosend": "The send was not registered; only its receipts are known.",
     "msg.receipt": "Receipt", "msg.received": "received by delivrd", "msg.handset": "on the handset",
     "msg.duplicates": "pushed again {n} time(s)", "phone.title": "Timeline of {phone}",
@@ -41,7 +42,7 @@ window.DELIVRD_I18N = {
     "cat.rate_limited": "Rate limited", "cat.content_rejected": "Content rejected", "cat.carrier_error": "Carrier error",
     "cat.expired": "Expired", "cat.unknown": "Unknown"
   },
-  zh: {
+  "zh": {
     "nav.overview": "概览", "nav.search": "查询", "nav.rejects": "隔离项",
     "auth.signout": "退出", "auth.title": "需要 API 密钥",
     "auth.help": "此 delivrd 启用了 --api-key。密钥只保存在当前浏览器标签页（sessionStorage）。",
@@ -53,7 +54,7 @@ window.DELIVRD_I18N = {
     "card.no_receipt": "无回执", "card.success_rate": "成功率",
     "card.last_callback": "最近一次回调", "card.never": "从未收到：还没有回调到达此 delivrd",
     "card.duplicates": "重复回执", "card.rejects": "隔离条目", "card.all_time": "自数据库创建以来",
-    "card.ago": "{n}前", "card.outcome": "{route}，{outcome}，{items} 条",
+    "card.outcome": "{route}，{outcome}，{items} 条",
     "chart.title": "发送量与成功率", "chart.time": "时间", "chart.volume": "消息数", "chart.rate": "成功率",
     "chart.empty": "此时间段内没有数据。",
     "fail.title": "失败原因分类", "codes.title": "主要失败回执码",
@@ -62,12 +63,12 @@ window.DELIVRD_I18N = {
     "col.category": "分类", "col.failed": "失败", "col.share": "占比", "col.code": "回执码",
     "col.explanation": "含义", "col.action": "建议处理", "col.country": "国家/地区",
     "col.total": "消息数", "col.delivered": "已送达", "col.rate": "成功率",
-    "col.time": "接收时间", "col.route": "路由", "col.item": "条目", "col.reason": "原因", "col.raw": "原始内容",
+    "col.time": "接收时间", "col.route": "路由", "col.reason": "原因", "col.raw": "原始内容",
     "none": "此时间段内没有。",
     "search.label": "手机号（E.164 格式）或 sid", "search.placeholder": "+8613800138000 或 2019:5388…",
     "search.go": "查询", "search.notfound": "没有关于 {q} 的记录。",
     "search.hint": "手机号须带国家码，例如 +8613800138000。",
-    "msg.sid": "sid", "msg.state": "状态", "msg.send": "发送", "msg.phone": "手机号", "msg.template": "模板",
+    "msg.send": "发送", "msg.phone": "手机号", "msg.template": "模板",
     "msg.sign": "签名", "msg.latency": "送达耗时", "msg.nosend": "未登记发送记录，只有回执。",
     "msg.receipt": "回执", "msg.received": "delivrd 收到", "msg.handset": "手机接收",
     "msg.duplicates": "重复推送 {n} 次", "phone.title": "{phone} 的时间线",
