@@ -84,11 +84,11 @@ class Watched:
 
 @pytest.fixture
 def open_page(browser):
-    """open_page(viewport=DESKTOP, color_scheme="light", locale="en-US") -> Watched, checked at teardown."""
+    """open_page(viewport=DESKTOP, color_scheme="light", locale="en-US") -> Watched (clock in UTC), checked at teardown."""
     opened: list[Watched] = []
 
     def open_(viewport=DESKTOP, color_scheme="light", locale="en-US") -> Watched:
-        context = browser.new_context(viewport=viewport, color_scheme=color_scheme, locale=locale)
+        context = browser.new_context(viewport=viewport, color_scheme=color_scheme, locale=locale, timezone_id="UTC")
         watched = Watched(context)
         opened.append(watched)
         return watched

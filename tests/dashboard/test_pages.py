@@ -158,6 +158,18 @@ def test_overview_shows_the_fed_totals(fed, open_page):
     watched.screenshot("overview-desktop-zh")
     page.click("#lang")
 
+    # a custom range, the last three hours: the sends of the last two hours and the orphan receipts
+    now = datetime.now(timezone.utc)
+    since, until = now - timedelta(hours=3), now + timedelta(minutes=2)
+    inside = [m for m in messages if not m.registered or now - timedelta(hours=m.hours_ago, minutes=10) >= since]
+    assert 0 < len(inside) < len(messages)
+    page.click("button[data-range=custom]")
+    page.fill("input[name=since]", since.strftime("%Y-%m-%dT%H:%M"))  # the page's clock is UTC
+    page.fill("input[name=until]", until.strftime("%Y-%m-%dT%H:%M"))
+    page.click(".ranges form button[type=submit]")
+    expect(figure(page, "total")).to_have_text(str(len(inside)), timeout=EXPECT_TIMEOUT)
+    expect(page.locator("button[data-range=custom]")).to_have_attribute("aria-pressed", "true")
+
 
 def test_overview_on_a_phone_in_dark_mode(fed, open_page):
     from playwright.sync_api import expect
