@@ -515,11 +515,6 @@
   // ---------- start ----------
 
   function start() {
-    // Relative URLs resolve against the directory: behind a proxy, /prefix must be /prefix/.
-    if (!location.pathname.endsWith("/")) {
-      location.replace(location.pathname + "/" + location.search + location.hash);
-      return;
-    }
     document.getElementById("lang").addEventListener("click", () => {
       lang = lang === "zh" ? "en" : "zh";
       localStorage.setItem(LANG, lang);
