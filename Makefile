@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean dashboard-assets
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,3 +24,12 @@ clean:
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The dashboard's charting library, from npm at the exact version in package-lock.json,
+# copied into the package; the output is committed so `pip install` serves it offline.
+VENDOR := src/delivrd/dashboard/static/vendor
+dashboard-assets:
+	npm ci --no-audit --no-fund
+	mkdir -p $(VENDOR)
+	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css $(VENDOR)/
+	cp node_modules/uplot/LICENSE $(VENDOR)/uPlot.LICENSE

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from delivrd import api, callbacks, insight_api, openapi, results
+from delivrd import api, callbacks, dashboard, insight_api, openapi, results
 from delivrd.config import Settings
 from delivrd.store import open_store
 from delivrd.writer import Writer
@@ -43,6 +43,7 @@ class Delivrd:
             routes=[
                 *api.routes(settings.api_key),
                 *insight_api.routes(settings.api_key, settings.no_receipt_after, settings.max_body_bytes),
+                *dashboard.routes(settings.api_key),
                 Route("/openapi.json", lambda request: Response(spec, media_type="application/json")),
             ],
             exception_handlers={HTTPException: _http_error},

@@ -122,6 +122,7 @@ def add_serve(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Run delivrd: Tencent posts status reports to /sms/callback (and replies to /sms/reply); "
             "each is acked with {\"result\":0,\"errmsg\":\"OK\"} only after it is committed. "
+            "The dashboard is at / and the read API under /v1/. "
             "Every option can also be set with the DELIVRD_* environment variable named beside it."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

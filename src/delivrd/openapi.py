@@ -8,6 +8,7 @@ import msgspec
 
 from delivrd import __version__, results, stats
 from delivrd.api import DEFAULT_LIMIT, MAX_LIMIT
+from delivrd.dashboard.activity import Activity
 from delivrd.insight_api import PhoneTimeline, Registered
 from delivrd.messages import MessageView, SendSmsCall
 from delivrd.models import InboxEntry, Reject, Reply, Report
@@ -150,7 +151,7 @@ def insight_paths() -> dict[str, Any]:
 def document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
         [Answer, TencentReport, TencentReply, Report, Reply, Reject, InboxEntry, SendSmsCall, Registered, MessageView,
-         PhoneTimeline, stats.Stats, Catalogue, ReceiptCode],
+         PhoneTimeline, stats.Stats, Catalogue, ReceiptCode, Activity],
         ref_template="#/components/schemas/{name}",
     )
     report_body = {"anyOf": [{"type": "array", "items": _ref("TencentReport")}, _ref("TencentReport")]}
@@ -183,6 +184,8 @@ def document() -> dict[str, Any]:
                 _param("route", "callback or reply"),
                 _param("outcome", "stored, partial, quarantined, rejected, too_large or unauthorized"),
             ),
+            "/v1/activity": _get("The last callback received, and counts since the database was created",
+                                 _ref("Activity")),
             **insight_paths(),
             "/healthz": {"get": {"summary": "Storage answers", "responses": {
                 "200": {"description": '{"status":"ok"}'}, "503": {"description": "storage unavailable"}}}},

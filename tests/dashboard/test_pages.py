@@ -1,0 +1,296 @@
+"""The dashboard end to end: a real `delivrd serve` fed known sends and callbacks over HTTP,
+looked at in headless Chromium. Every expected figure is computed here from the fed data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+from browser import DESKTOP, PHONE, browser, open_page  # noqa: F401  (fixtures)
+from conftest import ServerProcess
+from prefix_proxy import PrefixProxy
+
+ACK = {"result": 0, "errmsg": "OK"}
+UTC8 = timezone(timedelta(hours=8))
+EXPECT_TIMEOUT = 15_000  # ms: how long Playwright waits for the page to show a figure
+
+
+@dataclass
+class Message:
+    """One message of the fed data: what was sent (if registered) and what the receipt said."""
+
+    sid: str
+    nationcode: str
+    mobile: str
+    registered: bool
+    status: str | None  # SUCCESS, FAIL, or None: no receipt (yet)
+    errmsg: str | None = None
+    hours_ago: int = 0  # when it was sent, so the chart has a day to show
+
+    @property
+    def phone(self) -> str:
+        return f"+{self.nationcode}{self.mobile}"
+
+
+#: receipt outcomes in turn: mostly delivered, some invalid numbers, a switched-off handset
+CHINA = [("SUCCESS", "DELIVRD")] * 6 + [("FAIL", "MK:0001"), ("SUCCESS", "DELIVRD"), ("FAIL", "MK:0024")]
+
+
+def fed_messages() -> list[Message]:
+    messages = []
+    for n in range(45):  # mainland China, registered; the last one has no receipt yet
+        status, code = CHINA[n % len(CHINA)] if n < 44 else (None, None)
+        messages.append(Message(f"2019:dash{n:06d}", "86", f"138000000{n:02d}", True, status, code, 1 + n * 7 % 22))
+    for n, (status, code) in enumerate([("SUCCESS", "DELIVRD"), ("SUCCESS", "DELIVRD"), ("FAIL", "UNDELIV"),
+                                        ("FAIL", "ZZ:9999")]):  # fmt: skip
+        messages.append(Message(f"2019:dashid{n:04d}", "62", f"8120000{n:04d}", True, status, code, 2 + 5 * n))
+    messages.append(Message("2019:orphan0001", "86", "13900000001", False, "SUCCESS", "DELIVRD"))
+    messages.append(Message("2019:orphan0002", "86", "13900000002", False, "FAIL", "MK:0001"))
+    return messages
+
+
+def expected(messages: list[Message]) -> dict:
+    delivered = sum(m.status == "SUCCESS" for m in messages)
+    failed = sum(m.status == "FAIL" for m in messages)
+    return {
+        "total": len(messages),
+        "delivered": delivered,
+        "failed": failed,
+        "pending": sum(m.status is None for m in messages),
+        "success_rate": f"{100 * delivered / (delivered + failed):.1f}%",
+    }
+
+
+REJECTED_ITEM = {"sid": "2019:broken-item", "mobile": "13800009999", "nationcode": "86"}  # no report_status
+
+
+def feed(url: str, messages: list[Message]) -> None:
+    now = datetime.now(timezone.utc)
+    sent_at = {m.sid: now - timedelta(hours=m.hours_ago, minutes=10) for m in messages}
+    with httpx.Client(base_url=url, timeout=10) as c:
+        calls: dict[tuple[str, int], list[Message]] = {}  # one SendSms call per template and hour
+        for m in messages:
+            if m.registered:
+                calls.setdefault(("1001" if m.nationcode == "86" else "2002", m.hours_ago), []).append(m)
+        for (template, _), group in calls.items():
+            answer = c.post("/v1/messages", json={
+                "TemplateId": template, "SignName": "delivrd", "SentAt": sent_at[group[0].sid].isoformat(),
+                "RequestId": "ignored",
+                "SendStatusSet": [{"SerialNo": m.sid, "PhoneNumber": m.phone, "Fee": 1, "SessionContext": "",
+                                   "Code": "Ok", "Message": "send success", "IsoCode": "CN"} for m in group],
+            })  # fmt: skip
+            assert answer.status_code == 200, answer.text
+        reports = [
+            {"user_receive_time": (sent_at[m.sid] + timedelta(seconds=3 + i % 20)).astimezone(UTC8)
+             .strftime("%Y-%m-%d %H:%M:%S"), "nationcode": m.nationcode, "mobile": m.mobile,
+             "report_status": m.status, "errmsg": m.errmsg, "sid": m.sid,
+             "description": "用户短信接收成功" if m.status == "SUCCESS" else "failed"}
+            for i, m in enumerate(messages) if m.status is not None
+        ]  # fmt: skip
+        assert c.post("/sms/callback", json=reports[:5]).json() == ACK
+        assert c.post("/sms/callback", json=reports[:5]).json() == ACK  # Tencent's retry: 5 duplicates
+        assert c.post("/sms/callback", json=reports[5:] + [REJECTED_ITEM]).json() == ACK
+
+
+@pytest.fixture(scope="module")
+def fed(tmp_path_factory):
+    server = ServerProcess(tmp_path_factory.mktemp("dashboard") / "delivrd.db").start()
+    messages = fed_messages()
+    try:
+        feed(server.url, messages)
+        codes = httpx.get(server.url + "/v1/receipt-codes", timeout=10).json()
+        yield server, messages, codes
+    finally:
+        server.kill()
+
+
+def explanation(codes: dict, code: str, lang: str = "en") -> str:
+    return next(c for c in codes["codes"] if c["code"] == code)["explanation"][lang]
+
+
+def figure(page, testid: str):
+    return page.locator(f"[data-testid={testid}]")
+
+
+def test_overview_shows_the_fed_totals(fed, open_page):
+    from playwright.sync_api import expect
+
+    server, messages, codes = fed
+    want = expected(messages)
+    watched = open_page()
+    page = watched.page
+    page.goto(server.url + "/")
+    for name in ("total", "delivered", "failed", "pending"):
+        expect(figure(page, name)).to_have_text(str(want[name]), timeout=EXPECT_TIMEOUT)
+    expect(figure(page, "success-rate")).to_have_text(want["success_rate"])
+    expect(figure(page, "duplicates")).to_have_text("5")
+    expect(figure(page, "rejects")).to_have_text("1")
+    expect(figure(page, "last-callback")).not_to_have_text("—")
+    # the top code, with the catalogue's explanation; the unknown code is listed as such
+    codes_table = figure(page, "codes")
+    expect(codes_table.locator("tr", has_text="MK:0001")).to_contain_text(explanation(codes, "MK:0001"))
+    expect(codes_table.locator("tr", has_text="ZZ:9999")).to_contain_text("Unknown")
+    # failures by category: the server's own lookup of each failed code (by=category's rule)
+    failed_by_category: dict[str, int] = {}
+    for m in messages:
+        if m.status == "FAIL":
+            category = httpx.get(server.url + "/v1/receipt-codes", params={"code": m.errmsg}).json()["category"]
+            failed_by_category[category] = failed_by_category.get(category, 0) + 1
+    label = {c["key"]: c["label"]["en"] for c in codes["categories"]}
+    assert len(failed_by_category) >= 2
+    for category, count in failed_by_category.items():
+        expect(figure(page, "categories").locator("tr", has_text=label[category]).locator("td").nth(1)).to_have_text(
+            str(count)
+        )
+    china = [m for m in messages if m.nationcode == "86"]
+    expect(figure(page, "countries").locator("tr", has_text="+86")).to_contain_text(expected(china)["success_rate"])
+    expect(page.locator(".u-wrap canvas")).to_have_count(1)  # the chart was drawn
+    watched.screenshot("overview-desktop")
+
+    page.click("#lang")  # 中文: labels and the catalogue's explanations switch together
+    expect(page.locator("nav a[data-page=overview]")).to_have_text("概览")
+    expect(codes_table.locator("tr", has_text="MK:0001")).to_contain_text(explanation(codes, "MK:0001", "zh"))
+    watched.screenshot("overview-desktop-zh")
+    page.click("#lang")
+
+    # a custom range, the last three hours: the sends of the last two hours and the orphan receipts
+    now = datetime.now(timezone.utc)
+    since, until = now - timedelta(hours=3), now + timedelta(minutes=2)
+    inside = [m for m in messages if not m.registered or now - timedelta(hours=m.hours_ago, minutes=10) >= since]
+    assert 0 < len(inside) < len(messages)
+    page.click("button[data-range=custom]")
+    page.fill("input[name=since]", since.strftime("%Y-%m-%dT%H:%M"))  # the page's clock is UTC
+    page.fill("input[name=until]", until.strftime("%Y-%m-%dT%H:%M"))
+    page.click(".ranges form button[type=submit]")
+    expect(figure(page, "total")).to_have_text(str(len(inside)), timeout=EXPECT_TIMEOUT)
+    expect(page.locator("button[data-range=custom]")).to_have_attribute("aria-pressed", "true")
+
+
+def test_overview_on_a_phone_in_dark_mode(fed, open_page):
+    from playwright.sync_api import expect
+
+    server, messages, _ = fed
+    watched = open_page(viewport=PHONE, color_scheme="dark")
+    page = watched.page
+    page.goto(server.url + "/#/?range=7d")
+    expect(figure(page, "total")).to_have_text(str(expected(messages)["total"]), timeout=EXPECT_TIMEOUT)
+    assert page.evaluate("getComputedStyle(document.documentElement).backgroundColor") == "rgb(15, 17, 21)"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # nothing spills sideways
+    watched.screenshot("overview-phone")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_search_finds_a_phones_timeline(fed, open_page, viewport):
+    from playwright.sync_api import expect
+
+    server, messages, codes = fed
+    failed = next(m for m in messages if m.registered and m.errmsg == "MK:0001")
+    watched = open_page(viewport=viewport)
+    page = watched.page
+    page.goto(server.url + "/#/search")
+    page.fill("#q", failed.phone)
+    page.keyboard.press("Enter")
+    timeline = figure(page, "phone")
+    expect(timeline).to_contain_text(failed.sid, timeout=EXPECT_TIMEOUT)
+    expect(timeline.locator("[data-testid=state]")).to_have_text("failed")
+    expect(timeline.locator("[data-testid=sent]")).to_have_count(1)
+    expect(timeline.locator("[data-testid=receipt]")).to_contain_text(explanation(codes, "MK:0001"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    watched.screenshot(f"search-{'phone' if viewport is PHONE else 'desktop'}")
+
+    pending = next(m for m in messages if m.registered and m.status is None)
+    page.fill("#q", pending.sid)  # by sid: the send is known, its receipt is not
+    page.keyboard.press("Enter")
+    expect(figure(page, "message")).to_contain_text(pending.sid, timeout=EXPECT_TIMEOUT)
+    expect(figure(page, "state")).to_have_text("pending")
+    expect(figure(page, "receipt")).to_have_count(0)
+
+    page.fill("#q", "2019:no-such-sid")
+    page.keyboard.press("Enter")
+    expect(figure(page, "not-found")).to_be_visible(timeout=EXPECT_TIMEOUT)
+    watched.forgive(r"status of 404 .*no-such-sid")  # the 404 that says so
+
+
+def test_overview_matches_a_simulated_run(start_server, open_page, tmp_path):
+    """`delivrd simulate` pushes like Tencent, retries and duplicates included; its ledger
+    of acked reports says what the overview must show (receipts with no send: one
+    message per sid and mobile, delivered when any receipt says SUCCESS)."""
+    from playwright.sync_api import expect
+
+    server = start_server()
+    ledger = tmp_path / "run.jsonl"
+    run = subprocess.run(
+        [sys.executable, "-m", "delivrd", "simulate", "--url", server.url + "/sms/callback", "--count", "400",
+         "--batch", "20", "--seed", "7", "--success-ratio", "0.8", "--duplicates", "0.2", "--ledger", str(ledger)],
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr.decode()
+    outcomes: dict[tuple[str, str], set[str]] = {}
+    for line in ledger.read_text().splitlines():
+        entry = json.loads(line)
+        outcomes.setdefault((entry["sid"], entry["mobile"]), set()).add(entry["report_status"])
+    delivered = sum("SUCCESS" in statuses for statuses in outcomes.values())
+    failed = len(outcomes) - delivered
+    assert 0 < failed < delivered  # the run is a mix worth checking
+
+    watched = open_page()
+    page = watched.page
+    page.goto(server.url + "/")
+    expect(figure(page, "total")).to_have_text(f"{len(outcomes):,}", timeout=EXPECT_TIMEOUT)
+    expect(figure(page, "delivered")).to_have_text(f"{delivered:,}")
+    expect(figure(page, "failed")).to_have_text(f"{failed:,}")
+    expect(figure(page, "success-rate")).to_have_text(f"{100 * delivered / len(outcomes):.1f}%")
+    expect(figure(page, "duplicates")).not_to_have_text("0")  # the injected duplicates were recognised
+
+
+def test_rejects_list_shows_the_bad_item(fed, open_page):
+    from playwright.sync_api import expect
+
+    server, _, _ = fed
+    watched = open_page()
+    page = watched.page
+    page.goto(server.url + "/#/rejects")
+    row = figure(page, "reject").filter(has_text="2019:broken-item")
+    expect(row).to_have_count(1, timeout=EXPECT_TIMEOUT)
+    expect(row).to_contain_text("report_status")  # the reason names what is missing
+
+
+def test_under_a_path_prefix(fed, open_page):
+    """Behind a reverse proxy at /delivrd/, every request the page makes stays under the prefix."""
+    from playwright.sync_api import expect
+
+    server, messages, _ = fed
+    with PrefixProxy(server.url, "/delivrd") as proxy:
+        watched = open_page()
+        page = watched.page
+        page.goto(proxy.url)
+        expect(figure(page, "total")).to_have_text(str(expected(messages)["total"]), timeout=EXPECT_TIMEOUT)
+        page.click("nav a[data-page=rejects]")
+        expect(figure(page, "reject")).to_have_count(1, timeout=EXPECT_TIMEOUT)
+        assert proxy.outside == []
+        assert all(url.startswith(proxy.url) for url in watched.requests if url.startswith("http")), watched.requests
+
+
+def test_api_key_login(start_server, open_page):
+    from playwright.sync_api import expect
+
+    server = start_server("--api-key", "s3cret")
+    watched = open_page()
+    page = watched.page
+    page.goto(server.url + "/")
+    page.fill("#api-key", "wrong")
+    page.keyboard.press("Enter")
+    expect(page.locator(".login .error")).to_be_visible(timeout=EXPECT_TIMEOUT)
+    page.fill("#api-key", "s3cret")
+    page.keyboard.press("Enter")
+    expect(figure(page, "total")).to_have_text("0", timeout=EXPECT_TIMEOUT)
+    page.reload()  # the key lives in sessionStorage: still signed in
+    expect(figure(page, "total")).to_have_text("0", timeout=EXPECT_TIMEOUT)
+    page.click("#signout")
+    expect(page.locator("#api-key")).to_be_visible()
+    watched.forgive(r"status of 401")  # the answers that made the page ask for the key
