@@ -246,6 +246,25 @@ class SQLiteStore(Store):
         conn.executemany(sql, rows)
         return conn.execute(f"SELECT count(*) FROM {table} WHERE id > ?", (top,)).fetchone()[0]
 
+    async def prune(self, before: int) -> None:
+        """Delete rows received before `before`, 1000 at a time, each batch its own short transaction."""
+        for table in ("reports", "replies", "rejects", "inbox"):
+            while await self._prune_batch(self._delete_old, table, before):
+                pass
+
+    async def _prune_batch(self, fn: Callable[..., int], *args: Any) -> int:
+        try:
+            return await self._on_writer(fn, *args)
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite prune failed: {exc}") from exc
+
+    def _delete_old(self, table: str, before: int) -> int:
+        conn = self._conn
+        if conn is None:
+            raise sqlite3.OperationalError("database is closed")
+        sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE received_at < ? LIMIT 1000)"
+        return conn.execute(sql, (before,)).rowcount  # autocommit: one transaction per batch
+
     # -- reading ------------------------------------------------------------------------------
 
     async def ping(self) -> None:
