@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 import signal
 import socket
 import subprocess
@@ -54,7 +55,12 @@ def postgres(sql: str, *args: object) -> list:
         finally:
             await conn.close()
 
-    return asyncio.run(run())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run())
+    with ThreadPoolExecutor(1) as thread:  # called from async test code: a loop of its own
+        return thread.submit(asyncio.run, run()).result()
 
 
 _reachable: list[str | None] = []

@@ -112,7 +112,9 @@ class PostgresSchema:
         self.where = where
 
     async def version(self) -> int:
-        if not await self.conn.fetchval("SELECT to_regclass('delivrd_schema') IS NOT NULL"):
+        # pg_tables through the statement's snapshot: to_regclass may not yet see a concurrent starter's commit
+        exists = "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'delivrd_schema')"
+        if not await self.conn.fetchval(exists):
             return 0
         return await self.conn.fetchval("SELECT coalesce(max(version), 0) FROM delivrd_schema")
 
