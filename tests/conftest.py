@@ -38,9 +38,16 @@ def pytest_addoption(parser):
     )
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "backends(*names): run this test on these backends only")
+
+
 def pytest_generate_tests(metafunc):
     if "backend" in metafunc.fixturenames:
         names = metafunc.config.getoption("backend") or list(BACKENDS)
+        only = metafunc.definition.get_closest_marker("backends")
+        if only is not None:
+            names = [n for n in names if n in only.args]
         metafunc.parametrize("backend", names, indirect=True, scope="function")
 
 

@@ -132,10 +132,9 @@ def test_storage_that_cannot_commit_answers_503_then_recovers(server, backend):
         assert len(client.get("/v1/reports").json()["items"]) == 1
 
 
+@pytest.mark.backends("postgresql")
 def test_postgresql_connections_cut_then_service_recovers(server, backend):
     """As if PostgreSQL restarted: every connection of this delivrd is terminated; the process lives on."""
-    if backend.name != "postgresql":
-        pytest.skip("PostgreSQL only: SQLite has no connection to lose")
     with httpx.Client(base_url=server.url, timeout=30) as client:
         assert client.post("/sms/callback", content=body([report(1)])).json() == ACK
         cut = postgres(

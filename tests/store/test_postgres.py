@@ -15,8 +15,6 @@ NOW = int(time.time() * 1_000_000)
 
 @pytest.fixture
 def pg(backend, tmp_path):
-    if backend.name != "postgresql":
-        pytest.skip("PostgreSQL only")
     db = tmp_path / "p.db"
     url = backend.database_url(db)
     return PostgresStore(url), backend.schemas[db]
@@ -31,6 +29,7 @@ def partitions(schema: str) -> set[str]:
     return {name for (name,) in rows}
 
 
+@pytest.mark.backends("postgresql")
 def test_partitions_ahead_on_demand_and_dropped_whole_days(pg):
     store, schema = pg
     today = NOW // DAY
