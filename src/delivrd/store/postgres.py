@@ -34,49 +34,70 @@ DAYS_AHEAD = 3
 RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
-INSERT_INBOX = """
-INSERT INTO inbox (id, received_at, route, peer, status, outcome, items, rejected, size, body)
-SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[],
-                     $8::int[], $9::int[], $10::bytea[])
-"""
-# The key is claimed first (in key order, so two writers never wait on each other in a
-# cycle); only reports whose key was new are inserted; a known key counts a duplicate.
-UPSERT_REPORTS = """
-WITH incoming AS (
-    SELECT *, nextval('reports_id_seq') AS new_id  -- ids in arrival order, so newest first reads right
-    FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[],
-                $14::bigint[], $15::int[])
-        AS t(sid, dedup_key, nationcode, mobile, report_status, errmsg, description, user_receive_time, ext,
-             extra, phone, user_receive_ts, inbox_id, received_at, repeats)
+# A whole group is this one statement: one round trip, one implicit transaction, all or
+# nothing. Rows travel as one array per column ($n) and refer to their push by its position
+# in the group (`push`), which the inbox rows turn into inbox ids. A report's key is claimed
+# first, in key order (so two writers never wait on each other in a cycle); only reports
+# whose key was new are inserted, and a known key counts one more duplicate.
+WRITE_GROUP = """
+WITH pushes AS MATERIALIZED (
+    SELECT nextval('inbox_id_seq') AS inbox_id, p.*
+    FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[], $7::int[], $8::int[],
+                $9::bytea[]) WITH ORDINALITY
+        AS p(received_at, route, peer, status, outcome, items, rejected, size, body, push)
+), inbox_rows AS (
+    INSERT INTO inbox (id, received_at, route, peer, status, outcome, items, rejected, size, body)
+    SELECT inbox_id, received_at, route, peer, status, outcome, items, rejected, size, body FROM pushes
+), incoming AS MATERIALIZED (
+    SELECT t.*, nextval('reports_id_seq') AS new_id, p.inbox_id, p.received_at  -- ids in arrival order
+    FROM unnest($10::bigint[], $11::text[], $12::bytea[], $13::text[], $14::text[], $15::text[], $16::text[],
+                $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::bigint[], $23::int[])
+        AS t(push, sid, dedup_key, nationcode, mobile, report_status, errmsg, description, user_receive_time,
+             ext, extra, phone, user_receive_ts, repeats)
+    JOIN pushes p USING (push)
 ), claimed AS (
     INSERT INTO report_keys (sid, dedup_key, report_id, received_at, duplicates)
     SELECT sid, dedup_key, new_id, received_at, repeats FROM incoming ORDER BY sid, dedup_key
     ON CONFLICT (sid, dedup_key) DO UPDATE SET duplicates = report_keys.duplicates + 1 + excluded.duplicates
-    RETURNING sid, dedup_key, report_id, xmax = 0 AS fresh
+    RETURNING sid, dedup_key, xmax = 0 AS fresh
+), new_reports AS (
+    INSERT INTO reports (id, sid, dedup_key, nationcode, mobile, report_status, errmsg, description,
+                         user_receive_time, ext, extra, phone, user_receive_ts, inbox_id, received_at)
+    SELECT i.new_id, i.sid, i.dedup_key, i.nationcode, i.mobile, i.report_status, i.errmsg, i.description,
+           i.user_receive_time, i.ext, i.extra, i.phone, i.user_receive_ts, i.inbox_id, i.received_at
+    FROM incoming i JOIN claimed c ON c.sid = i.sid AND c.dedup_key = i.dedup_key
+    WHERE c.fresh
+    RETURNING 1
+), new_replies AS (
+    INSERT INTO replies (dedup_key, extend, mobile, nationcode, sign, text, time, extra, phone, inbox_id,
+                         received_at, duplicates)
+    SELECT t.dedup_key, t.extend, t.mobile, t.nationcode, t.sign, t.text, t.time, t.extra, t.phone, p.inbox_id,
+           p.received_at, t.repeats
+    FROM unnest($24::bigint[], $25::bytea[], $26::text[], $27::text[], $28::text[], $29::text[], $30::text[],
+                $31::bigint[], $32::text[], $33::text[], $34::int[])
+        AS t(push, dedup_key, extend, mobile, nationcode, sign, text, time, extra, phone, repeats)
+    JOIN pushes p USING (push)
+    ORDER BY t.dedup_key
+    ON CONFLICT (dedup_key) DO UPDATE SET duplicates = replies.duplicates + 1 + excluded.duplicates
+    RETURNING xmax = 0 AS fresh
+), reject_rows AS (
+    INSERT INTO rejects (inbox_id, received_at, route, item_index, reason, raw)
+    SELECT p.inbox_id, p.received_at, p.route, t.item_index, t.reason, t.raw
+    FROM unnest($35::bigint[], $36::int[], $37::text[], $38::text[]) AS t(push, item_index, reason, raw)
+    JOIN pushes p USING (push)
+), counts AS (
+    SELECT (SELECT count(*) FROM new_reports) AS reports,
+           (SELECT count(*) FROM new_replies WHERE fresh) AS replies
+), counted AS (
+    INSERT INTO counters (name, shard, value)
+    SELECT name, $39, value FROM counts, LATERAL (VALUES
+        ('inbox', $40::bigint), ('reports', counts.reports), ('report_duplicates', $41 - counts.reports),
+        ('replies', counts.replies), ('reply_duplicates', $42 - counts.replies), ('rejects', $43)
+    ) AS t(name, value)
+    ORDER BY name
+    ON CONFLICT (name, shard) DO UPDATE SET value = counters.value + excluded.value
 )
-INSERT INTO reports (id, sid, dedup_key, nationcode, mobile, report_status, errmsg, description,
-                     user_receive_time, ext, extra, phone, user_receive_ts, inbox_id, received_at)
-SELECT c.report_id, i.sid, i.dedup_key, i.nationcode, i.mobile, i.report_status, i.errmsg, i.description,
-       i.user_receive_time, i.ext, i.extra, i.phone, i.user_receive_ts, i.inbox_id, i.received_at
-FROM incoming i JOIN claimed c ON c.sid = i.sid AND c.dedup_key = i.dedup_key
-WHERE c.fresh
-"""
-UPSERT_REPLIES = """
-INSERT INTO replies (dedup_key, extend, mobile, nationcode, sign, text, time, extra, phone, inbox_id, received_at,
-                     duplicates)
-SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
-                     $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::int[]) ORDER BY 1
-ON CONFLICT (dedup_key) DO UPDATE SET duplicates = replies.duplicates + 1 + excluded.duplicates
-RETURNING xmax = 0
-"""
-INSERT_REJECTS = """
-INSERT INTO rejects (inbox_id, received_at, route, item_index, reason, raw)
-SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[])
-"""
-ADD_COUNTERS = """
-INSERT INTO counters (name, shard, value) SELECT name, $3, value FROM unnest($1::text[], $2::bigint[]) AS t(name, value)
-ON CONFLICT (name, shard) DO UPDATE SET value = counters.value + excluded.value
+SELECT reports, replies FROM counts
 """
 
 REPORT_COLUMNS = (
@@ -246,66 +267,18 @@ class PostgresStore(Store):
     # -- writing ---------------------------------------------------------------------------------
 
     async def write(self, pushes: Sequence[Push]) -> None:
+        args = _group_arguments(pushes, self._shard)
         try:
             await self._ensure_days({push.received_at // DAY for push in pushes})
             for attempt in range(3):
                 try:
-                    async with self._get_pool().acquire() as conn, conn.transaction():
-                        await self._write(conn, pushes)
+                    await self._get_pool().fetchrow(WRITE_GROUP, *args)
                     return
-                except RETRYABLE:
+                except RETRYABLE:  # the statement was rolled back whole: trying again is safe
                     if attempt == 2:
                         raise
         except FAILURES as exc:
             raise StoreError(f"PostgreSQL commit failed: {_reason(exc)}") from exc
-
-    async def _write(self, conn: asyncpg.Connection, pushes: Sequence[Push]) -> None:
-        ids = [r[0] for r in await conn.fetch("SELECT nextval('inbox_id_seq') FROM generate_series(1, $1)", len(pushes))]
-        reports: dict[tuple, list] = {}
-        replies: dict[bytes, list] = {}
-        rejects: list[tuple] = []
-        received = report_count = reply_count = 0
-        for inbox_id, push in zip(ids, pushes):
-            if push.route == CALLBACK:
-                received, target, key = len(push.rows), reports, lambda row: (row[0], row[1])
-                report_count += received
-            else:
-                received, target, key = len(push.rows), replies, lambda row: row[0]
-                reply_count += received
-            for row in push.rows:
-                seen = target.get(key(row))
-                if seen is None:
-                    target[key(row)] = [*row, inbox_id, push.received_at, 0]
-                else:
-                    seen[-1] += 1  # the same report twice in one group: one row, one more duplicate
-            rejects.extend((inbox_id, push.received_at, push.route, q.index, q.reason, q.raw) for q in push.rejects)
-        await conn.execute(
-            INSERT_INBOX,
-            *_columns(
-                [(i, p.received_at, p.route, p.peer, p.status, p.outcome, p.items, len(p.rejects), p.size, p.body)
-                 for i, p in zip(ids, pushes)],
-                10,
-            ),
-        )  # fmt: skip
-        new_reports = new_replies = 0
-        if reports:
-            status = await conn.execute(UPSERT_REPORTS, *_columns(list(reports.values()), 15))
-            new_reports = int(status.rsplit(" ", 1)[1])
-        if replies:
-            fresh = await conn.fetch(UPSERT_REPLIES, *_columns(list(replies.values()), 12))
-            new_replies = sum(1 for (is_new,) in fresh if is_new)
-        if rejects:
-            await conn.execute(INSERT_REJECTS, *_columns(rejects, 6))
-        counts = {
-            "inbox": len(pushes),
-            "reports": new_reports,
-            "report_duplicates": report_count - new_reports,
-            "replies": new_replies,
-            "reply_duplicates": reply_count - new_replies,
-            "rejects": len(rejects),
-        }
-        names = sorted(counts)
-        await conn.execute(ADD_COUNTERS, names, [counts[n] for n in names], self._shard)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -368,6 +341,45 @@ def _day_of(table: str, name: str) -> int | None:
     except ValueError:
         return None
     return int(moment.timestamp()) * 1_000_000 // DAY
+
+
+def _group_arguments(pushes: Sequence[Push], shard: int) -> list:
+    """The arguments of WRITE_GROUP for one group; a report (or reply) twice in the group is one row, one duplicate."""
+    reports: dict[tuple, list] = {}
+    replies: dict[bytes, list] = {}
+    rejects: list[tuple] = []
+    received_reports = received_replies = 0
+    for position, push in enumerate(pushes, 1):
+        if push.route == CALLBACK:
+            received_reports += len(push.rows)
+            for row in push.rows:
+                seen = reports.get((row[0], row[1]))
+                if seen is None:
+                    reports[(row[0], row[1])] = [position, *row, 0]
+                else:
+                    seen[-1] += 1
+        else:
+            received_replies += len(push.rows)
+            for row in push.rows:
+                seen = replies.get(row[0])
+                if seen is None:
+                    replies[row[0]] = [position, *row, 0]
+                else:
+                    seen[-1] += 1
+        rejects.extend((position, q.index, q.reason, q.raw) for q in push.rejects)
+    inbox = [(p.received_at, p.route, p.peer, p.status, p.outcome, p.items, len(p.rejects), p.size, p.body)
+             for p in pushes]  # fmt: skip
+    return [
+        *_columns(inbox, 9),
+        *_columns(list(reports.values()), 14),
+        *_columns(list(replies.values()), 11),
+        *_columns(rejects, 4),
+        shard,
+        len(pushes),
+        received_reports,
+        received_replies,
+        len(rejects),
+    ]
 
 
 def _columns(rows: list, width: int) -> list[list]:
