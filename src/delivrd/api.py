@@ -21,7 +21,13 @@ DEFAULT_LIMIT = 100
 _encode = msgspec.json.Encoder().encode
 
 
-class BadParameter(Exception):
+class ApiError(Exception):
+    """Something the caller must fix, answered as JSON with `code`'s HTTP status."""
+
+    code = results.BAD_PARAMETER
+
+
+class BadParameter(ApiError):
     """A query parameter the caller must fix (answered 400, result 1007)."""
 
 
@@ -47,13 +53,13 @@ def parse_time(name: str, text: str) -> int:
 class Params:
     """The query string of one request, read once, with every name checked against what the route takes."""
 
-    def __init__(self, request: Request, *allowed: str) -> None:
+    def __init__(self, request: Request, *allowed: str, paged: bool = True) -> None:
         self.values = dict(request.query_params)
-        unknown = sorted(set(self.values) - {*allowed, "since", "until", "limit", "cursor"})
+        known = {*allowed, "since", "until", *(("limit", "cursor") if paged else ())}
+        unknown = sorted(set(self.values) - known)
         if unknown:
             raise BadParameter(
-                f"unknown query parameter(s): {', '.join(unknown)}; this route takes "
-                + ", ".join(sorted({*allowed, "since", "until", "limit", "cursor"}))
+                f"unknown query parameter(s): {', '.join(unknown)}; this route takes " + ", ".join(sorted(known))
             )
 
     def text(self, name: str) -> str | None:
@@ -98,8 +104,8 @@ def endpoint(handler: Handler, api_key: str | None) -> Callable[[Request], Await
                 return error_response(results.BAD_API_KEY, "send the API key as 'Authorization: Bearer <key>'")
         try:
             return json_response(await handler(request, request.app.state.store))
-        except BadParameter as exc:
-            return error_response(results.BAD_PARAMETER, str(exc))
+        except ApiError as exc:
+            return error_response(exc.code, str(exc))
         except StoreError as exc:
             return error_response(results.COMMIT_FAILED, str(exc))
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from delivrd import api, callbacks, openapi, results
+from delivrd import api, callbacks, insight_api, openapi, results
 from delivrd.config import Settings
 from delivrd.store import StoreError, open_store
 from delivrd.writer import Writer
@@ -55,6 +55,7 @@ class Delivrd:
         self.web = Starlette(
             routes=[
                 *api.routes(settings.api_key),
+                *insight_api.routes(settings.api_key, settings.no_receipt_after),
                 Route("/openapi.json", lambda request: Response(spec, media_type="application/json")),
             ],
             exception_handlers={HTTPException: _http_error},

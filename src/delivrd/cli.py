@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from delivrd import __version__
+from delivrd import __version__, insight_cli
 from delivrd.config import Settings
 from delivrd.store import StoreError, migrations, open_store
 
@@ -55,6 +55,29 @@ def add_retention_option(p: argparse.ArgumentParser, required: bool = False) -> 
         required=required and default is None,
         help="remove reports, replies, rejects and inbox bodies received more than this many days ago"
         " (SQLite: rows, in small batches; PostgreSQL: whole day partitions) [DELIVRD_RETENTION_DAYS]",
+    )
+
+
+def _duration(text: str | int) -> int:
+    """A duration in seconds: 259200, 90m, 72h, 3d."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = str(text).strip().lower()
+    try:
+        value = int(float(text[:-1]) * units[text[-1]]) if text and text[-1] in units else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (examples: 259200, 90m, 72h, 3d)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("the duration must be positive")
+    return value
+
+
+def add_no_receipt_after(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-receipt-after",
+        type=_duration,
+        default=_env("no_receipt_after", "72h"),
+        help="a send with no receipt this long after it was sent counts as no_receipt rather than pending;"
+        " accepts 90m, 72h, 3d [DELIVRD_NO_RECEIPT_AFTER]",
     )
 
 
@@ -165,6 +188,7 @@ def add_serve(subparsers: argparse._SubParsersAction) -> None:
         default=_env("max_body_bytes", DEFAULTS.max_body_bytes),
         help="larger callback bodies are answered 413 without being read; accepts 512k, 1m [DELIVRD_MAX_BODY_BYTES]",
     )
+    add_no_receipt_after(p)
     p.add_argument(
         "--migrate",
         action="store_true",
@@ -210,6 +234,7 @@ def serve(args: argparse.Namespace) -> int:
         migrate=args.migrate,
         workers=int(args.workers),
         retention_days=None if args.retention_days is None else int(args.retention_days),
+        no_receipt_after=_duration(args.no_receipt_after),
     )
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.workers > 1 and not settings.database_url:
@@ -257,6 +282,7 @@ def parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -
     subparsers = p.add_subparsers(title="commands", metavar="COMMAND")
     add_serve(subparsers)
     add_db(subparsers)
+    insight_cli.register(subparsers)
     for register in extra:
         register(subparsers)
     return p

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, fields
 from typing import Mapping
 
-_INTS = frozenset({"port", "max_body_bytes", "workers", "retention_days"})
+_INTS = frozenset({"port", "max_body_bytes", "workers", "retention_days", "no_receipt_after"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,7 @@ class Settings:
     migrate: bool = False
     workers: int = 1
     retention_days: int | None = None
+    no_receipt_after: int = 72 * 3600  # seconds: a send with no receipt after this is `no_receipt`
 
     def to_env(self) -> dict[str, str | None]:
         """DELIVRD_* variables that `from_env` reads back to these settings (None: unset it)."""

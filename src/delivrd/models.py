@@ -85,6 +85,25 @@ class InboxEntry(msgspec.Struct, kw_only=True):
     received_at: str
 
 
+class SendRecord(msgspec.Struct, kw_only=True):
+    """A registered send: one number of one SendSms call, with Tencent's names in snake case."""
+
+    id: int
+    sid: str | None
+    phone: str
+    nationcode: str | None
+    mobile: str
+    template_id: str | None
+    sign_name: str | None
+    fee: int | None
+    session_context: str | None
+    code: str | None
+    message: str | None
+    iso_code: str | None
+    sent_at: str
+    registered_at: str
+
+
 class Page(msgspec.Struct):
     """A keyset page, newest first: pass `next_cursor` back as `cursor` for the next one."""
 

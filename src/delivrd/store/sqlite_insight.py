@@ -1,0 +1,103 @@
+"""SQLite side of sends, message state and statistics (mixed into SQLiteStore).
+
+Sends are written on the writer thread (one transaction per call, beside the group
+commits); reads run on the reader threads. The SQL itself is shared with every
+backend (`insight_sql`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import TYPE_CHECKING, AsyncIterator, Sequence
+
+from delivrd.models import SendRecord, iso_utc
+from delivrd.store import insight_sql
+from delivrd.store.base import MessageQuery, MessageRow, Send, SendQuery, StatsQuery, StatsRow, StoreError
+
+if TYPE_CHECKING:
+    from delivrd.store.sqlite import SQLiteStore
+
+INSERT_SEND = (
+    "INSERT INTO sends (sid, phone, nationcode, mobile, sent_at, template_id, sign_name, fee, session_context,"
+    " code, message, iso_code, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT DO NOTHING"
+)
+SEND_COLUMNS = (
+    "id, sid, phone, nationcode, mobile, template_id, sign_name, fee, session_context, code, message, iso_code,"
+    " sent_at, registered_at"
+)
+#: rows handed over per step of `messages`
+CHUNK = 5000
+
+
+def send_record(r: tuple) -> SendRecord:
+    return SendRecord(
+        id=r[0], sid=r[1], phone=r[2], nationcode=r[3], mobile=r[4], template_id=r[5], sign_name=r[6], fee=r[7],
+        session_context=r[8], code=r[9], message=r[10], iso_code=r[11], sent_at=iso_utc(r[12]),
+        registered_at=iso_utc(r[13]),
+    )  # fmt: skip
+
+
+class SQLiteInsight:
+    """register_sends, sends, messages and stats for SQLiteStore."""
+
+    async def register_sends(self: "SQLiteStore", sends: Sequence[Send]) -> int:
+        try:
+            return await self._on_writer(self._register_sends, sends)
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite commit failed: {exc}") from exc
+
+    def _register_sends(self: "SQLiteStore", sends: Sequence[Send]) -> int:
+        conn = self._conn
+        if conn is None:
+            raise sqlite3.OperationalError("database is closed")
+        now = time.time_ns() // 1000
+        rows = [
+            (s.sid, s.phone, s.nationcode, s.mobile, s.sent_at, s.template_id, s.sign_name, s.fee,
+             s.session_context, s.code, s.message, s.iso_code, now)
+            for s in sends
+        ]  # fmt: skip
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            before = conn.total_changes
+            conn.executemany(INSERT_SEND, rows)
+            new = conn.total_changes - before
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return new
+
+    async def sends(self: "SQLiteStore", query: SendQuery) -> list[SendRecord]:
+        where, args = [], []
+        for column, value in (("sid", query.sid), ("nationcode", query.nationcode), ("mobile", query.mobile)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = f"SELECT {SEND_COLUMNS} FROM sends"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY sent_at DESC, id DESC LIMIT ?"
+        rows = await self._read(lambda c: c.execute(sql, [*args, query.limit]).fetchall())
+        return [send_record(r) for r in rows]
+
+    async def messages(self: "SQLiteStore", query: MessageQuery) -> AsyncIterator[list[MessageRow]]:
+        # a connection of its own, so the cursor can be stepped from whichever reader thread is free
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout = 5000")
+            cursor = await self._on_reader(conn.execute, insight_sql.MESSAGES, insight_sql.message_args(query))
+            while rows := await self._on_reader(cursor.fetchmany, CHUNK):
+                yield [MessageRow(*r) for r in rows]
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite read failed: {exc}") from exc
+        finally:
+            conn.close()
+
+    async def stats(self: "SQLiteStore", query: StatsQuery) -> list[StatsRow]:
+        sql = insight_sql.stats_sql(query.by)
+        args = insight_sql.stats_args(query)
+        rows = await self._read(lambda c: c.execute(sql, args).fetchall())
+        return [StatsRow(*r) for r in rows]

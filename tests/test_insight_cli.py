@@ -1,0 +1,178 @@
+"""`delivrd stats`, `export`, `import sends`, `reconcile` and the SendSms helper, against a running server."""
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import free_port
+from factories import body
+from fake_tencent import SECRET_ID, SECRET_KEY, FakeTencent
+from insight_mix import generate
+
+from delivrd import tencent_sdk
+
+ACK = {"result": 0, "errmsg": "OK"}
+TENCENT_ENV = {"TENCENTCLOUD_SECRET_ID": SECRET_ID, "TENCENTCLOUD_SECRET_KEY": SECRET_KEY}
+
+
+def delivrd(*args, env=None, stdin=None):
+    return subprocess.run([sys.executable, "-m", "delivrd", *args], capture_output=True, text=True, input=stdin,
+                          env={**os.environ, **(env or {})}, timeout=60)  # fmt: skip
+
+
+@pytest.fixture
+def fake():
+    server = FakeTencent().start(free_port())
+    yield server
+    server.stop()
+
+
+def test_stats_on_the_terminal_are_the_apis_numbers(server, client):
+    from datetime import datetime, timezone
+
+    messages = generate(seed=7, sends=60, orphans=5)
+    for m in messages:
+        if m.sent_at is not None:
+            status = {"SerialNo": m.sid or "", "PhoneNumber": f"+{m.nationcode}{m.mobile}",
+                      "Code": "LimitExceeded.PhoneNumberDailyLimit" if m.refused else "Ok"}  # fmt: skip
+            sent = datetime.fromtimestamp(m.sent_at, timezone.utc).isoformat()
+            call = {"TemplateId": m.template, "SignName": m.sign, "SentAt": sent, "SendStatusSet": [status]}
+            assert client.post("/v1/messages", json=call).status_code == 200
+    assert client.post("/sms/callback", content=body([r for m in messages for r in m.receipts])).json() == ACK
+    for by in (None, "category"):
+        args = ["stats", "--json", "--db", str(server.db), *(["--by", by] if by else [])]
+        terminal = delivrd(*args)
+        assert terminal.returncode == 0, terminal.stderr
+        assert json.loads(terminal.stdout) == client.get("/v1/stats", params={"by": by} if by else {}).json()
+    table = delivrd("stats", "--by", "nationcode", "--db", str(server.db))
+    api = client.get("/v1/stats", params={"by": "nationcode"}).json()
+    assert "nationcode" in table.stdout and "success" in table.stdout
+    all_row = next(line for line in table.stdout.splitlines() if " all " in line)
+    assert all_row.replace("│", " ").split()[1:6] == [str(api[k]) for k in ("total", "delivered", "failed", "pending", "no_receipt")]
+
+
+def test_stats_on_a_missing_database_is_one_clear_line(tmp_path):
+    result = delivrd("stats", "--db", str(tmp_path / "nothing.db"))
+    assert result.returncode == 2 and result.stderr.startswith("delivrd: no database at")
+
+
+def test_export_reports_and_messages(server, client, tmp_path):
+    messages = generate(seed=8, sends=0, orphans=12)
+    assert client.post("/sms/callback", content=body([r for m in messages for r in m.receipts] * 2)).json() == ACK
+    out = tmp_path / "reports.csv"
+    result = delivrd("export", "reports", "--db", str(server.db), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert sorted(r["sid"] for r in rows) == sorted(m.sid for m in messages)
+    assert {r["duplicates"] for r in rows} == {"1"}
+    lines = delivrd("export", "messages", "--format", "jsonl", "--db", str(server.db)).stdout.splitlines()
+    exported = {row["sid"]: row for row in map(json.loads, lines)}
+    assert {sid: row["state"] for sid, row in exported.items()} == {m.sid: m.state for m in messages}
+    assert all(row["category"] in ("delivered", "invalid_number") for row in exported.values())
+    later = delivrd("export", "reports", "--since", "2999-01-01", "--db", str(server.db))
+    assert later.stdout.strip() == ",".join(
+        ["id", "sid", "nationcode", "mobile", "phone", "report_status", "errmsg", "description", "user_receive_time",
+         "user_receive_at", "ext", "extra", "received_at", "duplicates"])  # fmt: skip
+
+
+def test_import_sends_from_csv_and_json_lines(server, client, tmp_path):
+    sheet = tmp_path / "sends.csv"
+    sheet.write_text(
+        "SerialNo,PhoneNumber,Fee,Code,TemplateId,SignName,SentAt\n"
+        "5000:1,+8613800000001,1,Ok,T9,Acme,2026-01-24T08:00:00+08:00\n"
+        ",+8613800000002,0,LimitExceeded.PhoneNumberDailyLimit,T9,Acme,2026-01-24T08:00:00+08:00\n"
+    )
+    lines = tmp_path / "sends.jsonl"
+    lines.write_text(json.dumps({"TemplateId": "T8", "RequestId": "r", "SendStatusSet": [
+        {"SerialNo": "5000:3", "PhoneNumber": "+6281200000003", "Code": "Ok"}]}) + "\n\n")  # fmt: skip
+    for path in (sheet, lines):
+        result = delivrd("import", "sends", str(path), "--db", str(server.db))
+        assert result.returncode == 0, result.stderr
+    assert delivrd("import", "sends", str(sheet), "--db", str(server.db)).stdout.strip() == (
+        "registered 0 new sends, 2 already known"
+    )
+    one = client.get("/v1/messages/5000:1").json()
+    assert (one["state"], one["send"]["template_id"], one["send"]["sent_at"]) == (
+        "no_receipt", "T9", "2026-01-24T00:00:00.000000Z")  # fmt: skip
+    assert client.get("/v1/messages/5000:3").json()["send"]["nationcode"] == "62"
+    refused = client.get("/v1/phones/+8613800000002").json()["messages"]
+    assert [(m["state"], m["code"]) for m in refused] == [("failed", "LimitExceeded.PhoneNumberDailyLimit")]
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("SerialNo,PhoneNumber\n5000:4,+8613800000004\n5000:5,13800000005\n")
+    result = delivrd("import", "sends", str(bad), "--db", str(server.db))
+    assert result.returncode == 2
+    assert "nothing imported, 1 bad line(s)" in result.stderr and "bad.csv:3: PhoneNumber must be E.164" in result.stderr
+    assert client.get("/v1/messages/5000:4").status_code == 404  # the good line was not stored either
+
+
+def test_send_and_record_with_the_sdk(server, client, fake, monkeypatch):
+    from tencentcloud.sms.v20210111 import models
+
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", SECRET_ID)
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
+    fake.refuse.add("+8613800000009")
+    request = models.SendSmsRequest()
+    request.PhoneNumberSet = ["+8613800000008", "+8613800000009"]
+    request.SmsSdkAppId, request.TemplateId, request.SignName = "1400000000", "T7", "Acme"
+    response = tencent_sdk.send_and_record(tencent_sdk.client(fake.url), request, server.url)
+    sid = response.SendStatusSet[0].SerialNo
+    view = client.get(f"/v1/messages/{sid}").json()
+    assert (view["state"], view["send"]["template_id"], view["send"]["sign_name"]) == ("pending", "T7", "Acme")
+    refused = client.get("/v1/phones/+8613800000009").json()["messages"]
+    assert [(m["state"], m["code"]) for m in refused] == [("failed", "InvalidParameterValue.IncorrectPhoneNumber")]
+    assert fake.calls[0][0] == "SendSms"
+
+
+def test_wrong_credentials_are_refused_by_the_fake(fake, monkeypatch):
+    from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+    from tencentcloud.sms.v20210111 import models
+
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", SECRET_ID)
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", "not-the-key")
+    request = models.SendSmsRequest()
+    request.PhoneNumberSet = ["+8613800000008"]
+    with pytest.raises(TencentCloudSDKException, match="SignatureFailure"):
+        tencent_sdk.client(fake.url).SendSms(request)
+
+
+def test_reconcile_fills_the_holes_and_counts_pushed_ones_once(server, client, fake):
+    pulled = [
+        {"UserReceiveTime": 1790000020, "CountryCode": "86", "SubscriberNumber": f"1380000{n:04d}",
+         "PhoneNumber": f"+861380000{n:04d}", "SerialNo": f"5000:{n}", "ReportStatus": "SUCCESS" if n % 3 else "FAIL",
+         "Description": "DELIVRD" if n % 3 else "MK:0001", "SessionContext": ""}
+        for n in range(250)
+    ]  # fmt: skip
+    # the callback did arrive for the first ten: same receipt, pushed
+    pushed = [tencent_sdk.as_callback(item) for item in pulled[:10]]
+    assert pushed[1]["user_receive_time"] == "2026-09-21 22:13:40"
+    assert client.post("/sms/callback", content=body(pushed)).json() == ACK
+    fake.receipts = list(pulled)
+    result = delivrd("reconcile", "--sdk-app-id", "1400000000", "--endpoint", fake.url, "--db", str(server.db),
+                     env=TENCENT_ENV)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("pulled 250 receipts")
+    assert [action for action, _ in fake.calls] == ["PullSmsSendStatus"] * 4  # 100 + 100 + 50, then none left
+    reports = []
+    cursor = None
+    while True:
+        page = client.get("/v1/reports", params={"limit": 1000, **({"cursor": cursor} if cursor else {})}).json()
+        reports += page["items"]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert sorted(r["sid"] for r in reports) == sorted(item["SerialNo"] for item in pulled)
+    assert sum(r["duplicates"] for r in reports) == 10
+    assert client.get("/v1/messages/5000:3").json()["code"] == "MK:0001"
+    again = delivrd("reconcile", "--sdk-app-id", "1400000000", "--endpoint", fake.url, "--db", str(server.db),
+                    env=TENCENT_ENV)  # fmt: skip
+    assert again.stdout.startswith("pulled 0 receipts")
+
+
+def test_reconcile_without_credentials_says_so(tmp_path):
+    env = {k: "" for k in TENCENT_ENV}
+    result = delivrd("reconcile", "--sdk-app-id", "1", "--db", str(tmp_path / "d.db"), env=env)
+    assert result.returncode == 2 and "TENCENTCLOUD_SECRET_ID" in result.stderr
