@@ -136,6 +136,10 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = db.with_suffix(".log")
 
+    def database_args(self) -> list[str]:
+        """The options that give another `delivrd` command this server's database (either backend)."""
+        return ["--db", str(self.db), *(["--database-url", self.database_url] if self.database_url else [])]
+
     def start(self, timeout: float = 20.0) -> "ServerProcess":
         cmd = [sys.executable, "-m", "delivrd", "serve", "--port", str(self.port), "--db", str(self.db), *self.args]
         if self.database_url:

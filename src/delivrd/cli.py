@@ -53,7 +53,7 @@ def add_retention_option(p: argparse.ArgumentParser, required: bool = False) -> 
         type=_positive,
         default=default,
         required=required and default is None,
-        help="remove reports, replies, rejects and inbox bodies received more than this many days ago"
+        help="remove reports, replies, rejects, inbox bodies (and sends, by sent_at) older than this many days"
         " (SQLite: rows, in small batches; PostgreSQL: whole day partitions) [DELIVRD_RETENTION_DAYS]",
     )
 

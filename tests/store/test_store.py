@@ -10,7 +10,7 @@ import pytest
 
 from delivrd.push import CALLBACK, REPLY, Push
 from delivrd.store import ReportQuery, StoreError, open_store
-from delivrd.store.base import ListQuery
+from delivrd.store.base import ListQuery, Send, SendQuery
 from delivrd.tencent import Quarantined, reply_row, report_row
 
 NOW = int(time.time() * 1_000_000)
@@ -158,19 +158,22 @@ def test_prune_removes_what_is_older_than_the_cutoff(make_store, backend):
         store = await opened(make_store())
         old, recent = NOW - 40 * DAY, NOW - DAY
         await store.write([push(item(1), at=old, rejects=(Quarantined(1, "bad", "{}"),)), push(item(2), at=recent)])
+        await store.register_sends([Send("+861", "86", "1", old, sid="s1"), Send("+862", "86", "2", recent, sid="s2")])
         await store.prune(NOW - 30 * DAY)
         await store.write([push(item(1), at=NOW)])  # after retention the key is free again
         listed = (
             await store.reports(ReportQuery()),
             await store.inbox(ListQuery()),
             await store.rejects(ListQuery()),
+            await store.sends(SendQuery()),
         )
         await store.close()
         return listed
 
-    reports, inbox, rejects = run(scenario())
+    reports, inbox, rejects, sends = run(scenario())
     assert sorted((r.sid, r.duplicates) for r in reports.items) == [("s1", 0), ("s2", 0)]
     assert len(inbox.items) == 2 and rejects.items == []
+    assert [s.sid for s in sends] == ["s2"]
 
 
 def test_a_newer_schema_is_refused_and_an_unreachable_database_is_a_store_error(make_store, backend):

@@ -23,6 +23,7 @@ from delivrd.models import Page
 from delivrd.push import CALLBACK, Push
 from delivrd.store import migrations
 from delivrd.store.base import ListQuery, ReportQuery, Store, StoreError
+from delivrd.store.postgres_insight import PostgresInsight
 from delivrd.store.sqlite import _inbox, _reject, _reply, _report  # the same row shapes on both backends
 
 log = logging.getLogger("delivrd.store.postgres")
@@ -164,7 +165,7 @@ class PostgresSchema:
             await self.apply(migration)
 
 
-class PostgresStore(Store):
+class PostgresStore(PostgresInsight, Store):
     dialect = "postgresql"
 
     def __init__(self, url: str, *, migrate: bool = False, pool_size: int = 4) -> None:
@@ -256,9 +257,10 @@ class PostgresStore(Store):
                         if day is not None and (day + 1) * DAY <= cutoff:
                             await conn.execute(f"DROP TABLE IF EXISTS {name}")
                             self._days.discard(day)
-                for table in ("report_keys", "replies", "rejects"):
+                for table, column in (("report_keys", "received_at"), ("replies", "received_at"),
+                                      ("rejects", "received_at"), ("sends", "sent_at")):  # fmt: skip
                     # small batches, each its own transaction: writers never wait long behind retention
-                    delete = f"DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE received_at < $1 LIMIT 5000)"
+                    delete = f"DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {column} < $1 LIMIT 5000)"
                     while await conn.execute(delete, cutoff) != "DELETE 0":
                         pass
         except FAILURES as exc:

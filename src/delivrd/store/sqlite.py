@@ -48,6 +48,10 @@ ADD_COUNTER = (
     " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
 )
 
+#: what retention removes, and by which time
+RETAINED = (("reports", "received_at"), ("replies", "received_at"), ("rejects", "received_at"),
+            ("inbox", "received_at"), ("sends", "sent_at"))  # fmt: skip
+
 REPORT_COLUMNS = (
     "id, sid, nationcode, mobile, report_status, errmsg, description, user_receive_time, ext, extra,"
     " phone, received_at, user_receive_ts, duplicates"
@@ -249,8 +253,8 @@ class SQLiteStore(SQLiteInsight, Store):
 
     async def prune(self, before: int) -> None:
         """Delete rows received before `before`, 1000 at a time, each batch its own short transaction."""
-        for table in ("reports", "replies", "rejects", "inbox"):
-            while await self._prune_batch(self._delete_old, table, before):
+        for table, column in RETAINED:
+            while await self._prune_batch(self._delete_old, table, column, before):
                 pass
 
     async def _prune_batch(self, fn: Callable[..., int], *args: Any) -> int:
@@ -259,11 +263,11 @@ class SQLiteStore(SQLiteInsight, Store):
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite prune failed: {exc}") from exc
 
-    def _delete_old(self, table: str, before: int) -> int:
+    def _delete_old(self, table: str, column: str, before: int) -> int:
         conn = self._conn
         if conn is None:
             raise sqlite3.OperationalError("database is closed")
-        sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE received_at < ? LIMIT 1000)"
+        sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < ? LIMIT 1000)"
         return conn.execute(sql, (before,)).rowcount  # autocommit: one transaction per batch
 
     # -- reading ------------------------------------------------------------------------------
