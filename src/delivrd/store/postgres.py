@@ -197,6 +197,9 @@ class PostgresStore(PostgresInsight, Store):
                 self.url, min_size=1, max_size=self.pool_size, server_settings=self._settings, timeout=10
             )
             await self.maintain()
+        except StoreError:
+            await self.close()
+            raise
         except FAILURES as exc:
             await self.close()
             raise StoreError(f"cannot open {self.where}: {_reason(exc)}") from exc
@@ -225,7 +228,10 @@ class PostgresStore(PostgresInsight, Store):
 
     async def maintain(self) -> None:
         today = _now() // DAY
-        await self._ensure_days(range(today - 1, today + DAYS_AHEAD + 1))
+        try:
+            await self._ensure_days(range(today - 1, today + DAYS_AHEAD + 1))
+        except FAILURES as exc:
+            raise StoreError(f"creating partitions in {self.where} failed: {_reason(exc)}") from exc
 
     async def _ensure_days(self, days: Any) -> None:
         missing = sorted(set(days) - self._days)
