@@ -67,9 +67,8 @@ def test_two_servers_receiving_the_same_pushes_store_each_report_once(start_serv
 def test_serve_workers_runs_several_processes_on_one_port(start_server):
     server = start_server("--workers", "2")
     children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()
-    workers = [pid for pid in children if b"delivrd" in Path(f"/proc/{pid}/cmdline").read_bytes()
-               or b"multiprocessing" in Path(f"/proc/{pid}/cmdline").read_bytes()]  # fmt: skip
-    assert len(workers) >= 2, children
+    workers = [pid for pid in children if b"multiprocessing.spawn" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert len(workers) == 2, children
     with httpx.Client(base_url=server.url) as client:
         for start in range(0, 200, 20):
             assert client.post("/sms/callback", content=body(batch(start, 20))).json() == ACK
