@@ -159,3 +159,26 @@ def test_api_key_protects_the_insight_routes(start_server):
             assert anonymous.get(path).json()["result"] == 1008, path
         assert anonymous.post("/v1/messages", json={}).json()["result"] == 1008
         assert anonymous.get("/v1/stats", headers={"authorization": "Bearer k3y"}).json()["total"] == 0
+
+
+def test_openapi_describes_the_insight_routes(client):
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/messages", "/v1/messages/{sid}", "/v1/phones/{phone}", "/v1/stats", "/v1/receipt-codes"} <= set(
+        spec["paths"]
+    )
+    stats_schema = spec["components"]["schemas"]["Stats"]
+    assert set(stats_schema["required"]) == {"since", "until", "total", "delivered", "failed", "pending",
+                                             "no_receipt", "success_rate", "latency_ms", "groups"}  # fmt: skip
+    assert spec["paths"]["/v1/stats"]["get"]["parameters"][-1]["schema"]["enum"][0] == "day"
+
+
+@pytest.mark.parametrize("window, state", [((), "pending"), (("--no-receipt-after", "90m"), "no_receipt")])
+def test_the_no_receipt_window_is_a_setting(start_server, window, state):
+    import httpx
+
+    server = start_server(*window)
+    two_hours_ago = datetime.fromtimestamp(NOW - 2 * HOUR, timezone.utc).isoformat()
+    call = {"SentAt": two_hours_ago, "SendStatusSet": [{"SerialNo": "5000:9", "PhoneNumber": "+8613800000009"}]}
+    with httpx.Client(base_url=server.url) as client:
+        assert client.post("/v1/messages", json=call).json()["messages"][0]["state"] == state
+        assert client.get("/v1/stats").json()[state] == 1

@@ -176,3 +176,15 @@ def test_reconcile_without_credentials_says_so(tmp_path):
     env = {k: "" for k in TENCENT_ENV}
     result = delivrd("reconcile", "--sdk-app-id", "1", "--db", str(tmp_path / "d.db"), env=env)
     assert result.returncode == 2 and "TENCENTCLOUD_SECRET_ID" in result.stderr
+
+
+def test_each_command_explains_itself():
+    assert all(name in delivrd("--help").stdout for name in ("stats", "export", "import", "reconcile"))
+    for args, words in [
+        (("stats", "--help"), ("--by", "--since", "--json", "--no-receipt-after", "DELIVRD_DB")),
+        (("export", "--help"), ("reports", "messages", "--format", "jsonl")),
+        (("import", "--help"), ("PhoneNumber", "SerialNo", "JSON lines")),
+        (("reconcile", "--help"), ("PullSmsSendStatus", "TENCENTCLOUD_SECRET_ID", "--sdk-app-id", "--endpoint")),
+    ]:
+        text = delivrd(*args).stdout
+        assert all(word in text for word in words), (args, text)

@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 
 from delivrd import __version__, insight_cli
 from delivrd.config import Settings
+from delivrd.simulate import cli as simulate
 from delivrd.store import StoreError, migrations, open_store
 
 DEFAULTS = Settings()
@@ -234,7 +235,7 @@ def serve(args: argparse.Namespace) -> int:
         migrate=args.migrate,
         workers=int(args.workers),
         retention_days=None if args.retention_days is None else int(args.retention_days),
-        no_receipt_after=_duration(args.no_receipt_after),
+        no_receipt_after=args.no_receipt_after,
     )
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.workers > 1 and not settings.database_url:
@@ -288,16 +289,8 @@ def parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -
     return p
 
 
-def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:
-    try:
-        from delivrd.simulate.cli import register
-    except ImportError:
-        return []
-    return [register]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    p = parser(_plugins())
+    p = parser([simulate.register])
     args = p.parse_args(argv)
     if not hasattr(args, "func"):
         p.print_help()

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -106,6 +106,9 @@ def _run(command: Any, args: argparse.Namespace) -> int:
     except (Failed, StoreError, BadParameter, ValueError) as exc:
         print(f"delivrd: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 async def _open(args: argparse.Namespace, *, create: bool = False) -> Store:

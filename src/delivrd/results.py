@@ -34,7 +34,7 @@ TABLE: dict[int, tuple[int, str]] = {
     NOT_FOUND: (404, "no such route or item"),
     BAD_PARAMETER: (400, "a query parameter is unknown or malformed"),
     BAD_API_KEY: (401, "--api-key is set and the Authorization: Bearer header is missing or wrong"),
-    BAD_BODY: (400, "the request body is not what the route takes (read API: POST /v1/messages)"),
+    BAD_BODY: (400, "the request body is not what the route takes (POST /v1/messages)"),
     QUEUE_FULL: (503, "the write queue is full; retry later"),
     COMMIT_FAILED: (503, "storage could not commit; retry later"),
     SHUTTING_DOWN: (503, "the process is shutting down; retry later"),

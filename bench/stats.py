@@ -1,0 +1,183 @@
+"""Stats benchmark: how long the insight queries take over 1 million and 10 million reports.
+
+    .venv/bin/python bench/stats.py                 # 1m and 10m reports, in ./bench-stats/
+    .venv/bin/python bench/stats.py --sizes 100k    # a quick look
+    .venv/bin/python bench/stats.py ingest          # µs per report on the store's write path
+    PYTHONPATH=../main/src .venv/bin/python bench/stats.py ingest   # the same for another checkout
+
+The bulk loader fills a real delivrd SQLite database (created by SQLiteStore, so the
+schema and indexes are the shipped ones) with SQL-generated rows: one report per
+message, 90% of them with a registered send, plus 10% more sends that never got a
+receipt; spread over 30 days, 4 countries, 12 templates, 3 signatures, 1 in 7
+failed with one of 5 codes. It then times the real code path (`stats.compute`, the
+message and phone lookups) against it, each query run 3 times (once when it takes over 5 s), best time kept.
+The database is not ANALYZEd: the timings are what a fresh deployment gets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+from delivrd.push import CALLBACK, Push
+from delivrd.store.sqlite import SQLiteStore
+from delivrd.tencent import report_row
+
+DAY_US = 86_400_000_000
+SPAN_DAYS = 30
+T0 = 1_790_000_000_000_000  # µs: 2026-09-21
+
+
+def size(text: str) -> int:
+    text = text.lower()
+    return int(float(text[:-1]) * {"k": 1_000, "m": 1_000_000}[text[-1]]) if text[-1] in "km" else int(text)
+
+
+def load(path: Path, reports: int) -> float:
+    """Create the database and fill it; returns seconds spent."""
+
+    async def create() -> None:
+        store = SQLiteStore(path)
+        await store.open()
+        await store.close()
+
+    started = time.perf_counter()
+    asyncio.run(create())
+    step = SPAN_DAYS * DAY_US // reports
+    extra_sends = reports // 10
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA cache_size = -1000000")  # 1 GB while loading
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO inbox (id, received_at, route, status, outcome, items, rejected, size)"
+                 " VALUES (1, ?, 'callback', 200, 'stored', 0, 0, 0)", (T0,))  # fmt: skip
+    nation = "CASE n % 20 WHEN 0 THEN '62' WHEN 1 THEN '1' WHEN 2 THEN '44' ELSE '86' END"
+    mobile = "printf('138%08d', (n * 7919) % 100000000)"
+    conn.execute(
+        f"""WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?)
+        INSERT INTO reports (sid, dedup_key, nationcode, mobile, report_status, errmsg, description,
+            user_receive_time, phone, user_receive_ts, inbox_id, received_at)
+        SELECT printf('5000:%012d', n), zeroblob(8), {nation}, {mobile},
+            CASE WHEN n % 7 = 0 THEN 'FAIL' ELSE 'SUCCESS' END,
+            CASE WHEN n % 7 = 0 THEN CASE n % 5 WHEN 0 THEN 'MK:0001' WHEN 1 THEN 'UNDELIV' WHEN 2 THEN 'MX:0003'
+                 WHEN 3 THEN 'EXPIRED' ELSE 'NEW:42' END ELSE 'DELIVRD' END,
+            'generated', NULL, '+' || {nation} || {mobile},
+            (? + n * ?) / 1000000 + 1 + n % 120, 1, ? + n * ? + 2000000 + (n % 120) * 1000000
+        FROM seq""",
+        (reports, T0, step, T0, step),
+    )  # fmt: skip
+    conn.execute(
+        f"""WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?)
+        INSERT INTO sends (sid, phone, nationcode, mobile, sent_at, template_id, sign_name, fee, code,
+            registered_at)
+        SELECT printf('5000:%012d', n), '+' || {nation} || {mobile}, {nation}, {mobile}, ? + n * ?,
+            'T' || (n % 12), 'Sign' || (n % 3), 1, 'Ok', ? + n * ?
+        FROM seq WHERE n % 10 != 0 OR n > ?""",
+        (reports + extra_sends, T0, step, T0, step, reports),
+    )  # fmt: skip
+    conn.execute("COMMIT")
+    conn.close()
+    return time.perf_counter() - started
+
+
+async def timings(path: Path, reports: int) -> dict[str, float]:
+    from delivrd import stats
+    from delivrd.store.base import ReportQuery, SendQuery
+
+    store = SQLiteStore(path)
+    await store.open()
+    now = T0 + SPAN_DAYS * DAY_US  # the data's "now": the last day is within the no-receipt window
+    last_day = (now - DAY_US, now)
+    sid = f"5000:{reports // 2 + 1:012d}"  # n % 10 != 0: it has a send
+    found = await store.sends(SendQuery(sid=sid))
+    nationcode, mobile = found[0].nationcode, found[0].mobile
+    cases = {
+        "stats, all time": lambda: stats.compute(store, now=now),
+        "stats, all time, by category": lambda: stats.compute(store, by="category", now=now),
+        "stats, last 7 days, by day": lambda: stats.compute(store, now - 7 * DAY_US, now, by="day", now=now),
+        "stats, last day, by hour": lambda: stats.compute(store, *last_day, by="hour", now=now),
+        "stats, last day, by template": lambda: stats.compute(store, *last_day, by="template", now=now),
+        "stats, last hour, by errmsg": lambda: stats.compute(store, now - DAY_US // 24, now, by="errmsg", now=now),
+        "message by sid": lambda: asyncio.gather(store.sends(SendQuery(sid=sid)),
+                                                 store.reports(ReportQuery(sid=sid))),
+        "phone timeline": lambda: asyncio.gather(store.sends(SendQuery(nationcode=nationcode, mobile=mobile)),
+                                                 store.reports(ReportQuery(mobile=mobile, nationcode=nationcode))),
+    }  # fmt: skip
+    out = {}
+    check = await stats.compute(store, now=now)
+    assert check.total == reports + reports // 10, (check.total, reports)
+    for name, run in cases.items():
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            await run()
+            best = min(best, time.perf_counter() - started)
+            if best > 5:  # one run of a long query says enough
+                break
+        out[name] = best
+        print(f"  {name:34s} {best * 1000:10.1f} ms", flush=True)
+    await store.close()
+    return out
+
+
+def ingest(pushes: int = 400, per_push: int = 100, group: int = 16) -> float:
+    """µs per report through SQLiteStore.write (durable, groups of `group` pushes), on a fresh database."""
+    import tempfile
+
+    items = [
+        [report_row({"sid": f"5000:{p:06d}{i:03d}", "mobile": f"138{p:05d}{i:03d}", "nationcode": "86",
+                     "report_status": "SUCCESS", "errmsg": "DELIVRD", "description": "ok",
+                     "user_receive_time": "2026-11-24 10:00:00"}) for i in range(per_push)]
+        for p in range(pushes)
+    ]  # fmt: skip
+    built = [Push(CALLBACK, T0 + p, "127.0.0.1", 200, "stored", 100, b"[]", rows) for p, rows in enumerate(items)]
+
+    async def run(path: Path) -> float:
+        store = SQLiteStore(path)
+        await store.open()
+        started = time.perf_counter()
+        for start in range(0, len(built), group):
+            await store.write(built[start : start + group])
+        elapsed = time.perf_counter() - started
+        await store.close()
+        return elapsed
+
+    with tempfile.TemporaryDirectory() as folder:
+        best = min(asyncio.run(run(Path(folder) / f"i{n}.db")) for n in range(3))
+    return best / (pushes * per_push) * 1e6
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", nargs="?", choices=("stats", "ingest"), default="stats")
+    p.add_argument("--sizes", default="1m,10m", help="reports per database, comma-separated (100k, 1m, 10m)")
+    p.add_argument("--dir", default="bench-stats", help="where the databases go (kept for reuse)")
+    p.add_argument("--json", help="also write the figures to this file")
+    args = p.parse_args()
+    if args.what == "ingest":
+        print(f"store write path: {ingest():.2f} µs per report (400 pushes × 100 reports, groups of 16)")
+        return 0
+    folder = Path(args.dir)
+    folder.mkdir(exist_ok=True)
+    results = {}
+    for text in args.sizes.split(","):
+        reports = size(text)
+        path = folder / f"stats-{reports}.db"
+        if path.exists():
+            print(f"{reports:,} reports: reusing {path}")
+        else:
+            print(f"{reports:,} reports: loading {path} …", flush=True)
+            print(f"  loaded in {load(path, reports):.1f} s ({path.stat().st_size / 2**20:.0f} MiB)")
+        results[reports] = asyncio.run(timings(path, reports))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
