@@ -124,6 +124,19 @@ def test_two_bad_items_among_good_ones(client):
     assert json.loads(entry["body"]) == items
 
 
+def test_text_with_a_nul_character_is_quarantined_on_every_backend(client):
+    items = batch(0, 3)
+    items[1]["description"] = "bad\x00byte"
+    assert push(client, items).json() == ACK
+    assert len(all_reports(client)) == 2
+    [reject] = client.get("/v1/rejects").json()["items"]
+    assert reject["item_index"] == 1 and "NUL character" in reject["reason"]
+    assert json.loads(reject["raw"]) == items[1]
+    answer = client.post("/sms/callback", content=b"\x00not json")
+    assert answer.status_code == 400 and answer.json()["result"] == 1001
+    assert client.get("/v1/inbox").json()["items"][0]["body_base64"] is None  # kept whole, NUL included
+
+
 def test_unknown_codes_extra_fields_and_numbers_are_kept(client):
     item = report(1, errmsg="ZZ:9999", description="something new", ext="order-42", push_seq=3,
                   carrier={"name": "CMCC"}, nationcode=86)  # fmt: skip

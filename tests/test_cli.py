@@ -19,7 +19,8 @@ def test_help_lists_commands_and_serve_explains_every_option():
     for option, variable in [("--host", "DELIVRD_HOST"), ("--port", "DELIVRD_PORT"), ("--db", "DELIVRD_DB"),
                              ("--callback-token", "DELIVRD_CALLBACK_TOKEN"), ("--api-key", "DELIVRD_API_KEY"),
                              ("--max-body-bytes", "DELIVRD_MAX_BODY_BYTES"),
-                             ("--database-url", "DELIVRD_DATABASE_URL")]:  # fmt: skip
+                             ("--database-url", "DELIVRD_DATABASE_URL"), ("--workers", "DELIVRD_WORKERS"),
+                             ("--retention-days", "DELIVRD_RETENTION_DAYS")]:  # fmt: skip
         assert option in help_text and variable in help_text
 
 

@@ -4,7 +4,7 @@ import json
 
 import httpx
 import pytest
-from conftest import ServerProcess
+from conftest import BACKENDS, Backend, ServerProcess, require_postgres
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,15 +35,20 @@ bodies = st.one_of(
 )
 
 
-@pytest.fixture(scope="module")
-def fuzz_server(tmp_path_factory):
-    server = ServerProcess(tmp_path_factory.mktemp("fuzz") / "fuzz.db", "--max-body-bytes", "1500").start()
+@pytest.fixture(scope="module", params=BACKENDS)
+def fuzz_server(request, tmp_path_factory):
+    if request.param not in (request.config.getoption("backend") or BACKENDS):
+        pytest.skip(f"--backend leaves out {request.param}")
+    if request.param == "postgresql":
+        require_postgres()
+    backend = Backend(request.param)
+    db = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
+    server = ServerProcess(db, "--max-body-bytes", "1500", database_url=backend.database_url(db)).start()
+    sent = {"requests": 0}
     with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield server, client, SENT
+        yield server, client, sent
     server.kill()
-
-
-SENT = {"requests": 0}
+    backend.drop()
 
 
 def check_answer(answer: httpx.Response) -> None:

@@ -44,11 +44,11 @@ def test_stats_on_the_terminal_are_the_apis_numbers(server, client):
             assert client.post("/v1/messages", json=call).status_code == 200
     assert client.post("/sms/callback", content=body([r for m in messages for r in m.receipts])).json() == ACK
     for by in (None, "category"):
-        args = ["stats", "--json", "--db", str(server.db), *(["--by", by] if by else [])]
+        args = ["stats", "--json", *server.database_args(), *(["--by", by] if by else [])]
         terminal = delivrd(*args)
         assert terminal.returncode == 0, terminal.stderr
         assert json.loads(terminal.stdout) == client.get("/v1/stats", params={"by": by} if by else {}).json()
-    table = delivrd("stats", "--by", "nationcode", "--db", str(server.db))
+    table = delivrd("stats", "--by", "nationcode", *server.database_args())
     api = client.get("/v1/stats", params={"by": "nationcode"}).json()
     assert "nationcode" in table.stdout and "success" in table.stdout
     all_row = next(line for line in table.stdout.splitlines() if " all " in line)
@@ -64,16 +64,16 @@ def test_export_reports_and_messages(server, client, tmp_path):
     messages = generate(seed=8, sends=0, orphans=12)
     assert client.post("/sms/callback", content=body([r for m in messages for r in m.receipts] * 2)).json() == ACK
     out = tmp_path / "reports.csv"
-    result = delivrd("export", "reports", "--db", str(server.db), "-o", str(out))
+    result = delivrd("export", "reports", *server.database_args(), "-o", str(out))
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert sorted(r["sid"] for r in rows) == sorted(m.sid for m in messages)
     assert {r["duplicates"] for r in rows} == {"1"}
-    lines = delivrd("export", "messages", "--format", "jsonl", "--db", str(server.db)).stdout.splitlines()
+    lines = delivrd("export", "messages", "--format", "jsonl", *server.database_args()).stdout.splitlines()
     exported = {row["sid"]: row for row in map(json.loads, lines)}
     assert {sid: row["state"] for sid, row in exported.items()} == {m.sid: m.state for m in messages}
     assert all(row["category"] in ("delivered", "invalid_number") for row in exported.values())
-    later = delivrd("export", "reports", "--since", "2999-01-01", "--db", str(server.db))
+    later = delivrd("export", "reports", "--since", "2999-01-01", *server.database_args())
     assert later.stdout.strip() == ",".join(
         ["id", "sid", "nationcode", "mobile", "phone", "report_status", "errmsg", "description", "user_receive_time",
          "user_receive_at", "ext", "extra", "received_at", "duplicates"])  # fmt: skip
@@ -90,9 +90,9 @@ def test_import_sends_from_csv_and_json_lines(server, client, tmp_path):
     lines.write_text(json.dumps({"TemplateId": "T8", "RequestId": "r", "SendStatusSet": [
         {"SerialNo": "5000:3", "PhoneNumber": "+6281200000003", "Code": "Ok"}]}) + "\n\n")  # fmt: skip
     for path in (sheet, lines):
-        result = delivrd("import", "sends", str(path), "--db", str(server.db))
+        result = delivrd("import", "sends", str(path), *server.database_args())
         assert result.returncode == 0, result.stderr
-    assert delivrd("import", "sends", str(sheet), "--db", str(server.db)).stdout.strip() == (
+    assert delivrd("import", "sends", str(sheet), *server.database_args()).stdout.strip() == (
         "registered 0 new sends, 2 already known"
     )
     one = client.get("/v1/messages/5000:1").json()
@@ -104,7 +104,7 @@ def test_import_sends_from_csv_and_json_lines(server, client, tmp_path):
 
     bad = tmp_path / "bad.csv"
     bad.write_text("SerialNo,PhoneNumber\n5000:4,+8613800000004\n5000:5,13800000005\n")
-    result = delivrd("import", "sends", str(bad), "--db", str(server.db))
+    result = delivrd("import", "sends", str(bad), *server.database_args())
     assert result.returncode == 2
     assert "nothing imported, 1 bad line(s)" in result.stderr and "bad.csv:3: PhoneNumber must be E.164" in result.stderr
     assert client.get("/v1/messages/5000:4").status_code == 404  # the good line was not stored either
@@ -152,7 +152,7 @@ def test_reconcile_fills_the_holes_and_counts_pushed_ones_once(server, client, f
     assert pushed[1]["user_receive_time"] == "2026-09-21 22:13:40"
     assert client.post("/sms/callback", content=body(pushed)).json() == ACK
     fake.receipts = list(pulled)
-    result = delivrd("reconcile", "--sdk-app-id", "1400000000", "--endpoint", fake.url, "--db", str(server.db),
+    result = delivrd("reconcile", "--sdk-app-id", "1400000000", "--endpoint", fake.url, *server.database_args(),
                      env=TENCENT_ENV)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("pulled 250 receipts")
@@ -167,7 +167,7 @@ def test_reconcile_fills_the_holes_and_counts_pushed_ones_once(server, client, f
     assert sorted(r["sid"] for r in reports) == sorted(item["SerialNo"] for item in pulled)
     assert sum(r["duplicates"] for r in reports) == 10
     assert client.get("/v1/messages/5000:3").json()["code"] == "MK:0001"
-    again = delivrd("reconcile", "--sdk-app-id", "1400000000", "--endpoint", fake.url, "--db", str(server.db),
+    again = delivrd("reconcile", "--sdk-app-id", "1400000000", "--endpoint", fake.url, *server.database_args(),
                     env=TENCENT_ENV)  # fmt: skip
     assert again.stdout.startswith("pulled 0 receipts")
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
+import time
 from typing import Any, AsyncIterator
 
 import msgspec
@@ -14,8 +17,13 @@ from starlette.routing import Route
 
 from delivrd import api, callbacks, dashboard, insight_api, openapi, results
 from delivrd.config import Settings
-from delivrd.store import open_store
+from delivrd.store import StoreError, open_store
 from delivrd.writer import Writer
+
+log = logging.getLogger("delivrd.app")
+
+#: how often a serving process creates partitions ahead and applies retention
+UPKEEP_SECONDS = 3600
 
 
 def _http_error(request: Request, exc: Exception) -> Response:
@@ -26,6 +34,11 @@ def _http_error(request: Request, exc: Exception) -> Response:
         status_code=exc.status_code,
         media_type="application/json",
     )
+
+
+def retention_cutoff(days: int) -> int:
+    """Microseconds since the epoch, `days` days ago: what was received before it is removed."""
+    return int((time.time() - days * 86400) * 1_000_000)
 
 
 class Delivrd:
@@ -57,15 +70,32 @@ class Delivrd:
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         await self.store.open()
+        await self.upkeep()  # before serving, so retention has been applied once a server answers
         self.writer = Writer(self.store)
         self.writer.start()
         app.state.store = self.store
         app.state.writer = self.writer
+        upkeep = asyncio.get_running_loop().create_task(self._upkeep_forever(), name="delivrd-upkeep")
         try:
             yield
         finally:
+            upkeep.cancel()
             await self.writer.close()
             await self.store.close()
+
+    async def upkeep(self) -> None:
+        """Partitions ahead (PostgreSQL) and retention; a failure is logged and tried again next time."""
+        try:
+            await self.store.maintain()
+            if self.settings.retention_days:
+                await self.store.prune(retention_cutoff(self.settings.retention_days))
+        except StoreError as exc:
+            log.error("upkeep failed (will retry in %ds): %s", UPKEEP_SECONDS, exc)
+
+    async def _upkeep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(UPKEEP_SECONDS)
+            await self.upkeep()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -73,3 +103,10 @@ class Delivrd:
             if route is not None:
                 return await route(scope, receive, send)
         await self.web(scope, receive, send)
+
+
+def create() -> Delivrd:
+    """The app from DELIVRD_* variables: what `delivrd serve` runs in each worker process."""
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return Delivrd(settings)

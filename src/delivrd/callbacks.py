@@ -123,7 +123,7 @@ class CallbackRoute:
         try:
             rows, rejects = self.parse(body)
         except tencent.BodyError as exc:
-            raw = body[:REJECT_RAW_LIMIT].decode("utf-8", "replace")
+            raw = body[:REJECT_RAW_LIMIT].decode("utf-8", "replace").replace("\x00", "\ufffd")  # a preview; text can't hold NUL
             return Push(
                 self.route, received_at, peer, results.status_of(exc.code), "rejected", len(body), body,
                 rejects=[tencent.Quarantined(None, exc.message, raw)], result=exc.code,

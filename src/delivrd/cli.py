@@ -37,6 +37,28 @@ def _byte_size(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def add_retention_option(p: argparse.ArgumentParser, required: bool = False) -> None:
+    default = _env("retention_days", None)
+    p.add_argument(
+        "--retention-days",
+        type=_positive,
+        default=default,
+        required=required and default is None,
+        help="remove reports, replies, rejects, inbox bodies (and sends, by sent_at) older than this many days"
+        " (SQLite: rows, in small batches; PostgreSQL: whole day partitions) [DELIVRD_RETENTION_DAYS]",
+    )
+
+
 def _duration(text: str | int) -> int:
     """A duration in seconds: 259200, 90m, 72h, 3d."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -79,7 +101,11 @@ def add_db(subparsers: argparse._SubParsersAction) -> None:
     commands = p.add_subparsers(title="db commands", metavar="DB_COMMAND", required=True)
     status = commands.add_parser("status", help="print the schema version of the database and the latest one")
     upgrade = commands.add_parser("upgrade", help="apply every pending migration (safe to run again)")
-    for sub, func in ((status, db_status), (upgrade, db_upgrade)):
+    prune = commands.add_parser(
+        "prune", help="apply retention once: remove what is older than --retention-days (serve does it hourly)"
+    )
+    add_retention_option(prune, required=True)
+    for sub, func in ((status, db_status), (upgrade, db_upgrade), (prune, db_prune)):
         add_database_options(sub)
         sub.set_defaults(func=func)
 
@@ -112,6 +138,26 @@ def db_upgrade(args: argparse.Namespace) -> int:
         print(f"delivrd: {exc}", file=sys.stderr)
         return 2
     print(f"schema version {before} → {after}" if after != before else f"schema version {after}: up to date")
+    return 0
+
+
+def db_prune(args: argparse.Namespace) -> int:
+    from delivrd.app import retention_cutoff
+
+    async def run() -> None:
+        store = open_store(args.db, args.database_url)
+        await store.open()
+        try:
+            await store.prune(retention_cutoff(int(args.retention_days)))
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(run())
+    except StoreError as exc:
+        print(f"delivrd: {exc}", file=sys.stderr)
+        return 2
+    print(f"removed what was received more than {args.retention_days} day(s) ago")
     return 0
 
 
@@ -151,6 +197,14 @@ def add_serve(subparsers: argparse._SubParsersAction) -> None:
         help="upgrade an older database schema at start instead of refusing to run (a new database is always"
         " created at the latest version)",
     )
+    add_retention_option(p)
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=_env("workers", DEFAULTS.workers),
+        help="processes serving on the same port; more than 1 needs PostgreSQL (--database-url), since SQLite"
+        " has a single writer [DELIVRD_WORKERS]",
+    )
     p.add_argument(
         "--log-level",
         default=_env("log_level", DEFAULTS.log_level),
@@ -170,8 +224,6 @@ async def _check_store(settings: Settings) -> None:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from delivrd.app import Delivrd
-
     settings = Settings(
         host=args.host,
         port=int(args.port),
@@ -182,17 +234,32 @@ def serve(args: argparse.Namespace) -> int:
         max_body_bytes=_byte_size(args.max_body_bytes),
         log_level=args.log_level,
         migrate=args.migrate,
+        workers=int(args.workers),
+        retention_days=None if args.retention_days is None else int(args.retention_days),
         no_receipt_after=args.no_receipt_after,
     )
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.workers > 1 and not settings.database_url:
+        print(
+            "delivrd: --workers above 1 needs PostgreSQL (--database-url): SQLite allows one writer at a time,"
+            " and one process already keeps it busy",
+            file=sys.stderr,
+        )
+        return 2
     try:
         asyncio.run(_check_store(settings))
-        app = Delivrd(settings)
     except StoreError as exc:  # say what is wrong in one line, no traceback
         print(f"delivrd: {exc}", file=sys.stderr)
         return 2
-    config = uvicorn.Config(
-        app,
+    for name, value in settings.to_env().items():  # what each worker's `create()` reads
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    uvicorn.run(
+        "delivrd.app:create",
+        factory=True,
+        workers=settings.workers,
         host=settings.host,
         port=settings.port,
         http="httptools",
@@ -202,9 +269,7 @@ def serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level,
         timeout_graceful_shutdown=30,
     )
-    server = uvicorn.Server(config)
-    server.run()
-    return 0 if server.started else 1
+    return 0
 
 
 def parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -> argparse.ArgumentParser:

@@ -1,8 +1,17 @@
-"""Settings of `delivrd serve`: every option is a flag and a DELIVRD_* environment variable."""
+"""Settings of `delivrd serve`: every option is a flag and a DELIVRD_* environment variable.
+
+The environment is also how `serve` hands its settings to each worker process
+(`--workers`): uvicorn starts workers from an import string, and each builds its
+app from `Settings.from_env()`, so one process and N processes run the same code.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, fields
+from typing import Mapping
+
+_INTS = frozenset({"port", "max_body_bytes", "workers", "retention_days", "no_receipt_after"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,4 +25,24 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
     migrate: bool = False
+    workers: int = 1
+    retention_days: int | None = None
     no_receipt_after: int = 72 * 3600  # seconds: a send with no receipt after this is `no_receipt`
+
+    def to_env(self) -> dict[str, str | None]:
+        """DELIVRD_* variables that `from_env` reads back to these settings (None: unset it)."""
+        env: dict[str, str | None] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            env[f"DELIVRD_{f.name.upper()}"] = None if value is None else str(int(value) if f.name == "migrate" else value)
+        return env
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            text = environ.get(f"DELIVRD_{f.name.upper()}")
+            if text is None or text == "":
+                continue
+            values[f.name] = int(text) if f.name in _INTS else text.lower() in ("1", "true", "yes") if f.name == "migrate" else text
+        return cls(**values)  # type: ignore[arg-type]

@@ -54,11 +54,15 @@ class Quarantined:
 def _text(item: dict[str, Any], name: str) -> str | None:
     """A field as text: strings as they are, numbers as their JSON text, absent/null as None.
 
-    Raises ValueError for booleans, arrays and objects: turning those into text
-    would guess at a meaning.
+    Raises ValueError for booleans, arrays and objects (turning those into text
+    would guess at a meaning) and for text holding U+0000.
     """
     value = item.get(name)
-    if value is None or type(value) is str:
+    if value is None:
+        return value
+    if type(value) is str:
+        if "\x00" in value:  # PostgreSQL text cannot hold it; refused alike on every backend
+            raise ValueError(f"field {name!r} contains a NUL character (\\u0000), which cannot be stored as text")
         return value
     if type(value) is int or type(value) is float:
         return _encode(value).decode()
@@ -175,7 +179,7 @@ def parse_reports(body: bytes) -> tuple[list[tuple], list[Quarantined]]:
         clean = None  # numbers, extra fields, bad items, a wrong shape: the careful path below
     except msgspec.DecodeError as exc:
         raise BodyError(results.NOT_JSON, f"body is not valid JSON: {exc}") from None
-    if clean is not None:
+    if clean is not None and b"\\u0000" not in body:  # a NUL in a string takes the careful path, to be refused
         items = clean if type(clean) is list else [clean]
         if all(r.sid and r.mobile and r.report_status in REPORT_STATUSES for r in items):
             return [

@@ -8,7 +8,12 @@ __all__ = ["ReportQuery", "Store", "StoreError", "open_store"]
 def open_store(db: str, database_url: str | None = None, *, migrate: bool = False) -> Store:
     """The store for the configured database (SQLite file unless a URL is given)."""
     if database_url:
-        raise StoreError(f"unsupported database URL {database_url!r}: only SQLite (--db) is available in this version")
+        if not database_url.startswith(("postgresql://", "postgres://")):
+            scheme = database_url.partition(":")[0]
+            raise StoreError(f"unsupported database URL scheme {scheme!r}: use postgresql://user@host/db, or --db for SQLite")
+        from delivrd.store.postgres import PostgresStore
+
+        return PostgresStore(database_url, migrate=migrate)
     from delivrd.store.sqlite import SQLiteStore
 
     return SQLiteStore(db, migrate=migrate)

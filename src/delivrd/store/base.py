@@ -165,6 +165,13 @@ class Store(abc.ABC):
         """Store every push (inbox row, reports or replies, rejects) and commit, or raise StoreError."""
 
     @abc.abstractmethod
+    async def prune(self, before: int) -> None:
+        """Remove what was received before `before` (microseconds), a little at a time (retention)."""
+
+    async def maintain(self) -> None:
+        """Periodic upkeep while serving (PostgreSQL creates the coming days' partitions)."""
+
+    @abc.abstractmethod
     async def ping(self) -> None: ...
 
     @abc.abstractmethod

@@ -48,6 +48,10 @@ ADD_COUNTER = (
     " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
 )
 
+#: what retention removes, and by which time
+RETAINED = (("reports", "received_at"), ("replies", "received_at"), ("rejects", "received_at"),
+            ("inbox", "received_at"), ("sends", "sent_at"))  # fmt: skip
+
 REPORT_COLUMNS = (
     "id, sid, nationcode, mobile, report_status, errmsg, description, user_receive_time, ext, extra,"
     " phone, received_at, user_receive_ts, duplicates"
@@ -246,6 +250,25 @@ class SQLiteStore(SQLiteInsight, Store):
         top = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
         conn.executemany(sql, rows)
         return conn.execute(f"SELECT count(*) FROM {table} WHERE id > ?", (top,)).fetchone()[0]
+
+    async def prune(self, before: int) -> None:
+        """Delete rows received before `before`, 1000 at a time, each batch its own short transaction."""
+        for table, column in RETAINED:
+            while await self._prune_batch(self._delete_old, table, column, before):
+                pass
+
+    async def _prune_batch(self, fn: Callable[..., int], *args: Any) -> int:
+        try:
+            return await self._on_writer(fn, *args)
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite prune failed: {exc}") from exc
+
+    def _delete_old(self, table: str, column: str, before: int) -> int:
+        conn = self._conn
+        if conn is None:
+            raise sqlite3.OperationalError("database is closed")
+        sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < ? LIMIT 1000)"
+        return conn.execute(sql, (before,)).rowcount  # autocommit: one transaction per batch
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -59,33 +59,29 @@ class Schema(Protocol):
         """Apply one step and record its version, atomically; skip it if another process already did."""
 
 
-def pending(schema: Schema) -> list[Migration]:
-    current = schema.version()
-    return [m for m in load(schema.dialect) if m.version > current]
-
-
 def prepare(schema: Schema, *, migrate: bool) -> None:
     """Bring `schema` to the latest version if it is new or `migrate` is set; refuse otherwise."""
-    current = schema.version()
-    target = latest(schema.dialect)
+    for migration in plan(schema.where, schema.dialect, schema.version(), empty=schema.is_empty(), migrate=migrate):
+        schema.apply(migration)
+
+
+def plan(where: str, dialect: str, current: int, *, empty: bool, migrate: bool) -> list[Migration]:
+    """The steps `prepare` applies to a database at version `current`; StoreError when it must refuse.
+
+    Kept apart from `prepare` so a backend whose driver is async runs the same decision.
+    """
+    target = latest(dialect)
     if current > target:
         raise StoreError(
-            f"{schema.where} has schema version {current}, newer than this delivrd understands ({target});"
+            f"{where} has schema version {current}, newer than this delivrd understands ({target});"
             " upgrade delivrd"
         )
     if current == target:
-        return
-    if not migrate and not (current == 0 and schema.is_empty()):
+        return []
+    if not migrate and not (current == 0 and empty):
         raise StoreError(
-            f"{schema.where} has schema version {current} and this delivrd needs {target};"
+            f"{where} has schema version {current} and this delivrd needs {target};"
             " run `delivrd db upgrade` (with the same --db/--database-url) or start with --migrate"
         )
-    upgrade(schema)
+    return [m for m in load(dialect) if m.version > current]
 
-
-def upgrade(schema: Schema) -> list[Migration]:
-    """Apply every pending step in order; returns what was applied."""
-    steps = pending(schema)
-    for migration in steps:
-        schema.apply(migration)
-    return steps

@@ -1,10 +1,10 @@
-"""Sends, message state and the stats histogram at the store level (the rules on MessageRow)."""
+"""Sends, message state and the stats histogram at the store level (the rules on MessageRow), on both backends."""
 
 import asyncio
 
 from delivrd.push import CALLBACK, Push
 from delivrd.store.base import MessageQuery, Send, SendQuery, StatsQuery
-from delivrd.store.sqlite import SQLiteStore
+from delivrd.store import open_store
 from delivrd.tencent import report_row
 
 T0 = 1_790_000_000_000_000  # µs, a whole second
@@ -21,9 +21,9 @@ def send(sid, mobile, sent_at=T0, **kw):
     return Send(phone=f"+86{mobile}", nationcode="86", mobile=mobile, sent_at=sent_at, sid=sid, **kw)
 
 
-def run(tmp_path, scenario):
+def run(tmp_path, scenario, backend):
     async def go():
-        store = SQLiteStore(tmp_path / "d.db")
+        store = open_store(str(tmp_path / "d.db"), backend.database_url(tmp_path / "d.db"))
         await store.open()
         try:
             return await scenario(store)
@@ -33,7 +33,7 @@ def run(tmp_path, scenario):
     return asyncio.run(go())
 
 
-def test_states_matching_and_histogram(tmp_path):
+def test_states_matching_and_histogram(tmp_path, backend):
     async def scenario(store):
         # a receipt before its send, then the send: matched when the send is registered
         await store.write([receipt("s1", "13800000001", at=T0 + 5)])
@@ -56,7 +56,7 @@ def test_states_matching_and_histogram(tmp_path):
         found = await store.sends(SendQuery(sid="s1"))
         return new, again, rows, by_template, found
 
-    new, again, rows, by_template, found = run(tmp_path, scenario)
+    new, again, rows, by_template, found = run(tmp_path, scenario, backend)
     assert (new, again) == (5, 0)
     assert found[0].template_id == "T1"  # the first registration stands
     state = {(r.sid, r.mobile): (r.state, r.code, r.receipts) for r in rows}
@@ -83,12 +83,12 @@ def test_states_matching_and_histogram(tmp_path):
     }
 
 
-def test_time_range_and_day_keys(tmp_path):
+def test_time_range_and_day_keys(tmp_path, backend):
     async def scenario(store):
         await store.register_sends([send(f"d{n}", f"1390000000{n}", sent_at=T0 + n * 24 * HOUR) for n in range(3)])
         inside = await store.stats(StatsQuery(since=T0 + 24 * HOUR, until=T0 + 48 * HOUR, by="day"))
         return inside
 
-    inside = run(tmp_path, scenario)
+    inside = run(tmp_path, scenario, backend)
     day = (T0 + 24 * HOUR) // (24 * HOUR) * (24 * HOUR)
     assert [(r.key, r.state, r.count) for r in inside] == [(day, "pending", 1)]

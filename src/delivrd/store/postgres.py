@@ -1,0 +1,418 @@
+"""PostgreSQL storage: an asyncpg pool, one transaction per group, idempotency enforced by the database.
+
+Several delivrd processes (workers, machines) can share one database with no other
+coordination: each commits its own groups, and the duplicate check is a unique key
+(`report_keys`, `replies.dedup_key`) that the database enforces across all of them.
+Each group is a handful of round trips however many pushes it holds: rows travel as
+arrays and are inserted with `unnest`. inbox and reports are partitioned by day of
+`received_at`; partitions are created ahead of time (and on demand), and retention
+drops whole days.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timezone
+from typing import Any, Callable, Sequence
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from delivrd.models import Page
+from delivrd.push import CALLBACK, Push
+from delivrd.store import migrations
+from delivrd.store.base import ListQuery, ReportQuery, Store, StoreError
+from delivrd.store.postgres_insight import PostgresInsight
+from delivrd.store.sqlite import _inbox, _reject, _reply, _report  # the same row shapes on both backends
+
+log = logging.getLogger("delivrd.store.postgres")
+
+DAY = 86_400_000_000  # microseconds
+PARTITIONED = ("inbox", "reports")
+DAYS_AHEAD = 3
+#: errors after which the transaction surely rolled back, so trying the group again is safe
+RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+# A whole group is this one statement: one round trip, one implicit transaction, all or
+# nothing. Rows travel as one array per column ($n) and refer to their push by its position
+# in the group (`push`), which the inbox rows turn into inbox ids. A report's key is claimed
+# first, in key order (so two writers never wait on each other in a cycle); only reports
+# whose key was new are inserted, and a known key counts one more duplicate.
+WRITE_GROUP = """
+WITH pushes AS MATERIALIZED (
+    SELECT nextval('inbox_id_seq') AS inbox_id, p.*
+    FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[], $7::int[], $8::int[],
+                $9::bytea[]) WITH ORDINALITY
+        AS p(received_at, route, peer, status, outcome, items, rejected, size, body, push)
+), inbox_rows AS (
+    INSERT INTO inbox (id, received_at, route, peer, status, outcome, items, rejected, size, body)
+    SELECT inbox_id, received_at, route, peer, status, outcome, items, rejected, size, body FROM pushes
+), incoming AS MATERIALIZED (
+    SELECT t.*, nextval('reports_id_seq') AS new_id, p.inbox_id, p.received_at  -- ids in arrival order
+    FROM unnest($10::bigint[], $11::text[], $12::bytea[], $13::text[], $14::text[], $15::text[], $16::text[],
+                $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::bigint[], $23::int[])
+        AS t(push, sid, dedup_key, nationcode, mobile, report_status, errmsg, description, user_receive_time,
+             ext, extra, phone, user_receive_ts, repeats)
+    JOIN pushes p USING (push)
+), claimed AS (
+    INSERT INTO report_keys (sid, dedup_key, report_id, received_at, duplicates)
+    SELECT sid, dedup_key, new_id, received_at, repeats FROM incoming ORDER BY sid, dedup_key
+    ON CONFLICT (sid, dedup_key) DO UPDATE SET duplicates = report_keys.duplicates + 1 + excluded.duplicates
+    RETURNING sid, dedup_key, xmax = 0 AS fresh
+), new_reports AS (
+    INSERT INTO reports (id, sid, dedup_key, nationcode, mobile, report_status, errmsg, description,
+                         user_receive_time, ext, extra, phone, user_receive_ts, inbox_id, received_at)
+    SELECT i.new_id, i.sid, i.dedup_key, i.nationcode, i.mobile, i.report_status, i.errmsg, i.description,
+           i.user_receive_time, i.ext, i.extra, i.phone, i.user_receive_ts, i.inbox_id, i.received_at
+    FROM incoming i JOIN claimed c ON c.sid = i.sid AND c.dedup_key = i.dedup_key
+    WHERE c.fresh
+    RETURNING 1
+), new_replies AS (
+    INSERT INTO replies (dedup_key, extend, mobile, nationcode, sign, text, time, extra, phone, inbox_id,
+                         received_at, duplicates)
+    SELECT t.dedup_key, t.extend, t.mobile, t.nationcode, t.sign, t.text, t.time, t.extra, t.phone, p.inbox_id,
+           p.received_at, t.repeats
+    FROM unnest($24::bigint[], $25::bytea[], $26::text[], $27::text[], $28::text[], $29::text[], $30::text[],
+                $31::bigint[], $32::text[], $33::text[], $34::int[])
+        AS t(push, dedup_key, extend, mobile, nationcode, sign, text, time, extra, phone, repeats)
+    JOIN pushes p USING (push)
+    ORDER BY t.dedup_key
+    ON CONFLICT (dedup_key) DO UPDATE SET duplicates = replies.duplicates + 1 + excluded.duplicates
+    RETURNING xmax = 0 AS fresh
+), reject_rows AS (
+    INSERT INTO rejects (inbox_id, received_at, route, item_index, reason, raw)
+    SELECT p.inbox_id, p.received_at, p.route, t.item_index, t.reason, t.raw
+    FROM unnest($35::bigint[], $36::int[], $37::text[], $38::text[]) AS t(push, item_index, reason, raw)
+    JOIN pushes p USING (push)
+), counts AS (
+    SELECT (SELECT count(*) FROM new_reports) AS reports,
+           (SELECT count(*) FROM new_replies WHERE fresh) AS replies
+), counted AS (
+    INSERT INTO counters (name, shard, value)
+    SELECT name, $39, value FROM counts, LATERAL (VALUES
+        ('inbox', $40::bigint), ('reports', counts.reports), ('report_duplicates', $41 - counts.reports),
+        ('replies', counts.replies), ('reply_duplicates', $42 - counts.replies), ('rejects', $43)
+    ) AS t(name, value)
+    ORDER BY name
+    ON CONFLICT (name, shard) DO UPDATE SET value = counters.value + excluded.value
+)
+SELECT reports, replies FROM counts
+"""
+
+REPORT_COLUMNS = (
+    "r.id, r.sid, r.nationcode, r.mobile, r.report_status, r.errmsg, r.description, r.user_receive_time, r.ext,"
+    " r.extra, r.phone, r.received_at, r.user_receive_ts, coalesce(k.duplicates, 0)"
+)
+REPORTS_FROM = (
+    "reports r LEFT JOIN report_keys k ON k.sid = r.sid AND k.dedup_key = r.dedup_key AND k.report_id = r.id"
+)
+REPLY_COLUMNS = "id, extend, mobile, nationcode, sign, text, time, extra, phone, received_at, duplicates"
+REJECT_COLUMNS = "id, inbox_id, route, item_index, reason, raw, received_at"
+INBOX_COLUMNS = "id, route, peer, status, outcome, items, rejected, size, body, received_at"
+
+
+def describe(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    return f"PostgreSQL database {parts.path.lstrip('/') or '(default)'} on {host}:{parts.port or 5432}"
+
+
+def partition_name(table: str, day: int) -> str:
+    return f"{table}_p{datetime.fromtimestamp(day * DAY / 1e6, timezone.utc):%Y%m%d}"
+
+
+class PostgresSchema:
+    """Schema versioning for PostgreSQL: the version lives in `delivrd_schema`, steps apply under an advisory lock."""
+
+    dialect = "postgresql"
+
+    def __init__(self, conn: asyncpg.Connection, where: str) -> None:
+        self.conn = conn
+        self.where = where
+
+    async def version(self) -> int:
+        # pg_tables through the statement's snapshot: to_regclass may not yet see a concurrent starter's commit
+        exists = "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'delivrd_schema')"
+        if not await self.conn.fetchval(exists):
+            return 0
+        return await self.conn.fetchval("SELECT coalesce(max(version), 0) FROM delivrd_schema")
+
+    async def is_empty(self) -> bool:
+        return not await self.conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = current_schema()::regnamespace"
+            " AND relkind IN ('r', 'p', 'v', 'S'))"
+        )
+
+    async def apply(self, migration: migrations.Migration) -> None:
+        """One step in one transaction; the lock makes a concurrent starter wait, then skip the step."""
+        async with self.conn.transaction():
+            await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.delivrd_schema'))")
+            if await self.version() >= migration.version:
+                return
+            for statement in migration.statements():
+                await self.conn.execute(statement)
+            await self.conn.execute("CREATE TABLE IF NOT EXISTS delivrd_schema (version integer NOT NULL)")
+            await self.conn.execute("DELETE FROM delivrd_schema")
+            await self.conn.execute("INSERT INTO delivrd_schema (version) VALUES ($1)", migration.version)
+
+    async def prepare(self, *, migrate: bool) -> None:
+        current = await self.version()
+        empty = current == 0 and await self.is_empty()
+        for migration in migrations.plan(self.where, self.dialect, current, empty=empty, migrate=migrate):
+            await self.apply(migration)
+
+
+class PostgresStore(PostgresInsight, Store):
+    dialect = "postgresql"
+
+    def __init__(self, url: str, *, migrate: bool = False, pool_size: int = 4) -> None:
+        self.url = url
+        self.migrate = migrate
+        self.pool_size = pool_size
+        self.where = describe(url)
+        self._pool: asyncpg.Pool | None = None
+        self._days: set[int] = set()  # days whose partitions are known to exist
+        self._shard = os.getpid() % 1024  # this process's counter rows
+        # fail a write that waits on a lock this long (→ 503) rather than hang; name the connections
+        self._settings = {"lock_timeout": "5s"}
+        if "application_name=" not in (urlsplit(url).query or ""):
+            self._settings["application_name"] = "delivrd"
+
+    async def _connect(self) -> asyncpg.Connection:
+        return await asyncpg.connect(self.url, server_settings=self._settings, timeout=10)
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        try:
+            conn = await self._connect()
+            try:
+                await PostgresSchema(conn, self.where).prepare(migrate=self.migrate)
+            finally:
+                await conn.close()
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=1, max_size=self.pool_size, server_settings=self._settings, timeout=10
+            )
+            await self.maintain()
+        except StoreError:
+            await self.close()
+            raise
+        except FAILURES as exc:
+            await self.close()
+            raise StoreError(f"cannot open {self.where}: {_reason(exc)}") from exc
+
+    async def schema_version(self) -> int:
+        try:
+            conn = await self._connect()
+            try:
+                return await PostgresSchema(conn, self.where).version()
+            finally:
+                await conn.close()
+        except FAILURES as exc:
+            raise StoreError(f"cannot read {self.where}: {_reason(exc)}") from exc
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    def _get_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreError(f"{self.where} is not open")
+        return self._pool
+
+    # -- partitions and retention ------------------------------------------------------------
+
+    async def maintain(self) -> None:
+        today = _now() // DAY
+        try:
+            await self._ensure_days(range(today - 1, today + DAYS_AHEAD + 1))
+        except FAILURES as exc:
+            raise StoreError(f"creating partitions in {self.where} failed: {_reason(exc)}") from exc
+
+    async def _ensure_days(self, days: Any) -> None:
+        missing = sorted(set(days) - self._days)
+        if not missing:
+            return
+        async with self._get_pool().acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.delivrd_partitions'))")
+            for day in missing:
+                for table in PARTITIONED:
+                    await conn.execute(
+                        f"CREATE TABLE IF NOT EXISTS {partition_name(table, day)} PARTITION OF {table}"
+                        f" FOR VALUES FROM ({day * DAY}) TO ({(day + 1) * DAY})"
+                    )
+        self._days.update(missing)
+
+    async def prune(self, before: int) -> None:
+        """Drop every day partition that ends by `before`; delete the unpartitioned rows of those days."""
+        cutoff = before // DAY * DAY  # whole days: the rest of a day goes when all of it is old
+        try:
+            async with self._get_pool().acquire() as conn:
+                for table in PARTITIONED:
+                    names = await conn.fetch(
+                        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                        " WHERE i.inhparent = $1::regclass ORDER BY c.relname",
+                        table,
+                    )
+                    for (name,) in names:
+                        day = _day_of(table, name)
+                        if day is not None and (day + 1) * DAY <= cutoff:
+                            await conn.execute(f"DROP TABLE IF EXISTS {name}")
+                            self._days.discard(day)
+                for table, column in (("report_keys", "received_at"), ("replies", "received_at"),
+                                      ("rejects", "received_at"), ("sends", "sent_at")):  # fmt: skip
+                    # small batches, each its own transaction: writers never wait long behind retention
+                    delete = f"DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {column} < $1 LIMIT 5000)"
+                    while await conn.execute(delete, cutoff) != "DELETE 0":
+                        pass
+        except FAILURES as exc:
+            raise StoreError(f"pruning {self.where} failed: {_reason(exc)}") from exc
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    async def write(self, pushes: Sequence[Push]) -> None:
+        args = _group_arguments(pushes, self._shard)
+        try:
+            await self._ensure_days({push.received_at // DAY for push in pushes})
+            for attempt in range(3):
+                try:
+                    await self._get_pool().fetchrow(WRITE_GROUP, *args)
+                    return
+                except RETRYABLE:  # the statement was rolled back whole: trying again is safe
+                    if attempt == 2:
+                        raise
+        except FAILURES as exc:
+            raise StoreError(f"PostgreSQL commit failed: {_reason(exc)}") from exc
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def _fetch(self, sql: str, *args: Any) -> list:
+        try:
+            return await self._get_pool().fetch(sql, *args)
+        except FAILURES as exc:
+            raise StoreError(f"PostgreSQL read failed: {_reason(exc)}") from exc
+
+    async def ping(self) -> None:
+        await self._fetch("SELECT 1 FROM counters LIMIT 1")
+
+    async def counters(self) -> dict[str, int]:
+        rows = await self._fetch("SELECT name, sum(value)::bigint FROM counters GROUP BY name")
+        return {name: value for name, value in rows}
+
+    async def _page(self, select: str, where: list[str], args: list[Any], id_column: str, limit: int,
+                    make: Callable) -> Page:  # fmt: skip
+        sql = select + (" WHERE " + " AND ".join(where) if where else "")
+        sql += f" ORDER BY {id_column} DESC LIMIT ${len(args) + 1}"
+        rows = await self._fetch(sql, *args, limit + 1)
+        items = [make(r) for r in rows[:limit]]
+        return Page(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
+
+    async def reports(self, query: ReportQuery) -> Page:
+        where, args = _filters(
+            query,
+            "r.",
+            ("sid", query.sid),
+            ("mobile", query.mobile),
+            ("nationcode", query.nationcode),
+            ("report_status", query.report_status),
+            ("errmsg", query.errmsg),
+        )
+        return await self._page(
+            f"SELECT {REPORT_COLUMNS} FROM {REPORTS_FROM}", where, args, "r.id", query.limit, _report
+        )
+
+    async def replies(self, query: ListQuery) -> Page:
+        where, args = _filters(query, "", ("mobile", query.mobile))
+        return await self._page(f"SELECT {REPLY_COLUMNS} FROM replies", where, args, "id", query.limit, _reply)
+
+    async def rejects(self, query: ListQuery) -> Page:
+        where, args = _filters(query, "", ("route", query.route))
+        return await self._page(f"SELECT {REJECT_COLUMNS} FROM rejects", where, args, "id", query.limit, _reject)
+
+    async def inbox(self, query: ListQuery) -> Page:
+        where, args = _filters(query, "", ("route", query.route), ("outcome", query.outcome))
+        return await self._page(f"SELECT {INBOX_COLUMNS} FROM inbox", where, args, "id", query.limit, _inbox)
+
+
+def _now() -> int:
+    return int(datetime.now(timezone.utc).timestamp() * 1_000_000)
+
+
+def _day_of(table: str, name: str) -> int | None:
+    """The day a partition named by `partition_name` holds; None for a table delivrd did not name."""
+    try:
+        moment = datetime.strptime(name.removeprefix(f"{table}_p"), "%Y%m%d").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return int(moment.timestamp()) * 1_000_000 // DAY
+
+
+def _group_arguments(pushes: Sequence[Push], shard: int) -> list:
+    """The arguments of WRITE_GROUP for one group; a report (or reply) twice in the group is one row, one duplicate."""
+    reports: dict[tuple, list] = {}
+    replies: dict[bytes, list] = {}
+    rejects: list[tuple] = []
+    received_reports = received_replies = 0
+    for position, push in enumerate(pushes, 1):
+        if push.route == CALLBACK:
+            received_reports += len(push.rows)
+            for row in push.rows:
+                seen = reports.get((row[0], row[1]))
+                if seen is None:
+                    reports[(row[0], row[1])] = [position, *row, 0]
+                else:
+                    seen[-1] += 1
+        else:
+            received_replies += len(push.rows)
+            for row in push.rows:
+                seen = replies.get(row[0])
+                if seen is None:
+                    replies[row[0]] = [position, *row, 0]
+                else:
+                    seen[-1] += 1
+        rejects.extend((position, q.index, q.reason, q.raw) for q in push.rejects)
+    inbox = [(p.received_at, p.route, p.peer, p.status, p.outcome, p.items, len(p.rejects), p.size, p.body)
+             for p in pushes]  # fmt: skip
+    return [
+        *_columns(inbox, 9),
+        *_columns(list(reports.values()), 14),
+        *_columns(list(replies.values()), 11),
+        *_columns(rejects, 4),
+        shard,
+        len(pushes),
+        received_reports,
+        received_replies,
+        len(rejects),
+    ]
+
+
+def _columns(rows: list, width: int) -> list[list]:
+    """Rows → one list per column, the shape `unnest($1::…[], $2::…[], …)` takes."""
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(column) for column in zip(*rows)]
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _filters(query: ReportQuery | ListQuery, prefix: str, *equal: tuple[str, Any]) -> tuple[list[str], list[Any]]:
+    """WHERE terms ($n placeholders) for the equality filters given and the time/keyset filters every query has."""
+    where: list[str] = []
+    args: list[Any] = []
+    terms = [(f"{prefix}{column} = ", value) for column, value in equal]
+    terms += [
+        (f"{prefix}received_at >= ", query.since),
+        (f"{prefix}received_at < ", query.until),
+        (f"{prefix}id < ", query.before_id),
+    ]
+    for term, value in terms:
+        if value is not None:
+            args.append(value)
+            where.append(f"{term}${len(args)}")
+    return where, args

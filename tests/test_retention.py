@@ -1,0 +1,57 @@
+"""--retention-days and `delivrd db prune`: what is older goes, what is recent stays, on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+
+import httpx
+
+from delivrd.push import CALLBACK, Push
+from delivrd.store import open_store
+from delivrd.tencent import report_row
+
+DAY = 86_400_000_000
+
+
+def seed(backend, db, ages_in_days: dict[str, int]) -> None:
+    """Store one report per sid, received that many days ago (as if delivrd had been running that long)."""
+    now = int(time.time() * 1_000_000)
+
+    async def write() -> None:
+        store = open_store(str(db), backend.database_url(db))
+        await store.open()
+        for sid, age in ages_in_days.items():
+            row = report_row({"sid": sid, "mobile": "13800138000", "report_status": "SUCCESS"})
+            await store.write([Push(CALLBACK, now - age * DAY, None, 200, "stored", 2, b"[]", [row])])
+        await store.close()
+
+    asyncio.run(write())
+
+
+def stored(url: str) -> set[str]:
+    return {r["sid"] for r in httpx.get(url + "/v1/reports").json()["items"]}
+
+
+def test_serve_with_retention_days_removes_old_reports_at_start(backend, tmp_path, start_server):
+    db = tmp_path / "r.db"
+    seed(backend, db, {"old": 40, "recent": 2, "today": 0})
+    server = start_server("--retention-days", "30", db=db)
+    assert stored(server.url) == {"recent", "today"}
+    inbox = httpx.get(server.url + "/v1/inbox").json()["items"]
+    assert len(inbox) == 2
+
+
+def test_db_prune_applies_retention_once(backend, tmp_path, start_server):
+    db = tmp_path / "r.db"
+    seed(backend, db, {"old": 10, "recent": 2})
+    url = backend.database_url(db)
+    args = ["--db", str(db), *(["--database-url", url] if url else [])]
+    run = lambda *a: subprocess.run([sys.executable, "-m", "delivrd", "db", *a], capture_output=True, text=True, timeout=60)  # noqa: E731
+    missing = run("prune", *args)
+    assert missing.returncode == 2 and "--retention-days" in missing.stderr
+    result = run("prune", "--retention-days", "5", *args)
+    assert result.returncode == 0, result.stderr
+    assert stored(start_server(db=db).url) == {"recent"}
