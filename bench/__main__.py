@@ -161,7 +161,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             for batch in BATCHES:
                 console.print(f"[bold]{server.name}[/] batch {batch}: {args.duration}s …")
-                row = measure(server, batch, args, f"{stamp}{server.name}{batch}")
+                try:
+                    row = measure(server, batch, args, f"{stamp}{server.name}{batch}")
+                except servers.StartFailed as exc:
+                    if not server.optional:
+                        raise
+                    result["skipped"].append({"server": server.name, "reason": f"did not start: {exc.said}"})
+                    console.print(f"[yellow]skip[/] {server.name}: did not start: {exc.said}")
+                    break
                 result["rows"].append(row)
                 console.print("  " + report.one_line(row))
         main_delivrd = next((s for s in chosen if s.name == "delivrd-sqlite"), None)
@@ -173,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         if main_delivrd and args.sustained > 0:
             console.print(f"[bold]sustained[/] delivrd-sqlite batch 100 for {args.sustained}s …")
             result["sustained"] = sustained_run(main_delivrd, args, f"{stamp}sus")
-    except LostReports as exc:
+    except (LostReports, RuntimeError) as exc:  # lost reports, or a server that would not start
         result["error"] = str(exc)
         console.print(f"[bold red]FAILED:[/] {exc}")
     report.add_ratios(result)

@@ -44,6 +44,8 @@ class Server:
     #: why this server cannot run with these options (None: it can)
     skip: Callable[[Context], str | None] = lambda ctx: None
     stores: bool = False  # delivrd: verify stored == acked through /metrics after each run
+    #: a server that exits at start is skipped with what it said, instead of failing the run
+    optional: bool = False
 
 
 def uvicorn_options() -> list[str]:
@@ -59,20 +61,15 @@ def _delivrd(*extra: str, backend: str = "sqlite") -> Callable[[Context], list[s
     return command
 
 
-def _serve_help() -> str:
-    done = subprocess.run([sys.executable, "-m", "delivrd", "serve", "--help"], capture_output=True, text=True)
-    return done.stdout
-
-
 def _needs_postgres(*flags: str) -> Callable[[Context], str | None]:
+    """Skip unless --postgres was given and this delivrd has the flags (PostgreSQL and --workers come from branch pg)."""
+
     def skip(ctx: Context) -> str | None:
         if not ctx.postgres:
             return "needs --postgres URL"
-        helptext = _serve_help()
+        helptext = subprocess.run([sys.executable, "-m", "delivrd", "serve", "--help"], capture_output=True, text=True).stdout
         missing = [flag for flag in flags if flag not in helptext]
-        if missing:
-            return f"this delivrd has no {', '.join(missing)} yet (PostgreSQL and --workers land with branch pg)"
-        return None
+        return f"this delivrd has no {', '.join(missing)} yet" if missing else None
 
     return skip
 
@@ -97,11 +94,12 @@ SERVERS: list[Server] = [
     Server("delivrd-sqlite", "delivrd", "delivrd serve on SQLite (WAL, synchronous=FULL)", _delivrd(), stores=True),
     Server(
         "delivrd-pg", "delivrd", "delivrd serve on PostgreSQL, 1 process",
-        _delivrd(backend="postgresql"), skip=_needs_postgres("--database-url"), stores=True,
+        _delivrd("--migrate", backend="postgresql"), skip=_needs_postgres("--database-url"), stores=True, optional=True,
     ),
     Server(
         "delivrd-pg-2w", "delivrd", "delivrd serve on PostgreSQL, --workers 2",
-        _delivrd("--workers", "2", backend="postgresql"), skip=_needs_postgres("--database-url", "--workers"), stores=True,
+        _delivrd("--migrate", "--workers", "2", backend="postgresql"), skip=_needs_postgres("--database-url", "--workers"),
+        stores=True, optional=True,
     ),
 ]
 
@@ -110,6 +108,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@dataclass
+class StartFailed(RuntimeError):
+    """The server exited before it answered; `said` is the last line of its output."""
+
+    def __init__(self, message: str, said: str) -> None:
+        super().__init__(message)
+        self.said = said
 
 
 @dataclass
@@ -198,7 +205,10 @@ def start(server: Server, ctx: Context, timeout: float = 30.0) -> Running:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{server.name} exited with {proc.returncode}:\n{log.read_text()[-2000:]}")
+            output = log.read_text(errors="replace")
+            lines = output.strip().splitlines()
+            raise StartFailed(f"{server.name} exited with {proc.returncode}:\n{output[-2000:]}",
+                              lines[-1] if lines else f"exit {proc.returncode}")  # fmt: skip
         try:
             if httpx.get(running.url + "/healthz", timeout=1).status_code == 200:
                 return running
