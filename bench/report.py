@@ -60,6 +60,26 @@ def rss_trend(series: list[tuple[float, float]]) -> dict[str, Any]:
     return {"rss_start_mb": start, "rss_peak_mb": peak, "rss_end_mb": end, "rss_flat": flat, "rss_series_mb": series}
 
 
+def cpu_pressure() -> float | None:
+    """The machine's CPU stall share over the last 10 s (Linux PSI), to judge how noisy a row is."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return float(f.readline().split()[1].removeprefix("avg10="))
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def best_rounds(rounds: list[dict]) -> list[dict]:
+    """Per server and batch, the round with the highest req/s: other load on the machine only slows runs down."""
+    picked: dict[tuple[str, int], list[dict]] = {}
+    for r in rounds:
+        picked.setdefault((r["server"], r["batch"]), []).append(r)
+    return [
+        {**max(group, key=lambda r: r["requests_per_s"]), "rounds_req_per_s": [r["requests_per_s"] for r in group]}
+        for group in picked.values()
+    ]
+
+
 def _find(rows: list[dict], server: str, batch: int) -> dict | None:
     return next((r for r in rows if r["server"] == server and r["batch"] == batch), None)
 
@@ -106,7 +126,8 @@ def show(con: Console, result: dict) -> None:
     table = Table(title=f"delivrd benchmark — {result['command']}")
     for name, justify in (("server", "left"), ("batch", "right"), ("req/s", "right"), ("reports/s", "right"),
                           ("p50 ms", "right"), ("p99 ms", "right"), ("peak RSS MB", "right"),
-                          ("vs ceiling", "right"), ("vs naive", "right"), ("stored check", "left")):  # fmt: skip
+                          ("vs ceiling", "right"), ("vs naive", "right"), ("stored check", "left"),
+                          ("cpu stall %", "right")):  # fmt: skip
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for r in result["rows"]:
         check = r.get("check")
@@ -116,8 +137,11 @@ def show(con: Console, result: dict) -> None:
             f"{r['vs_ceiling']:.2f}×" if "vs_ceiling" in r else "",
             f"{r['vs_naive']:.1f}×" if "vs_naive" in r else "",
             f"ok, +{check['unacked_but_stored']} in flight" if check else "",
+            "" if r.get("cpu_pressure_avg10") is None else f"{r['cpu_pressure_avg10']:.0f}",
         )  # fmt: skip
     con.print(table)
+    con.print("Each row is the best of its rounds (all rounds are in the JSON). cpu stall %: the machine's CPU"
+              " pressure (PSI some avg10) at the end of that run; high means other work shared the cores.")
     for skipped in result["skipped"]:
         con.print(f"skipped {skipped['server']}: {skipped['reason']}")
     if "latency" in result:
