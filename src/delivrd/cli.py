@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 
 from delivrd import __version__
 from delivrd.config import Settings
+from delivrd.simulate import cli as simulate
 from delivrd.store import StoreError, migrations, open_store
 
 DEFAULTS = Settings()
@@ -197,16 +198,8 @@ def parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -
     return p
 
 
-def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:
-    try:
-        from delivrd.simulate.cli import register
-    except ImportError:
-        return []
-    return [register]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    p = parser(_plugins())
+    p = parser([simulate.register])
     args = p.parse_args(argv)
     if not hasattr(args, "func"):
         p.print_help()

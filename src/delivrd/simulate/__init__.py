@@ -1,0 +1,1 @@
+"""`delivrd simulate`: a Tencent-side callback sender for testing, load and proof of no loss."""
