@@ -54,6 +54,9 @@ def test_quick_run_measures_every_server_and_checks_what_delivrd_stored(tmp_path
     assert len(sustained["rss_series_mb"]) >= 2
     assert {t["target"] for t in result["targets"]} >= {"batch 100: ≥ 200,000 reports/s"}
     assert "delivrd-sqlite" in done.stdout  # the table was printed
+    table = subprocess.run([sys.executable, "-m", "bench.markdown", str(out)], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout  # fmt: skip
+    assert "| delivrd-sqlite | 100 |" in table and "skipped delivrd-pg: needs --postgres URL" in table
 
 
 def test_a_run_that_stored_less_than_it_acked_fails_loudly():
