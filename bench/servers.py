@@ -86,6 +86,8 @@ SERVERS: list[Server] = [
                      "--no-access-log", "--log-level", "warning", "bench.apps.ceiling:app"],  # fmt: skip
     ),
     Server(
+        # 3 sync workers: gunicorn's advice (2 x cores + 1) for the one core it gets; 1 worker measured
+        # no better or worse within the noise (SQLite serialises the writers either way)
         "naive", "naive", "Flask + sqlite3, one commit per request (WAL, synchronous=FULL), gunicorn -w 3",
         lambda ctx: [sys.executable, "-m", "gunicorn", "--workers", "3", "--bind", f"127.0.0.1:{ctx.port}",
                      "--log-level", "warning", "bench.apps.naive:app"],  # fmt: skip
