@@ -34,12 +34,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "receiver (the naive peer): wrk, 64 connections, server on core 0, wrk on core 1. "
         "See docs/performance.md.",
     )
-    p.add_argument("--duration", type=int, default=10,
+    p.add_argument("--duration", type=int, default=10, metavar="SECONDS",
                    help="seconds of measured load per server, batch and round (default 10)")
-    p.add_argument("--rounds", type=int, default=2,
+    p.add_argument("--rounds", type=int, default=2, metavar="N",
                    help="measure every server this many times, interleaved; the table shows each one's best round"
                    " (default 2)")  # fmt: skip
-    p.add_argument("--sustained", type=int, default=180,
+    p.add_argument("--sustained", type=int, default=180, metavar="SECONDS",
                    help="seconds of the sustained run (delivrd on SQLite, batch 100, RSS every second); 0 skips it"
                    " (default 180)")  # fmt: skip
     p.add_argument("--quick", action="store_true",
@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--only", action="append", metavar="NAME", choices=[s.name for s in SERVERS],
                    help="run only this server (repeatable): " + ", ".join(s.name for s in SERVERS))  # fmt: skip
     p.add_argument("--postgres", metavar="URL", help="also run the delivrd-on-PostgreSQL rows against this database")
-    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "latest.json",
+    p.add_argument("--out", type=Path, metavar="FILE", default=Path(__file__).parent / "results" / "latest.json",
                    help="where to write the JSON results (default bench/results/latest.json)")  # fmt: skip
     args = p.parse_args(argv)
     if args.quick:
