@@ -1,0 +1,1 @@
+"""The baselines delivrd is measured against (see docs/performance.md)."""

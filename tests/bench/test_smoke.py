@@ -1,0 +1,70 @@
+"""The benchmark harness still runs end to end (tiny durations: it checks the harness, measures nothing)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bench.__main__ import LostReports, verify  # noqa: E402
+
+
+def need_wrk() -> None:
+    missing = [tool for tool in ("wrk", "taskset") if shutil.which(tool) is None]
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must have {', '.join(missing)} (.ci/run installs wrk)")
+        pytest.skip(f"{', '.join(missing)} not installed (apt-get install -y wrk)")
+
+
+def test_quick_run_measures_every_server_and_checks_what_delivrd_stored(tmp_path):
+    need_wrk()
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--sustained", "2", "--out", str(out),
+         "--only", "ceiling", "--only", "naive", "--only", "delivrd-sqlite", "--only", "delivrd-pg"],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(out.read_text())
+    assert "error" not in result
+    assert {(r["server"], r["batch"]) for r in result["rows"]} == {
+        (server, batch) for server in ("ceiling", "naive", "delivrd-sqlite") for batch in (1, 100)
+    }
+    for row in result["rows"]:
+        assert row["acked_requests"] > 0, row
+        assert row["reports_per_s"] == pytest.approx(row["requests_per_s"] * row["batch"], rel=1e-3)
+    for row in (r for r in result["rows"] if r["server"] == "delivrd-sqlite"):
+        check = row["check"]
+        assert check["stored_reports"] >= check["acked_reports"] == row["acked_requests"] * row["batch"]
+        assert "vs_ceiling" in row and "vs_naive" in row
+    assert result["skipped"] == [{"server": "delivrd-pg", "reason": "needs --postgres URL"}]
+    assert result["latency"]["acked_requests"] > 0
+    assert result["latency"]["check"]["stored_reports"] >= result["latency"]["check"]["acked_reports"]
+    sustained = result["sustained"]
+    assert sustained["check"]["stored_reports"] >= sustained["check"]["acked_reports"] > 0
+    assert len(sustained["rss_series_mb"]) >= 2
+    assert {t["target"] for t in result["targets"]} >= {"batch 100: ≥ 200,000 reports/s"}
+    assert "delivrd-sqlite" in done.stdout  # the table was printed
+    table = subprocess.run([sys.executable, "-m", "bench.markdown", str(out)], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout  # fmt: skip
+    assert "| delivrd-sqlite | 100 |" in table and "skipped delivrd-pg: needs --postgres URL" in table
+
+
+def test_a_run_that_stored_less_than_it_acked_fails_loudly():
+    with pytest.raises(LostReports, match="3 acked reports are missing"):
+        verify("delivrd-sqlite", 1, acked_reports=10, stored=7, slack=64)
+
+
+def test_more_stored_than_could_have_been_in_flight_fails_too():
+    with pytest.raises(LostReports, match="more than acked"):
+        verify("delivrd-sqlite", 100, acked_reports=1000, stored=1000 + 6500, slack=6400)
+    assert verify("delivrd-sqlite", 1, acked_reports=10, stored=12, slack=64)["unacked_but_stored"] == 2
