@@ -93,7 +93,20 @@ def test_db_status_on_an_unreachable_postgresql_is_one_clear_line():
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("command", [("serve",), ("db", "status"), ("db", "upgrade")])
 @pytest.mark.parametrize("url", ["mysql://root@localhost/test", "sqlite:///x.db"])
-def test_an_unsupported_url_is_refused_clearly(url):
-    result = delivrd("serve", "--database-url", url)
+def test_an_unsupported_url_is_refused_clearly(url, command):
+    result = delivrd(*command, "--database-url", url)
     assert result.returncode == 2 and "unsupported database URL scheme" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_db_commands_on_a_sqlite_file_that_does_not_exist_yet(tmp_path):
+    db = tmp_path / "new.db"
+    status = delivrd("db", "status", "--db", str(db))
+    assert status.returncode == 1 and status.stdout.startswith("schema version 0, latest ")
+    assert not db.exists(), "status only reads"
+    latest = migrations.latest("sqlite")
+    upgrade = delivrd("db", "upgrade", "--db", str(db))
+    assert upgrade.returncode == 0 and upgrade.stdout.strip() == f"schema version 0 → {latest}"
+    assert delivrd("db", "status", "--db", str(db)).returncode == 0

@@ -111,8 +111,8 @@ def add_db(subparsers: argparse._SubParsersAction) -> None:
 
 
 def db_status(args: argparse.Namespace) -> int:
-    store = open_store(args.db, args.database_url)
     try:
+        store = open_store(args.db, args.database_url)
         current = asyncio.run(store.schema_version())
     except StoreError as exc:
         print(f"delivrd: {exc}", file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -183,6 +184,8 @@ class SQLiteStore(SQLiteInsight, Store):
 
     async def schema_version(self) -> int:
         def read() -> int:
+            if not os.path.exists(self.path):
+                return 0  # no database yet: `open` (or `delivrd db upgrade`) creates it
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
             try:
                 return SQLiteSchema(conn).version()
