@@ -10,6 +10,7 @@ import sys
 from typing import Callable, Sequence
 
 from delivrd import __version__, insight_cli
+from delivrd.arguments import byte_size, duration, positive
 from delivrd.config import Settings
 from delivrd.simulate import cli as simulate
 from delivrd.store import StoreError, migrations, open_store
@@ -21,37 +22,11 @@ def _env(name: str, default: object) -> object:
     return os.environ.get(f"DELIVRD_{name.upper()}", default)
 
 
-def _byte_size(text: str) -> int:
-    """A size in bytes: 1048576, 512k, 1m, 2M (k/m/g are powers of 1024)."""
-    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
-    text = str(text).strip().lower().removesuffix("b").removesuffix("i")
-    try:
-        if text and text[-1] in units:
-            value = int(float(text[:-1]) * units[text[-1]])
-        else:
-            value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a size in bytes: {text!r} (examples: 1048576, 512k, 1m)") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("the size must be positive")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def add_retention_option(p: argparse.ArgumentParser, required: bool = False) -> None:
     default = _env("retention_days", None)
     p.add_argument(
         "--retention-days",
-        type=_positive,
+        type=positive(int),
         default=default,
         required=required and default is None,
         help="remove reports, replies, rejects, inbox bodies (and sends, by sent_at) older than this many days"
@@ -59,23 +34,10 @@ def add_retention_option(p: argparse.ArgumentParser, required: bool = False) -> 
     )
 
 
-def _duration(text: str | int) -> int:
-    """A duration in seconds: 259200, 90m, 72h, 3d."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    text = str(text).strip().lower()
-    try:
-        value = int(float(text[:-1]) * units[text[-1]]) if text and text[-1] in units else int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (examples: 259200, 90m, 72h, 3d)") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("the duration must be positive")
-    return value
-
-
 def add_no_receipt_after(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-receipt-after",
-        type=_duration,
+        type=duration,
         default=_env("no_receipt_after", "72h"),
         help="a send with no receipt this long after it was sent counts as no_receipt rather than pending;"
         " accepts 90m, 72h, 3d [DELIVRD_NO_RECEIPT_AFTER]",
@@ -186,7 +148,7 @@ def add_serve(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--max-body-bytes",
-        type=_byte_size,
+        type=byte_size,
         default=_env("max_body_bytes", DEFAULTS.max_body_bytes),
         help="larger callback bodies are answered 413 without being read; accepts 512k, 1m [DELIVRD_MAX_BODY_BYTES]",
     )
@@ -200,7 +162,7 @@ def add_serve(subparsers: argparse._SubParsersAction) -> None:
     add_retention_option(p)
     p.add_argument(
         "--workers",
-        type=_positive,
+        type=positive(int),
         default=_env("workers", DEFAULTS.workers),
         help="processes serving on the same port; more than 1 needs PostgreSQL (--database-url), since SQLite"
         " has a single writer [DELIVRD_WORKERS]",
@@ -231,7 +193,7 @@ def serve(args: argparse.Namespace) -> int:
         database_url=args.database_url,
         callback_token=args.callback_token or _env("callback_token", None),  # secrets: never shown in --help
         api_key=args.api_key or _env("api_key", None),
-        max_body_bytes=_byte_size(args.max_body_bytes),
+        max_body_bytes=byte_size(args.max_body_bytes),
         log_level=args.log_level,
         migrate=args.migrate,
         workers=int(args.workers),

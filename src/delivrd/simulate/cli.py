@@ -8,10 +8,10 @@ import json
 import random
 import sys
 from datetime import datetime, timezone
-from typing import Any, Callable
 
 import httpx
 
+from delivrd.arguments import fraction, positive
 from delivrd.simulate import check as conformance
 from delivrd.simulate import ledger as ledgers
 from delivrd.simulate.content import Reports
@@ -40,29 +40,6 @@ exit status: run 0 when every push was acked in the end, 1 when some failed for 
 verify 0 when every ledger report is stored exactly once, 1 otherwise; check 0 when
 every case passes, 1 otherwise; 2 for bad usage or an unreachable read API.
 """
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError("a fraction from 0 to 1, e.g. 0.05")
-    return value
-
-
-def _positive(kind: type) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a {kind.__name__}: {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError("must be positive")
-        return value
-
-    return parse
 
 
 def _url(text: str) -> str:
@@ -101,32 +78,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--url", type=_url,
                    help="the callback URL to push to, token included (e.g. http://127.0.0.1:8080/sms/callback)")  # fmt: skip
     amount = p.add_argument_group("how much, how fast")
-    amount.add_argument("--count", type=_positive(int), help="reports to send (default 1000 unless --duration)")
-    amount.add_argument("--duration", type=_positive(float), help="seconds to keep pushing")
-    amount.add_argument("--rate", type=_positive(float), help="reports per second (default: as fast as answered)")
-    amount.add_argument("--concurrency", type=_positive(int), default=8, help="pushes in flight (default 8)")
-    amount.add_argument("--batch", type=_positive(int), default=MAX_BATCH,
+    amount.add_argument("--count", type=positive(int), help="reports to send (default 1000 unless --duration)")
+    amount.add_argument("--duration", type=positive(float), help="seconds to keep pushing")
+    amount.add_argument("--rate", type=positive(float), help="reports per second (default: as fast as answered)")
+    amount.add_argument("--concurrency", type=positive(int), default=8, help="pushes in flight (default 8)")
+    amount.add_argument("--batch", type=positive(int), default=MAX_BATCH,
                         help=f"reports per push, 1–{MAX_BATCH} (default {MAX_BATCH}, Tencent's maximum)")  # fmt: skip
     content = p.add_argument_group("content")
     content.add_argument("--seed", type=int, help="random seed: the same seed and --start send the same reports"
                                                   " (default: a fresh one, printed in the summary)")  # fmt: skip
     content.add_argument("--start", type=_start, help="user_receive_time of the first report, ISO 8601, Beijing time"
                                                       " unless an offset is given (default: now)")  # fmt: skip
-    content.add_argument("--success-ratio", type=_fraction, default=0.95, help="share of SUCCESS (default 0.95)")
-    content.add_argument("--ext-ratio", type=_fraction, default=0.0, help="share of reports with ext (default 0)")
+    content.add_argument("--success-ratio", type=fraction, default=0.95, help="share of SUCCESS (default 0.95)")
+    content.add_argument("--ext-ratio", type=fraction, default=0.0, help="share of reports with ext (default 0)")
     faults = p.add_argument_group("faults injected on purpose")
-    faults.add_argument("--duplicates", type=_fraction, default=0.0,
+    faults.add_argument("--duplicates", type=fraction, default=0.0,
                         help="share of acked pushes sent again, as when Tencent missed the ack")  # fmt: skip
-    faults.add_argument("--malformed", type=_fraction, default=0.0,
+    faults.add_argument("--malformed", type=fraction, default=0.0,
                         help="share of pushes that are malformed: cut-off JSON, the wrong shape, or bad items"
                              " beside good ones")  # fmt: skip
-    faults.add_argument("--oversized", type=_fraction, default=0.0,
+    faults.add_argument("--oversized", type=fraction, default=0.0,
                         help="share of pushes with more than Tencent's 100 reports (see --oversize)")  # fmt: skip
-    faults.add_argument("--oversize", type=_positive(int), default=1000, help="reports in an oversized push")
+    faults.add_argument("--oversize", type=positive(int), default=1000, help="reports in an oversized push")
     delivery = p.add_argument_group("delivery")
     delivery.add_argument("--retries", type=int, default=2, help="more tries after a failed push (Tencent: 2)")
     delivery.add_argument("--retry-delay", type=float, default=1.0, help="seconds between tries (default 1)")
-    delivery.add_argument("--timeout", type=_positive(float), default=5.0, help="seconds to wait for an answer")
+    delivery.add_argument("--timeout", type=positive(float), default=5.0, help="seconds to wait for an answer")
     output = p.add_argument_group("output")
     output.add_argument("--ledger", metavar="FILE",
                         help="append every acked report as a JSON line (sid, mobile, report_status, nationcode,"
@@ -163,7 +140,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     c.add_argument("--url", type=_url, required=True, help="the callback URL, token included")
-    c.add_argument("--timeout", type=_positive(float), default=5.0, help="seconds to wait for each answer")
+    c.add_argument("--timeout", type=positive(float), default=5.0, help="seconds to wait for each answer")
     c.set_defaults(func=check)
 
 

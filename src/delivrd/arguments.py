@@ -1,0 +1,60 @@
+"""Argument types shared by every `delivrd` command: sizes, durations, counts and fractions.
+
+Each turns a command-line string into a value or raises `argparse.ArgumentTypeError`
+with the examples a person needs, so argparse prints one clear usage line.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Callable, TypeVar
+
+Number = TypeVar("Number", int, float)
+
+
+def _scaled(text: str, units: dict[str, int], what: str, examples: str) -> int:
+    """A whole positive amount, optionally ending in one of `units`' suffixes."""
+    try:
+        value = int(float(text[:-1]) * units[text[-1]]) if text and text[-1] in units else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a {what}: {text!r} (examples: {examples})") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"the {what} must be positive")
+    return value
+
+
+def byte_size(text: str | int) -> int:
+    """A size in bytes: 1048576, 512k, 1m, 2M (k/m/g are powers of 1024)."""
+    text = str(text).strip().lower().removesuffix("b").removesuffix("i")
+    return _scaled(text, {"k": 1024, "m": 1024**2, "g": 1024**3}, "size in bytes", "1048576, 512k, 1m")
+
+
+def duration(text: str | int) -> int:
+    """A duration in seconds: 259200, 90m, 72h, 3d."""
+    return _scaled(str(text).strip().lower(), {"s": 1, "m": 60, "h": 3600, "d": 86400}, "duration", "259200, 90m, 72h, 3d")
+
+
+def positive(kind: type[Number]) -> Callable[[str], Number]:
+    """`kind` (int or float) above zero."""
+
+    def parse(text: str) -> Number:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {'whole number' if kind is int else 'number'}: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError("must be positive")
+        return value
+
+    return parse
+
+
+def fraction(text: str) -> float:
+    """A share from 0 to 1: 0.05."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("a fraction from 0 to 1, e.g. 0.05")
+    return value
