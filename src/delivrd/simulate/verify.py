@@ -64,10 +64,11 @@ async def _get(client: httpx.AsyncClient, params: dict[str, Any]) -> dict[str, A
     return page
 
 
-async def _count_all(client: httpx.AsyncClient, wanted: set[Entry], counts: Counter) -> int:
+async def _count_pages(client: httpx.AsyncClient, params: dict, wanted: set[Entry], counts: Counter) -> int:
+    """Page through GET /v1/reports with `params`, counting the wanted entries; returns how many items were read."""
     read, cursor = 0, None
     while True:
-        page = await _get(client, {"limit": PAGE, **({"cursor": cursor} if cursor else {})})
+        page = await _get(client, {**params, "limit": PAGE, **({"cursor": cursor} if cursor else {})})
         for item in page["items"]:
             key = _key(item)
             if key in wanted:
@@ -79,27 +80,13 @@ async def _count_all(client: httpx.AsyncClient, wanted: set[Entry], counts: Coun
 
 
 async def _count_by_sid(client: httpx.AsyncClient, wanted: set[Entry], counts: Counter, parallel: int) -> int:
-    sids = sorted({e.sid for e in wanted})
     gate = asyncio.Semaphore(parallel)
-    read = 0
 
-    async def one(sid: str) -> None:
-        nonlocal read
-        cursor = None
+    async def one(sid: str) -> int:
         async with gate:
-            while True:
-                page = await _get(client, {"sid": sid, "limit": PAGE, **({"cursor": cursor} if cursor else {})})
-                for item in page["items"]:
-                    key = _key(item)
-                    if key in wanted:
-                        counts[key] += 1
-                read += len(page["items"])
-                cursor = page.get("next_cursor")
-                if not cursor:
-                    return
+            return await _count_pages(client, {"sid": sid}, wanted, counts)
 
-    await asyncio.gather(*(one(sid) for sid in sids))
-    return read
+    return sum(await asyncio.gather(*(one(sid) for sid in sorted({e.sid for e in wanted}))))
 
 
 async def verify(
@@ -114,7 +101,7 @@ async def verify(
         if by_sid:
             read = await _count_by_sid(client, wanted, counts, parallel)
         else:
-            read = await _count_all(client, wanted, counts)
+            read = await _count_pages(client, {}, wanted, counts)
     ordered = list(dict.fromkeys(entries))  # ledger order, each once
     return Verdict(
         expected=len(wanted),
