@@ -186,15 +186,18 @@ class SQLiteStore(SQLiteInsight, Store):
                 if self._unindexed <= 0:
                     continue
             try:
-                self._unindexed = await self._on_writer(self._index_chunk)
+                # the whole tail at once: under saturating load that is about one commit group, so
+                # the index keeps up (a fixed chunk smaller than a group would fall further behind)
+                limit = max(sqlite_mobiles.CHUNK, self._unindexed)
+                self._unindexed = await self._on_writer(self._index_chunk, limit)
             except sqlite3.Error as exc:  # lookups still find the tail; try again on the next round
                 log.error("indexing reports by mobile failed: %s", exc)
                 await asyncio.sleep(INDEX_IDLE_SECONDS)
 
-    def _index_chunk(self) -> int:
+    def _index_chunk(self, limit: int) -> int:
         if self._conn is None:
             raise sqlite3.OperationalError("database is closed")
-        return sqlite_mobiles.index_chunk(self._conn)
+        return sqlite_mobiles.index_chunk(self._conn, limit)
 
     def _open(self) -> int:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import sqlite3
 
-#: reports copied per indexing transaction (a few ms: the longest a commit waits behind one)
+#: reports waiting before an indexing transaction runs (~10 ms of work: what a commit may
+#: wait behind one at moderate load); under saturating load the store indexes more at once
 CHUNK = 5000
 
 #: `id IN (…)` term matching reports of one mobile (bind the mobile twice)
