@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 import sqlite3
-import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,7 +31,7 @@ log = logging.getLogger("delivrd.store.sqlite")
 WRITER_CACHE_KIB = 64 * 1024
 #: WAL pages (4 KiB) after which a commit checkpoints (SQLite's default is 1000).
 CHECKPOINT_PAGES = 20_000
-#: seconds without a full chunk to index after which the rest of the tail is indexed anyway
+#: while fewer than a chunk's worth of reports wait, they are indexed this often (seconds)
 INDEX_IDLE_SECONDS = 1.0
 
 
@@ -175,7 +175,7 @@ class SQLiteStore(SQLiteInsight, Store):
         self._indexer = asyncio.get_running_loop().create_task(self._index_behind(), name="delivrd-sqlite-indexer")
 
     async def _index_behind(self) -> None:
-        """Fill report_mobiles behind ingest: a chunk whenever one is full, the rest when writes pause."""
+        """Fill report_mobiles behind ingest: whenever a chunk's worth waits, else once a second."""
         while True:
             try:
                 await asyncio.wait_for(self._index_wanted.wait(), INDEX_IDLE_SECONDS)
