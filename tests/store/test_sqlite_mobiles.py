@@ -112,3 +112,18 @@ def test_http_lookup_by_mobile_across_a_kill(start_server):
     assert found() == expected
     assert httpx.post(url + "/sms/callback", content=body([report(4, mobile=MOBILE)])).json()["result"] == 0
     assert found() == [report(4)["sid"], *expected]
+
+
+def test_indexing_leaves_the_writer_at_synchronous_full(tmp_path):
+    """Index chunks commit without their own fsync; report commits must keep theirs."""
+
+    async def scenario() -> int:
+        store = SQLiteStore(tmp_path / "s.db")
+        await store.open()
+        await store.write([push(1, MOBILE, sid="x")])
+        await store._on_writer(store._index_chunk, 10)
+        level = await store._on_writer(lambda: store._conn.execute("PRAGMA synchronous").fetchone()[0])
+        await store.close()
+        return level
+
+    assert asyncio.run(scenario()) == 2  # FULL

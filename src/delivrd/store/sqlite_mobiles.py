@@ -37,8 +37,20 @@ def unindexed(conn: sqlite3.Connection) -> int:
 def index_chunk(conn: sqlite3.Connection, limit: int = CHUNK) -> int:
     """Copy up to `limit` reports above the watermark into the index, in one transaction.
 
-    Returns about how many reports remain above the new watermark.
+    Returns about how many reports remain above the new watermark. The transaction commits
+    without its own fsync (synchronous=NORMAL): the index is derived data, a power cut loses
+    the chunk and its watermark together (WAL commits are atomic), and the next report commit's
+    fsync, which is FULL, makes the chunk durable along with everything before it in the WAL.
     """
+    synchronous = conn.execute("PRAGMA synchronous").fetchone()[0]
+    conn.execute("PRAGMA synchronous = NORMAL")
+    try:
+        return _index_chunk(conn, limit)
+    finally:
+        conn.execute(f"PRAGMA synchronous = {int(synchronous)}")
+
+
+def _index_chunk(conn: sqlite3.Connection, limit: int) -> int:
     conn.execute("BEGIN IMMEDIATE")
     try:
         low = conn.execute("SELECT id FROM report_mobiles_watermark").fetchone()[0]
