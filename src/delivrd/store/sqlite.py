@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 import sqlite3
 import threading
@@ -19,16 +20,19 @@ from typing import Any, Callable, Sequence, TypeVar
 
 from delivrd.models import InboxEntry, Page, Reject, Reply, Report, extra_fields, iso_utc, iso_utc8
 from delivrd.push import CALLBACK, Push
-from delivrd.store import migrations
+from delivrd.store import migrations, sqlite_mobiles
 from delivrd.store.base import ListQuery, ReportQuery, Store, StoreError
 from delivrd.store.sqlite_insight import SQLiteInsight
 
 T = TypeVar("T")
+log = logging.getLogger("delivrd.store.sqlite")
 
 #: The write connection's page cache, in KiB (SQLite's default is 2 MiB).
 WRITER_CACHE_KIB = 64 * 1024
 #: WAL pages (4 KiB) after which a commit checkpoints (SQLite's default is 1000).
 CHECKPOINT_PAGES = 20_000
+#: while fewer than a chunk's worth of reports wait, they are indexed this often (seconds)
+INDEX_IDLE_SECONDS = 1.0
 
 
 INSERT_INBOX = (
@@ -141,6 +145,9 @@ class SQLiteStore(SQLiteInsight, Store):
         self._read_threads = ThreadPoolExecutor(readers, thread_name_prefix="delivrd-sqlite-reader")
         self._local = threading.local()
         self._conn: sqlite3.Connection | None = None
+        self._unindexed = 0  # reports not yet in report_mobiles (an estimate; see sqlite_mobiles)
+        self._index_wanted = asyncio.Event()
+        self._indexer: asyncio.Task[None] | None = None
 
     # -- threads -------------------------------------------------------------------------
 
@@ -162,11 +169,37 @@ class SQLiteStore(SQLiteInsight, Store):
 
     async def open(self) -> None:
         try:
-            await self._on_writer(self._open)
+            self._unindexed = await self._on_writer(self._open)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite database {self.path}: {exc}") from exc
+        self._indexer = asyncio.get_running_loop().create_task(self._index_behind(), name="delivrd-sqlite-indexer")
 
-    def _open(self) -> None:
+    async def _index_behind(self) -> None:
+        """Fill report_mobiles behind ingest: whenever a chunk's worth waits, else once a second."""
+        while True:
+            try:
+                await asyncio.wait_for(self._index_wanted.wait(), INDEX_IDLE_SECONDS)
+                self._index_wanted.clear()
+                if self._unindexed < sqlite_mobiles.CHUNK:
+                    continue
+            except TimeoutError:
+                if self._unindexed <= 0:
+                    continue
+            try:
+                # the whole tail at once: under saturating load that is about one commit group, so
+                # the index keeps up (a fixed chunk smaller than a group would fall further behind)
+                limit = max(sqlite_mobiles.CHUNK, self._unindexed)
+                self._unindexed = await self._on_writer(self._index_chunk, limit)
+            except sqlite3.Error as exc:  # lookups still find the tail; try again on the next round
+                log.error("indexing reports by mobile failed: %s", exc)
+                await asyncio.sleep(INDEX_IDLE_SECONDS)
+
+    def _index_chunk(self, limit: int) -> int:
+        if self._conn is None:
+            raise sqlite3.OperationalError("database is closed")
+        return sqlite_mobiles.index_chunk(self._conn, limit)
+
+    def _open(self) -> int:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 5000")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -181,6 +214,7 @@ class SQLiteStore(SQLiteInsight, Store):
         conn.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
         migrations.prepare(SQLiteSchema(conn), migrate=self.migrate)
         self._conn = conn
+        return sqlite_mobiles.unindexed(conn)
 
     async def schema_version(self) -> int:
         def read() -> int:
@@ -198,8 +232,18 @@ class SQLiteStore(SQLiteInsight, Store):
             raise StoreError(f"cannot read SQLite database {self.path}: {exc}") from exc
 
     async def close(self) -> None:
+        if self._indexer is not None:
+            self._indexer.cancel()
+            await asyncio.gather(self._indexer, return_exceptions=True)
+            self._indexer = None
+
         def close_writer() -> None:
             if self._conn is not None:
+                try:  # leave the index complete, so the next start serves lookups from it alone
+                    while sqlite_mobiles.index_chunk(self._conn) > 0:
+                        pass
+                except sqlite3.Error as exc:
+                    log.error("indexing reports by mobile at close failed: %s", exc)
                 self._conn.close()
                 self._conn = None
 
@@ -211,11 +255,14 @@ class SQLiteStore(SQLiteInsight, Store):
 
     async def write(self, pushes: Sequence[Push]) -> None:
         try:
-            await self._on_writer(self._write, pushes)
+            self._unindexed += await self._on_writer(self._write, pushes)
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite commit failed: {exc}") from exc
+        if self._unindexed >= sqlite_mobiles.CHUNK:
+            self._index_wanted.set()
 
-    def _write(self, pushes: Sequence[Push]) -> None:
+    def _write(self, pushes: Sequence[Push]) -> int:
+        """Commit `pushes` in one transaction; returns how many reports were new."""
         conn = self._conn
         if conn is None:
             raise sqlite3.OperationalError("database is closed")
@@ -255,6 +302,7 @@ class SQLiteStore(SQLiteInsight, Store):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        return new_reports
 
     @staticmethod
     def _upsert(conn: sqlite3.Connection, table: str, sql: str, rows: list[tuple]) -> int:
@@ -281,6 +329,8 @@ class SQLiteStore(SQLiteInsight, Store):
         conn = self._conn
         if conn is None:
             raise sqlite3.OperationalError("database is closed")
+        if table == "reports":
+            return sqlite_mobiles.delete_reports(conn, before, 1000)
         sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < ? LIMIT 1000)"
         return conn.execute(sql, (before,)).rowcount  # autocommit: one transaction per batch
 
@@ -315,11 +365,13 @@ class SQLiteStore(SQLiteInsight, Store):
         where, args = _filters(
             query,
             ("sid", query.sid),
-            ("mobile", query.mobile),
             ("nationcode", query.nationcode),
             ("report_status", query.report_status),
             ("errmsg", query.errmsg),
         )
+        if query.mobile is not None:
+            where.insert(0, sqlite_mobiles.MATCH)
+            args[:0] = [query.mobile, query.mobile]
         return await self._page(f"SELECT {REPORT_COLUMNS} FROM reports", where, args, query.limit, _report)
 
     async def replies(self, query: ListQuery) -> Page:

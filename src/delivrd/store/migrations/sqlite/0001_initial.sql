@@ -33,8 +33,20 @@ CREATE TABLE reports (
 );
 -- one index serves both the duplicate check and lookups by sid
 CREATE UNIQUE INDEX reports_sid_key ON reports (sid, dedup_key);
-CREATE INDEX reports_mobile ON reports (mobile);
 CREATE INDEX reports_received_at ON reports (received_at);
+-- Reports by mobile, kept out of `reports` so ingest does not update a random-keyed index
+-- per report: the store copies new reports here behind ingest, in chunks sorted by key
+-- (store/sqlite_mobiles.py). `bucket` is report_id >> 16, so a chunk lands in one small,
+-- recent part of the B-tree instead of dirtying pages all over it.
+CREATE TABLE report_mobiles (
+    bucket INTEGER NOT NULL,
+    mobile TEXT NOT NULL,
+    report_id INTEGER NOT NULL,
+    PRIMARY KEY (bucket, mobile, report_id)
+) WITHOUT ROWID;
+-- the highest reports.id copied into report_mobiles; reports above it are found by scan
+CREATE TABLE report_mobiles_watermark (id INTEGER NOT NULL);
+INSERT INTO report_mobiles_watermark (id) VALUES (0);
 
 CREATE TABLE replies (
     id INTEGER PRIMARY KEY,
