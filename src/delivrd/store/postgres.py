@@ -271,7 +271,8 @@ class PostgresStore(PostgresInsight, Store):
                             self._days.discard(day)
                 for table, column in (("report_keys", "received_at"), ("replies", "received_at"),
                                       ("rejects", "received_at"), ("sends", "sent_at"),
-                                      ("messages", "at")):  # fmt: skip
+                                      # by hour first, so the batches find their rows through messages_stats
+                                      ("messages", "hour < $1 / 3600000000 AND at")):  # fmt: skip
                     # small batches, each its own transaction: writers never wait long behind retention
                     delete = f"DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {column} < $1 LIMIT 5000)"
                     while await conn.execute(delete, cutoff) != "DELETE 0":
