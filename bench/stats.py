@@ -3,6 +3,7 @@
     .venv/bin/python bench/stats.py                 # 1m and 10m reports, in ./bench-stats/
     .venv/bin/python bench/stats.py --sizes 100k    # a quick look
     .venv/bin/python bench/stats.py ingest          # µs per report on the store's write path
+    .venv/bin/python bench/stats.py ingest --sends-first   # the same when each receipt completes a known send
     PYTHONPATH=../main/src .venv/bin/python bench/stats.py ingest   # the same for another checkout
     .venv/bin/python bench/stats.py --sizes 1m --database-url postgresql://postgres@127.0.0.1/test
 
@@ -187,9 +188,18 @@ async def timings(store: Store, reports: int) -> dict[str, float]:
     return out
 
 
-def ingest(pushes: int = 400, per_push: int = 100, group: int = 16) -> float:
-    """µs per report through SQLiteStore.write (durable, groups of `group` pushes), on a fresh database."""
+def ingest(sends_first: bool = False, database_url: str | None = None, pushes: int = 400, per_push: int = 100,
+           group: int = 16) -> float:
+    """µs per report through the store's write (durable, groups of `group` pushes), on a fresh database.
+
+    sends_first: register every report's send beforehand (not timed), so each receipt completes
+    a known message instead of starting one. database_url: PostgreSQL, a fresh schema per run.
+    """
     import tempfile
+    import uuid
+
+    from delivrd.store import open_store
+    from delivrd.store.base import Send
 
     items = [
         [report_row({"sid": f"5000:{p:06d}{i:03d}", "mobile": f"138{p:05d}{i:03d}", "nationcode": "86",
@@ -198,10 +208,17 @@ def ingest(pushes: int = 400, per_push: int = 100, group: int = 16) -> float:
         for p in range(pushes)
     ]  # fmt: skip
     built = [Push(CALLBACK, T0 + p, "127.0.0.1", 200, "stored", 100, b"[]", rows) for p, rows in enumerate(items)]
+    sends = [
+        Send(phone=f"+86138{p:05d}{i:03d}", nationcode="86", mobile=f"138{p:05d}{i:03d}", sid=f"5000:{p:06d}{i:03d}",
+             sent_at=T0 - 3_600_000_000 + (p * per_push + i) * 90_000, template_id="T1", sign_name="S", code="Ok")
+        for p in range(pushes) for i in range(per_push)
+    ]  # fmt: skip
 
-    async def run(path: Path) -> float:
-        store = SQLiteStore(path)
+    async def run(db: str, url: str | None) -> float:
+        store = open_store(db, url)
         await store.open()
+        if sends_first:
+            await store.register_sends(sends)
         started = time.perf_counter()
         for start in range(0, len(built), group):
             await store.write(built[start : start + group])
@@ -209,8 +226,23 @@ def ingest(pushes: int = 400, per_push: int = 100, group: int = 16) -> float:
         await store.close()
         return elapsed
 
-    with tempfile.TemporaryDirectory() as folder:
-        best = min(asyncio.run(run(Path(folder) / f"i{n}.db")) for n in range(3))
+    async def on_postgres(url: str) -> float:
+        import asyncpg
+
+        name = f"ingest_bench_{uuid.uuid4().hex[:8]}"
+        conn = await asyncpg.connect(url)
+        await conn.execute(f"CREATE SCHEMA {name}")
+        try:
+            return await run("", f"{url}{'&' if '?' in url else '?'}search_path={name}")
+        finally:
+            await conn.execute(f"DROP SCHEMA {name} CASCADE")
+            await conn.close()
+
+    if database_url:
+        best = min(asyncio.run(on_postgres(database_url)) for _ in range(3))
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            best = min(asyncio.run(run(str(Path(folder) / f"i{n}.db"), None)) for n in range(3))
     return best / (pushes * per_push) * 1e6
 
 
@@ -244,10 +276,13 @@ def main() -> int:
     p.add_argument("--sizes", default="1m,10m", help="reports per database, comma-separated (100k, 1m, 10m)")
     p.add_argument("--dir", default="bench-stats", help="where the databases go (kept for reuse)")
     p.add_argument("--json", help="also write the figures to this file")
-    p.add_argument("--database-url", help="PostgreSQL instead: each size in its own schema stats_bench_<size> (kept)")
+    p.add_argument("--sends-first", action="store_true", help="ingest: register the sends before their receipts")
+    p.add_argument("--database-url", help="PostgreSQL instead (stats: one schema stats_bench_<size> per size, kept; ingest: a fresh schema per run)")
     args = p.parse_args()
     if args.what == "ingest":
-        print(f"store write path: {ingest():.2f} µs per report (400 pushes × 100 reports, groups of 16)")
+        took = ingest(args.sends_first, args.database_url)
+        first = ", sends registered first" if args.sends_first else ""
+        print(f"store write path: {took:.2f} µs per report (400 pushes × 100 reports, groups of 16{first})")
         return 0
     folder = Path(args.dir)
     folder.mkdir(exist_ok=True)
