@@ -277,7 +277,10 @@ def main() -> int:
     p.add_argument("--dir", default="bench-stats", help="where the databases go (kept for reuse)")
     p.add_argument("--json", help="also write the figures to this file")
     p.add_argument("--sends-first", action="store_true", help="ingest: register the sends before their receipts")
-    p.add_argument("--database-url", help="PostgreSQL instead (stats: one schema stats_bench_<size> per size, kept; ingest: a fresh schema per run)")
+    p.add_argument(
+        "--database-url",
+        help="PostgreSQL instead (stats: one schema stats_bench_<size> per size, kept; ingest: a fresh schema per run)",
+    )
     args = p.parse_args()
     if args.what == "ingest":
         took = ingest(args.sends_first, args.database_url)

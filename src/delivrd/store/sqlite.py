@@ -40,8 +40,9 @@ UPSERT_REPLY = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (dedup_key) DO UPDATE SET duplicates = duplicates + 1"
 )
-#: the group's new receipts (ids above the mark) folded into their messages
-FOLD_REPORTS = insight_sql.fold_reports("reports NOT INDEXED WHERE id > ?", grouped=False)  # a rowid range, never an index scan
+#: the group's new receipts (ids above the mark) folded into their messages; NOT INDEXED: a rowid
+#: range, never a walk of the sid index (which the planner would pick for the grouping)
+FOLD_REPORTS = insight_sql.fold_reports("reports NOT INDEXED WHERE id > ?", grouped=False)
 INSERT_REJECT = (
     "INSERT INTO rejects (inbox_id, received_at, route, item_index, reason, raw) VALUES (?, ?, ?, ?, ?, ?)"
 )
