@@ -3,10 +3,14 @@
     .venv/bin/python bench/stats.py                 # 1m and 10m reports, in ./bench-stats/
     .venv/bin/python bench/stats.py --sizes 100k    # a quick look
     .venv/bin/python bench/stats.py ingest          # µs per report on the store's write path
+    .venv/bin/python bench/stats.py ingest --sends-first   # the same when each receipt completes a known send
     PYTHONPATH=../main/src .venv/bin/python bench/stats.py ingest   # the same for another checkout
+    .venv/bin/python bench/stats.py --sizes 1m --database-url postgresql://postgres@127.0.0.1/test
 
-The bulk loader fills a real delivrd SQLite database (created by SQLiteStore, so the
-schema and indexes are the shipped ones) with SQL-generated rows: one report per
+The bulk loader fills a real delivrd SQLite database (the shipped migrations, so the
+schema and indexes are the shipped ones: sends and receipts are inserted at schema
+version 2, then the database is upgraded as `delivrd db upgrade` would, which derives
+the messages table) with SQL-generated rows: one report per
 message, 90% of them with a registered send, plus 10% more sends that never got a
 receipt; spread over 30 days, 4 countries, 12 templates, 3 signatures, 1 in 7
 failed with one of 5 codes. It then times the real code path (`stats.compute`, the
@@ -25,7 +29,9 @@ import time
 from pathlib import Path
 
 from delivrd.push import CALLBACK, Push
-from delivrd.store.sqlite import SQLiteStore
+from delivrd.store import migrations
+from delivrd.store.base import Store
+from delivrd.store.sqlite import SQLiteSchema, SQLiteStore
 from delivrd.tencent import report_row
 
 DAY_US = 86_400_000_000
@@ -41,13 +47,12 @@ def size(text: str) -> int:
 def load(path: Path, reports: int) -> float:
     """Create the database and fill it; returns seconds spent."""
 
-    async def create() -> None:
-        store = SQLiteStore(path)
-        await store.open()
-        await store.close()
-
     started = time.perf_counter()
-    asyncio.run(create())
+    conn = sqlite3.connect(path, isolation_level=None)
+    schema = SQLiteSchema(conn)
+    for step in migrations.load("sqlite")[:2]:  # sends and reports; messages come from upgrading below
+        schema.apply(step)
+    conn.close()
     step = SPAN_DAYS * DAY_US // reports
     extra_sends = reports // 10
     conn = sqlite3.connect(path, isolation_level=None)
@@ -82,14 +87,72 @@ def load(path: Path, reports: int) -> float:
     )  # fmt: skip
     conn.execute("COMMIT")
     conn.close()
+    loaded = time.perf_counter()
+    print(f"  bulk insert {loaded - started:.1f} s", flush=True)
+
+    async def upgrade() -> None:  # later migrations (0003 derives the messages table), as `db upgrade` would
+        store = SQLiteStore(path, migrate=True)
+        await store.open()
+        await store.close()
+
+    asyncio.run(upgrade())
+    print(f"  schema upgrade {time.perf_counter() - loaded:.1f} s", flush=True)
     return time.perf_counter() - started
 
 
-async def timings(path: Path, reports: int) -> dict[str, float]:
+PG_NATION = "CASE n % 20 WHEN 0 THEN '62' WHEN 1 THEN '1' WHEN 2 THEN '44' ELSE '86' END"
+PG_MOBILE = "'138' || lpad(((n * 7919) % 100000000)::text, 8, '0')"
+
+
+async def load_postgres(url: str, reports: int) -> float:
+    """The same data as `load`, in the schema `url` names (created at version 2, filled, then upgraded)."""
+    import asyncpg
+
+    from delivrd.store.postgres import DAY, PostgresSchema, PostgresStore, partition_name
+
+    started = time.perf_counter()
+    conn = await asyncpg.connect(url)
+    schema = PostgresSchema(conn, url)
+    for step in migrations.load("postgresql")[:2]:
+        await schema.apply(step)
+    for day in range(T0 // DAY, T0 // DAY + SPAN_DAYS + 2):
+        await conn.execute(f"CREATE TABLE {partition_name('reports', day)} PARTITION OF reports"
+                           f" FOR VALUES FROM ({day * DAY}) TO ({(day + 1) * DAY})")  # fmt: skip
+    step = SPAN_DAYS * DAY_US // reports
+    await conn.execute(
+        f"""INSERT INTO reports (sid, dedup_key, nationcode, mobile, report_status, errmsg, description,
+            user_receive_time, phone, user_receive_ts, inbox_id, received_at)
+        SELECT '5000:' || lpad(n::text, 12, '0'), '\\x0000000000000000'::bytea, {PG_NATION}, {PG_MOBILE},
+            CASE WHEN n % 7 = 0 THEN 'FAIL' ELSE 'SUCCESS' END,
+            CASE WHEN n % 7 = 0 THEN CASE n % 5 WHEN 0 THEN 'MK:0001' WHEN 1 THEN 'UNDELIV' WHEN 2 THEN 'MX:0003'
+                 WHEN 3 THEN 'EXPIRED' ELSE 'NEW:42' END ELSE 'DELIVRD' END,
+            'generated', NULL, '+' || {PG_NATION} || {PG_MOBILE},
+            ($2 + n * $3) / 1000000 + 1 + n % 120, 1, $2 + n * $3 + 2000000 + (n % 120) * 1000000
+        FROM generate_series(1::bigint, $1) AS n""",
+        reports, T0, step,
+    )  # fmt: skip
+    await conn.execute(
+        f"""INSERT INTO sends (sid, phone, nationcode, mobile, sent_at, template_id, sign_name, fee, code,
+            registered_at)
+        SELECT '5000:' || lpad(n::text, 12, '0'), '+' || {PG_NATION} || {PG_MOBILE}, {PG_NATION}, {PG_MOBILE},
+            $2 + n * $3, 'T' || (n % 12), 'Sign' || (n % 3), 1, 'Ok', $2 + n * $3
+        FROM generate_series(1::bigint, $1) AS n WHERE n % 10 != 0 OR n > $4""",
+        reports + reports // 10, T0, step, reports,
+    )  # fmt: skip
+    await conn.close()
+    loaded = time.perf_counter()
+    print(f"  bulk insert {loaded - started:.1f} s", flush=True)
+    store = PostgresStore(url, migrate=True)
+    await store.open()
+    await store.close()
+    print(f"  schema upgrade {time.perf_counter() - loaded:.1f} s", flush=True)
+    return time.perf_counter() - started
+
+
+async def timings(store: Store, reports: int) -> dict[str, float]:
     from delivrd import stats
     from delivrd.store.base import ReportQuery, SendQuery
 
-    store = SQLiteStore(path)
     await store.open()
     now = T0 + SPAN_DAYS * DAY_US  # the data's "now": the last day is within the no-receipt window
     last_day = (now - DAY_US, now)
@@ -125,9 +188,18 @@ async def timings(path: Path, reports: int) -> dict[str, float]:
     return out
 
 
-def ingest(pushes: int = 400, per_push: int = 100, group: int = 16) -> float:
-    """µs per report through SQLiteStore.write (durable, groups of `group` pushes), on a fresh database."""
+def ingest(sends_first: bool = False, database_url: str | None = None, pushes: int = 400, per_push: int = 100,
+           group: int = 16) -> float:
+    """µs per report through the store's write (durable, groups of `group` pushes), on a fresh database.
+
+    sends_first: register every report's send beforehand (not timed), so each receipt completes
+    a known message instead of starting one. database_url: PostgreSQL, a fresh schema per run.
+    """
     import tempfile
+    import uuid
+
+    from delivrd.store import open_store
+    from delivrd.store.base import Send
 
     items = [
         [report_row({"sid": f"5000:{p:06d}{i:03d}", "mobile": f"138{p:05d}{i:03d}", "nationcode": "86",
@@ -136,10 +208,17 @@ def ingest(pushes: int = 400, per_push: int = 100, group: int = 16) -> float:
         for p in range(pushes)
     ]  # fmt: skip
     built = [Push(CALLBACK, T0 + p, "127.0.0.1", 200, "stored", 100, b"[]", rows) for p, rows in enumerate(items)]
+    sends = [
+        Send(phone=f"+86138{p:05d}{i:03d}", nationcode="86", mobile=f"138{p:05d}{i:03d}", sid=f"5000:{p:06d}{i:03d}",
+             sent_at=T0 - 3_600_000_000 + (p * per_push + i) * 90_000, template_id="T1", sign_name="S", code="Ok")
+        for p in range(pushes) for i in range(per_push)
+    ]  # fmt: skip
 
-    async def run(path: Path) -> float:
-        store = SQLiteStore(path)
+    async def run(db: str, url: str | None) -> float:
+        store = open_store(db, url)
         await store.open()
+        if sends_first:
+            await store.register_sends(sends)
         started = time.perf_counter()
         for start in range(0, len(built), group):
             await store.write(built[start : start + group])
@@ -147,9 +226,48 @@ def ingest(pushes: int = 400, per_push: int = 100, group: int = 16) -> float:
         await store.close()
         return elapsed
 
-    with tempfile.TemporaryDirectory() as folder:
-        best = min(asyncio.run(run(Path(folder) / f"i{n}.db")) for n in range(3))
+    async def on_postgres(url: str) -> float:
+        import asyncpg
+
+        name = f"ingest_bench_{uuid.uuid4().hex[:8]}"
+        conn = await asyncpg.connect(url)
+        await conn.execute(f"CREATE SCHEMA {name}")
+        try:
+            return await run("", f"{url}{'&' if '?' in url else '?'}search_path={name}")
+        finally:
+            await conn.execute(f"DROP SCHEMA {name} CASCADE")
+            await conn.close()
+
+    if database_url:
+        best = min(asyncio.run(on_postgres(database_url)) for _ in range(3))
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            best = min(asyncio.run(run(str(Path(folder) / f"i{n}.db"), None)) for n in range(3))
     return best / (pushes * per_push) * 1e6
+
+
+async def postgres_case(url: str, reports: int) -> dict[str, float]:
+    """Load (unless the schema holds the data already) and time one size on PostgreSQL."""
+    import asyncpg
+
+    from delivrd.store.postgres import PostgresStore
+
+    name = f"stats_bench_{reports}"
+    conn = await asyncpg.connect(url)
+    try:
+        exists = await conn.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname = $1", name)
+        if not exists:
+            await conn.execute(f"CREATE SCHEMA {name}")
+    finally:
+        await conn.close()
+    sep = "&" if "?" in url else "?"
+    schema_url = f"{url}{sep}search_path={name}"
+    if exists:
+        print(f"{reports:,} reports: reusing schema {name}")
+    else:
+        print(f"{reports:,} reports: loading schema {name} …", flush=True)
+        print(f"  loaded in {await load_postgres(schema_url, reports):.1f} s")
+    return await timings(PostgresStore(schema_url), reports)
 
 
 def main() -> int:
@@ -158,22 +276,32 @@ def main() -> int:
     p.add_argument("--sizes", default="1m,10m", help="reports per database, comma-separated (100k, 1m, 10m)")
     p.add_argument("--dir", default="bench-stats", help="where the databases go (kept for reuse)")
     p.add_argument("--json", help="also write the figures to this file")
+    p.add_argument("--sends-first", action="store_true", help="ingest: register the sends before their receipts")
+    p.add_argument(
+        "--database-url",
+        help="PostgreSQL instead (stats: one schema stats_bench_<size> per size, kept; ingest: a fresh schema per run)",
+    )
     args = p.parse_args()
     if args.what == "ingest":
-        print(f"store write path: {ingest():.2f} µs per report (400 pushes × 100 reports, groups of 16)")
+        took = ingest(args.sends_first, args.database_url)
+        first = ", sends registered first" if args.sends_first else ""
+        print(f"store write path: {took:.2f} µs per report (400 pushes × 100 reports, groups of 16{first})")
         return 0
     folder = Path(args.dir)
     folder.mkdir(exist_ok=True)
     results = {}
     for text in args.sizes.split(","):
         reports = size(text)
+        if args.database_url:
+            results[reports] = asyncio.run(postgres_case(args.database_url, reports))
+            continue
         path = folder / f"stats-{reports}.db"
         if path.exists():
             print(f"{reports:,} reports: reusing {path}")
         else:
             print(f"{reports:,} reports: loading {path} …", flush=True)
             print(f"  loaded in {load(path, reports):.1f} s ({path.stat().st_size / 2**20:.0f} MiB)")
-        results[reports] = asyncio.run(timings(path, reports))
+        results[reports] = asyncio.run(timings(SQLiteStore(path), reports))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

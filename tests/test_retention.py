@@ -54,4 +54,6 @@ def test_db_prune_applies_retention_once(backend, tmp_path, start_server):
     assert missing.returncode == 2 and "--retention-days" in missing.stderr
     result = run("prune", "--retention-days", "5", *args)
     assert result.returncode == 0, result.stderr
-    assert stored(start_server(db=db).url) == {"recent"}
+    server = start_server(db=db)
+    assert stored(server.url) == {"recent"}
+    assert httpx.get(server.url + "/v1/stats").json()["total"] == 1  # the old message went with its receipt

@@ -22,8 +22,12 @@ def send(sid, mobile, sent_at=T0, **kw):
 
 
 def run(tmp_path, scenario, backend):
+    return on(tmp_path / "d.db", backend, scenario)
+
+
+def on(db, backend, scenario, migrate=False):
     async def go():
-        store = open_store(str(tmp_path / "d.db"), backend.database_url(tmp_path / "d.db"))
+        store = open_store(str(db), backend.database_url(db), migrate=migrate)
         await store.open()
         try:
             return await scenario(store)
@@ -92,3 +96,79 @@ def test_time_range_and_day_keys(tmp_path, backend):
     inside = run(tmp_path, scenario, backend)
     day = (T0 + 24 * HOUR) // (24 * HOUR) * (24 * HOUR)
     assert [(r.key, r.state, r.count) for r in inside] == [(day, "pending", 1)]
+
+
+MESSAGE_COLUMNS = (
+    "sid, mobile, at, nationcode, template_id, sign_name, sent_at, send_code, first_report_at, receipts, ok, ko,"
+    " ok_code, ko_code, user_receive_ts, state, code, latency_s, hour"
+)
+COPIED = {
+    "sends": "sid, phone, nationcode, mobile, sent_at, template_id, sign_name, fee, session_context, code, message,"
+             " iso_code, registered_at",
+    "reports": "sid, dedup_key, nationcode, mobile, report_status, errmsg, description, user_receive_time, ext,"
+               " extra, phone, user_receive_ts, inbox_id, received_at",
+}  # fmt: skip
+
+
+def sql(backend, db, statement, rows=None):
+    """Run one statement on `db` directly (not through delivrd): fetch rows, or insert `rows`."""
+    if backend.name == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(db) as conn:
+            if rows is not None:
+                conn.executemany(statement, rows)
+                return []
+            return [tuple(r) for r in conn.execute(statement)]
+    import asyncpg
+
+    from delivrd.store.insight_sql import numbered
+
+    async def go():
+        conn = await asyncpg.connect(backend.database_url(db))
+        try:
+            if rows is not None:
+                await conn.executemany(numbered(statement), rows)
+                return []
+            return [tuple(r) for r in await conn.fetch(statement)]
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
+
+
+def test_upgrading_derives_the_messages_the_write_path_keeps(tmp_path, backend):
+    """Migration 0003 backfills `messages` from sends and receipts exactly as the writes maintain it."""
+    from test_migrations import make_old_database
+
+    async def scenario(store):
+        await store.write([receipt("a", "13800000001", "FAIL", "43", at=T0 + 1)])  # receipts before the send,
+        await store.write([receipt("a", "13800000001", "SUCCESS", "DELIVRD", at=T0 + 2),  # in two groups
+                           receipt("b", "13800000002", "FAIL", "MK:0001", at=T0 + 3),
+                           receipt("b", "13800000002", "FAIL", "MX:0003", when="2026-09-21 22:13:41", at=T0 + 3),
+                           receipt("o", "13800000009", at=T0 + 4)])  # two of one message in a group; an orphan
+        await store.register_sends([send("a", "13800000001", template_id="T1", sign_name="S"),
+                                    send("b", "13800000002"), send("c", "13800000003", sent_at=T0 - 99 * HOUR),
+                                    send(None, "13800000005", code="LimitExceeded.PhoneNumberDailyLimit")])
+        await store.write([receipt("b", "13800000002", "FAIL", "MK:0001", at=T0 + 5),  # a duplicate
+                           receipt("o", "13800000009", "FAIL", "UNDELIV", at=T0 + 6)])  # fmt: skip
+
+    live = tmp_path / "live.db"
+    on(live, backend, scenario)
+    kept = sorted(sql(backend, live, f"SELECT {MESSAGE_COLUMNS} FROM messages"), key=repr)
+    assert len(kept) == 5 and sum(1 for m in kept if m[15] == "delivered") == 2  # a (after its FAIL), o
+
+    old = tmp_path / "old.db"
+    assert make_old_database(backend, old) == 2
+    if backend.name == "postgresql":  # the day's partition, as a serving delivrd would have made it
+        from delivrd.store.postgres import DAY, partition_name
+
+        day = T0 // DAY
+        sql(backend, old, f"CREATE TABLE {partition_name('reports', day)} PARTITION OF reports"
+                          f" FOR VALUES FROM ({day * DAY}) TO ({(day + 1) * DAY})")  # fmt: skip
+    for table, columns in COPIED.items():
+        copied = sql(backend, live, f"SELECT {columns} FROM {table} ORDER BY id")
+        marks = ", ".join("?" * len(columns.split(",")))
+        sql(backend, old, f"INSERT INTO {table} ({columns}) VALUES ({marks})", copied)
+    on(old, backend, lambda store: asyncio.sleep(0), migrate=True)  # opening with --migrate upgrades it
+    assert sorted(sql(backend, old, f"SELECT {MESSAGE_COLUMNS} FROM messages"), key=repr) == kept

@@ -79,7 +79,7 @@ class MessageQuery:
 
     A message is a registered send (its time: `sent_at`) or, for receipts with no
     registered send, one (sid, mobile) pair (its time: when delivrd received its first
-    receipt in the range). `since` is inclusive, `until` exclusive, both microseconds.
+    receipt). `since` is inclusive, `until` exclusive, both microseconds.
     """
 
     since: int | None = None

@@ -1,18 +1,21 @@
 """The SQL behind message state and statistics, written once for every backend.
 
-Plain SQL that SQLite and PostgreSQL both run (CTEs, CASE, GROUP BY the primary key,
-integer division), with `?` placeholders; a backend with numbered placeholders
-rewrites them with `numbered`. Messages are sends LEFT JOIN reports on (sid, mobile)
-plus the (sid, mobile) pairs of receipts that have no registered send, so the
-callback's write path pays nothing for them. The state rules are the ones documented
-on `store.base.MessageRow`.
+Plain SQL that SQLite and PostgreSQL both run, with `?` placeholders; a backend with
+numbered placeholders rewrites them with `numbered`. Messages live in their own table
+(migration 0003), one row per message, folded in by the writes: `FOLD_REPORTS` is the
+upsert each group commit runs for its new receipts, `FOLD_SENDS` the one for new sends.
+Reading messages or statistics is then one range of `messages.at`, no join. The state
+rules are the ones documented on `store.base.MessageRow`; `messages.state` holds the
+outcome (delivered, failed, or NULL: none yet) and the query splits NULL into
+`pending` and `no_receipt` by its own `pending_after`.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Iterable, Sequence
 
-from delivrd.store.base import MessageQuery, StatsQuery
+from delivrd.store.base import MessageQuery, StatsQuery, StatsRow
 
 #: microsecond bounds standing for "no bound" (keeps the SQL text and its plan fixed)
 EARLIEST = -(2**62)
@@ -21,75 +24,148 @@ LATEST = 2**62
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
 
-_MESSAGES = """
-WITH m AS (
-  SELECT s.sid, s.nationcode, s.mobile, s.template_id, s.sign_name, s.sent_at AS at, s.sent_at,
-    s.code AS send_code, min(r.received_at) AS first_report_at, count(r.id) AS receipts,
-    max(CASE WHEN r.report_status = 'SUCCESS' THEN 1 ELSE 0 END) AS ok,
-    max(CASE WHEN r.report_status = 'FAIL' THEN 1 ELSE 0 END) AS ko,
-    max(CASE WHEN r.report_status = 'SUCCESS' THEN r.errmsg END) AS ok_code,
-    max(CASE WHEN r.report_status = 'FAIL' THEN r.errmsg END) AS ko_code,
-    min(CASE WHEN r.report_status = 'SUCCESS' THEN r.user_receive_ts END) AS user_receive_ts
-  FROM sends s LEFT JOIN reports r ON r.sid = s.sid AND r.mobile = s.mobile
-  WHERE s.sent_at >= ? AND s.sent_at < ?
-  GROUP BY s.sent_at, s.id
-  UNION ALL
-  SELECT r.sid, max(r.nationcode), r.mobile, NULL, NULL, min(r.received_at), NULL,
-    NULL, min(r.received_at), count(*),
-    max(CASE WHEN r.report_status = 'SUCCESS' THEN 1 ELSE 0 END),
-    max(CASE WHEN r.report_status = 'FAIL' THEN 1 ELSE 0 END),
-    max(CASE WHEN r.report_status = 'SUCCESS' THEN r.errmsg END),
-    max(CASE WHEN r.report_status = 'FAIL' THEN r.errmsg END),
-    min(CASE WHEN r.report_status = 'SUCCESS' THEN r.user_receive_ts END)
-  FROM reports r
-  WHERE r.received_at >= ? AND r.received_at < ?
-    AND NOT EXISTS (SELECT 1 FROM sends s WHERE s.sid = r.sid AND s.mobile = r.mobile)
-  GROUP BY r.sid, r.mobile
-), c AS (
-  SELECT m.*,
-    CASE WHEN ok = 1 THEN 'delivered'
-         WHEN ko = 1 OR (send_code IS NOT NULL AND send_code <> 'Ok') THEN 'failed'
-         WHEN sent_at >= ? THEN 'pending'
-         ELSE 'no_receipt' END AS state,
-    CASE WHEN ok = 1 THEN ok_code
-         WHEN ko = 1 THEN ko_code
-         WHEN send_code IS NOT NULL AND send_code <> 'Ok' THEN send_code END AS code,
-    CASE WHEN ok = 1 THEN user_receive_ts - sent_at / 1000000 END AS latency_s
-  FROM m
-)
+
+def _least(a: str, b: str) -> str:
+    """The smaller of two values, NULL only when both are (SQLite's two-argument min() is NULL if either is)."""
+    return f"CASE WHEN {a} IS NULL OR {b} < {a} THEN {b} ELSE {a} END"
+
+
+def _greatest(a: str, b: str) -> str:
+    return f"CASE WHEN {a} IS NULL OR {b} > {a} THEN {b} ELSE {a} END"
+
+
+#: receipts, aggregated per (sid, mobile): what one or more of them say about their message
+RECEIPT_SUMMARY = """sid, mobile, min(received_at), max(nationcode), min(received_at), count(*),
+    max(CASE WHEN report_status = 'SUCCESS' THEN 1 ELSE 0 END),
+    max(CASE WHEN report_status = 'FAIL' THEN 1 ELSE 0 END),
+    max(CASE WHEN report_status = 'SUCCESS' THEN errmsg END),
+    max(CASE WHEN report_status = 'FAIL' THEN errmsg END),
+    min(CASE WHEN report_status = 'SUCCESS' THEN user_receive_ts END)"""
+
+_FOLD_REPORTS_HEAD = """INSERT INTO messages (sid, mobile, at, nationcode, first_report_at, receipts, ok, ko, ok_code,
+    ko_code, user_receive_ts)
 """
+# A message with a registered send keeps the send's time and country; one without takes
+# its first receipt's. The rest merges as the aggregates above would over all receipts.
+_FOLD_REPORTS_MERGE = f"""
+ON CONFLICT (sid, mobile) DO UPDATE SET
+    receipts = messages.receipts + excluded.receipts,
+    first_report_at = {_least("messages.first_report_at", "excluded.first_report_at")},
+    at = CASE WHEN messages.sent_at IS NULL AND excluded.at < messages.at THEN excluded.at ELSE messages.at END,
+    nationcode = CASE WHEN messages.sent_at IS NULL
+        THEN {_greatest("messages.nationcode", "excluded.nationcode")} ELSE messages.nationcode END,
+    ok = CASE WHEN excluded.ok > messages.ok THEN excluded.ok ELSE messages.ok END,
+    ko = CASE WHEN excluded.ko > messages.ko THEN excluded.ko ELSE messages.ko END,
+    ok_code = {_greatest("messages.ok_code", "excluded.ok_code")},
+    ko_code = {_greatest("messages.ko_code", "excluded.ko_code")},
+    user_receive_ts = {_least("messages.user_receive_ts", "excluded.user_receive_ts")}"""
+
+
+#: the same, for one receipt
+RECEIPT_ROW = """sid, mobile, received_at, nationcode, received_at, 1,
+    CASE WHEN report_status = 'SUCCESS' THEN 1 ELSE 0 END,
+    CASE WHEN report_status = 'FAIL' THEN 1 ELSE 0 END,
+    CASE WHEN report_status = 'SUCCESS' THEN errmsg END,
+    CASE WHEN report_status = 'FAIL' THEN errmsg END,
+    CASE WHEN report_status = 'SUCCESS' THEN user_receive_ts END"""
+
+
+def fold_reports(source: str, *, grouped: bool) -> str:
+    """The upsert that folds the receipts of `source` (a FROM clause) into their messages.
+
+    grouped: aggregate per (sid, mobile) first, in key order, for databases whose upsert may
+    not touch a row twice in one statement (PostgreSQL); SQLite merges row by row, cheaper.
+    """
+    if grouped:
+        select = f"SELECT {RECEIPT_SUMMARY}\nFROM {source}\nGROUP BY sid, mobile ORDER BY sid, mobile"
+    else:
+        select = f"SELECT {RECEIPT_ROW}\nFROM {source}"
+    return f"{_FOLD_REPORTS_HEAD}{select}{_FOLD_REPORTS_MERGE}"
+
+
+def fold_sends(source: str) -> str:
+    """The upsert that gives the sends of `source` their messages (taking over one made by earlier receipts)."""
+    return f"""INSERT INTO messages (sid, mobile, at, nationcode, template_id, sign_name, sent_at, send_code)
+SELECT sid, mobile, sent_at, nationcode, template_id, sign_name, sent_at, code FROM {source} ORDER BY sid, mobile
+ON CONFLICT (sid, mobile) DO UPDATE SET
+    at = excluded.at, nationcode = excluded.nationcode, template_id = excluded.template_id,
+    sign_name = excluded.sign_name, sent_at = excluded.sent_at, send_code = excluded.send_code
+WHERE messages.sent_at IS NULL"""
+
+
+# with no outcome yet, a message has a registered send, so `at` is its sent_at
+_STATE = "CASE WHEN state IS NOT NULL THEN state WHEN at >= ? THEN 'pending' ELSE 'no_receipt' END"
+# `hour` narrows the index range (it leads messages_stats); `at` then holds the exact bounds
+_RANGE = "hour >= ? AND hour <= ? AND at >= ? AND at < ?"
 
 #: column order of MessageRow
-MESSAGES = _MESSAGES + (
+MESSAGES = (
     "SELECT sid, nationcode, mobile, template_id, sign_name, sent_at, first_report_at, receipts,"
-    " state, code, user_receive_ts, latency_s FROM c ORDER BY at"
+    f" {_STATE}, code, user_receive_ts, latency_s FROM messages WHERE {_RANGE} ORDER BY at"
 )
 
+#: the answer's key, from the per-hour counts
 GROUP_KEYS = {
     None: "NULL",
-    "day": f"at / {DAY_US} * {DAY_US}",
-    "hour": f"at / {HOUR_US} * {HOUR_US}",
+    "day": f"hour * {HOUR_US} / {DAY_US} * {DAY_US}",
+    "hour": f"hour * {HOUR_US}",
     "nationcode": "nationcode",
     "template": "template_id",
     "sign": "sign_name",
 }
+# Per-hour counts first, grouped by a prefix of messages_stats (hour, state, code,
+# latency_s, nationcode, template_id, sign_name, at): the database streams through the
+# index range and never sorts the messages themselves; only the per-hour rows are then
+# grouped again. `recent` counts the messages at or after pending_after (only those with
+# no outcome need it: they are `pending`, the rest of them `no_receipt`).
+_HOURLY = ["hour", "state", "code", "latency_s"]
+_PREFIX = {
+    None: _HOURLY, "day": _HOURLY, "hour": _HOURLY,
+    "nationcode": [*_HOURLY, "nationcode"],
+    "template": [*_HOURLY, "nationcode", "template_id"],
+    "sign": [*_HOURLY, "nationcode", "template_id", "sign_name"],
+}  # fmt: skip
+
+
+def _bounds(query: MessageQuery) -> list[int]:
+    since = EARLIEST if query.since is None else query.since
+    until = LATEST if query.until is None else query.until
+    return [since // HOUR_US, (until - 1) // HOUR_US, since, until]
 
 
 def message_args(query: MessageQuery) -> list[int]:
-    since = EARLIEST if query.since is None else query.since
-    until = LATEST if query.until is None else query.until
-    return [since, until, since, until, query.pending_after]
+    return [query.pending_after, *_bounds(query)]
 
 
 def stats_sql(by: str | None) -> str:
-    """Messages counted by (key, state, code, latency_s): the histogram StatsRow describes."""
-    return _MESSAGES + (
-        f"SELECT {GROUP_KEYS[by]} AS key, state, code, latency_s, count(*) FROM c GROUP BY 1, 2, 3, 4"
+    """Messages counted by (key, outcome, code, latency_s), with how many of them are recent."""
+    columns = ", ".join(_PREFIX[by])
+    hourly = (
+        f"SELECT {columns}, count(*) AS n, sum(CASE WHEN at >= ? THEN 1 ELSE 0 END) AS recent"
+        f" FROM messages WHERE {_RANGE} GROUP BY {columns}"
+    )
+    return (
+        f"SELECT {GROUP_KEYS[by]} AS key, state, code, latency_s, CAST(sum(n) AS BIGINT), CAST(sum(recent) AS BIGINT)"
+        f" FROM ({hourly}) AS h GROUP BY 1, 2, 3, 4"
     )
 
 
 def stats_args(query: StatsQuery) -> list[int]:
     return message_args(query)
+
+
+def stats_rows(rows: Iterable[Sequence]) -> list[StatsRow]:
+    """The histogram StatsRow describes: a message with no outcome is `pending` if recent, else `no_receipt`."""
+    out = []
+    for key, state, code, latency_s, n, recent in rows:
+        if state is not None:
+            out.append(StatsRow(key, state, code, latency_s, n))
+            continue
+        if recent:
+            out.append(StatsRow(key, "pending", code, latency_s, recent))
+        if n - recent:
+            out.append(StatsRow(key, "no_receipt", code, latency_s, n - recent))
+    return out
 
 
 def numbered(sql: str) -> str:

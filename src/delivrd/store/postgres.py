@@ -21,7 +21,7 @@ import asyncpg
 
 from delivrd.models import Page
 from delivrd.push import CALLBACK, Push
-from delivrd.store import migrations
+from delivrd.store import insight_sql, migrations
 from delivrd.store.base import ListQuery, ReportQuery, Store, StoreError
 from delivrd.store.postgres_insight import PostgresInsight
 from delivrd.store.sqlite import _inbox, _reject, _reply, _report  # the same row shapes on both backends
@@ -39,7 +39,8 @@ FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError
 # nothing. Rows travel as one array per column ($n) and refer to their push by its position
 # in the group (`push`), which the inbox rows turn into inbox ids. A report's key is claimed
 # first, in key order (so two writers never wait on each other in a cycle); only reports
-# whose key was new are inserted, and a known key counts one more duplicate.
+# whose key was new are inserted, and a known key counts one more duplicate. The new
+# reports are folded into their messages (`insight_sql.fold_reports`) in the same statement.
 WRITE_GROUP = """
 WITH pushes AS MATERIALIZED (
     SELECT nextval('inbox_id_seq') AS inbox_id, p.*
@@ -69,6 +70,11 @@ WITH pushes AS MATERIALIZED (
     FROM incoming i JOIN claimed c ON c.sid = i.sid AND c.dedup_key = i.dedup_key
     WHERE c.fresh
     RETURNING 1
+), new_messages AS (
+""" + insight_sql.fold_reports(
+    "(SELECT i.* FROM incoming i JOIN claimed c ON c.sid = i.sid AND c.dedup_key = i.dedup_key WHERE c.fresh) AS f",
+    grouped=True,
+) + """
 ), new_replies AS (
     INSERT INTO replies (dedup_key, extend, mobile, nationcode, sign, text, time, extra, phone, inbox_id,
                          received_at, duplicates)
@@ -264,7 +270,9 @@ class PostgresStore(PostgresInsight, Store):
                             await conn.execute(f"DROP TABLE IF EXISTS {name}")
                             self._days.discard(day)
                 for table, column in (("report_keys", "received_at"), ("replies", "received_at"),
-                                      ("rejects", "received_at"), ("sends", "sent_at")):  # fmt: skip
+                                      ("rejects", "received_at"), ("sends", "sent_at"),
+                                      # by hour first, so the batches find their rows through messages_stats
+                                      ("messages", "hour < $1 / 3600000000 AND at")):  # fmt: skip
                     # small batches, each its own transaction: writers never wait long behind retention
                     delete = f"DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {column} < $1 LIMIT 5000)"
                     while await conn.execute(delete, cutoff) != "DELETE 0":

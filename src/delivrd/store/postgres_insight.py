@@ -1,6 +1,7 @@
 """PostgreSQL side of sends, message state and statistics (mixed into PostgresStore).
 
-The SQL is the one every backend runs (`insight_sql`), with numbered placeholders.
+The SQL is the one every backend runs (`insight_sql`), with numbered placeholders;
+register_sends writes the sends and their messages in one statement.
 `messages` streams through a server-side cursor, so memory stays bounded however many
 messages the range holds.
 """
@@ -26,7 +27,14 @@ INSERT INTO sends (sid, phone, nationcode, mobile, sent_at, template_id, sign_na
 SELECT *, $13 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[],
                           $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[])
 ON CONFLICT DO NOTHING
-RETURNING 1
+RETURNING sid, mobile, sent_at, nationcode, template_id, sign_name, code
+"""
+# the new sends and their messages, in one statement (one implicit transaction)
+REGISTER_SENDS = f"""
+WITH new AS ({INSERT_SENDS}), folded AS (
+{insight_sql.fold_sends("new")}
+)
+SELECT count(*) FROM new
 """
 MESSAGES = insight_sql.numbered(insight_sql.MESSAGES)
 
@@ -43,10 +51,10 @@ class PostgresInsight:
             for s in sends
         ]  # fmt: skip
         try:
-            new = await self._get_pool().fetch(INSERT_SENDS, *_columns(rows, 12), time.time_ns() // 1000)
+            new = await self._get_pool().fetchval(REGISTER_SENDS, *_columns(rows, 12), time.time_ns() // 1000)
         except FAILURES as exc:
             raise StoreError(f"PostgreSQL commit failed: {_reason(exc)}") from exc
-        return len(new)
+        return new
 
     async def sends(self: "PostgresStore", query: SendQuery) -> list[SendRecord]:
         where, args = [], []
@@ -73,4 +81,4 @@ class PostgresInsight:
 
     async def stats(self: "PostgresStore", query: StatsQuery) -> list[StatsRow]:
         sql = insight_sql.numbered(insight_sql.stats_sql(query.by))
-        return [StatsRow(*r) for r in await self._fetch(sql, *insight_sql.stats_args(query))]
+        return insight_sql.stats_rows(await self._fetch(sql, *insight_sql.stats_args(query)))
