@@ -165,10 +165,16 @@ class PostgresSchema:
             await self.conn.execute("INSERT INTO delivrd_schema (version) VALUES ($1)", migration.version)
 
     async def prepare(self, *, migrate: bool) -> None:
-        current = await self.version()
-        empty = current == 0 and await self.is_empty()
-        for migration in migrations.plan(self.where, self.dialect, current, empty=empty, migrate=migrate):
-            await self.apply(migration)
+        """Decide and apply under one session lock: a concurrent starter waits for every step, never
+        reading a half-upgraded schema (which it would refuse without --migrate)."""
+        await self.conn.execute("SELECT pg_advisory_lock(hashtext(current_schema() || '.delivrd_schema'))")
+        try:
+            current = await self.version()
+            empty = current == 0 and await self.is_empty()
+            for migration in migrations.plan(self.where, self.dialect, current, empty=empty, migrate=migrate):
+                await self.apply(migration)
+        finally:
+            await self.conn.execute("SELECT pg_advisory_unlock(hashtext(current_schema() || '.delivrd_schema'))")
 
 
 class PostgresStore(PostgresInsight, Store):
