@@ -317,10 +317,11 @@ class PostgresStore(PostgresInsight, Store):
         rows = await self._fetch("SELECT name, sum(value)::bigint FROM counters GROUP BY name")
         return {name: value for name, value in rows}
 
-    async def _page(self, select: str, where: list[str], args: list[Any], id_column: str, limit: int,
+    async def _page(self, select: str, where: list[str], args: list[Any], order: str, limit: int,
                     make: Callable) -> Page:  # fmt: skip
+        """Newest first by `order` (the id, or an expression of it); one row more than `limit` tells if more follow."""
         sql = select + (" WHERE " + " AND ".join(where) if where else "")
-        sql += f" ORDER BY {id_column} DESC LIMIT ${len(args) + 1}"
+        sql += f" ORDER BY {order} DESC LIMIT ${len(args) + 1}"
         rows = await self._fetch(sql, *args, limit + 1)
         items = [make(r) for r in rows[:limit]]
         return Page(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
@@ -335,8 +336,12 @@ class PostgresStore(PostgresInsight, Store):
             ("report_status", query.report_status),
             ("errmsg", query.errmsg),
         )
+        # A sid or mobile matches a handful of rows: find them through their index and sort them. Ordered by
+        # plain r.id, a partition without fresh statistics can instead walk every id backwards filtering on
+        # sid (seen: 180 ms at 1M reports, 8 s at 10M, before ANALYZE); `+ 0` takes that plan away.
+        order = "r.id + 0" if query.sid is not None or query.mobile is not None else "r.id"
         return await self._page(
-            f"SELECT {REPORT_COLUMNS} FROM {REPORTS_FROM}", where, args, "r.id", query.limit, _report
+            f"SELECT {REPORT_COLUMNS} FROM {REPORTS_FROM}", where, args, order, query.limit, _report
         )
 
     async def replies(self, query: ListQuery) -> Page:
