@@ -57,7 +57,7 @@ def add_database_options(p: argparse.ArgumentParser) -> None:
 def add_db(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "db",
-        help="show or upgrade the database schema",
+        help="show, upgrade or prune the database (schema version, migrations, retention)",
         description="Schema migrations are versioned; `delivrd serve` refuses an older schema unless --migrate.",
     )
     commands = p.add_subparsers(title="db commands", metavar="DB_COMMAND", required=True)
@@ -126,7 +126,7 @@ def db_prune(args: argparse.Namespace) -> int:
 def add_serve(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "serve",
-        help="run the callback receiver and read API",
+        help="run the callback receiver, the read API and the dashboard",
         description=(
             "Run delivrd: Tencent posts status reports to /sms/callback (and replies to /sms/reply); "
             "each is acked with {\"result\":0,\"errmsg\":\"OK\"} only after it is committed. "
