@@ -8,6 +8,7 @@ flight): a benchmark that loses data must not report a speed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 from bench import report, servers, wrk
 from bench.servers import SERVERS, Context
@@ -70,67 +72,63 @@ def verify(name: str, batch: int, acked_reports: int, stored: int, slack: int) -
     return check
 
 
-def measure(server: servers.Server, batch: int, args: argparse.Namespace, run_id: str) -> dict:
-    """One server, one batch size: fresh start, short warm-up, measured load, stored count checked."""
+@contextlib.contextmanager
+def fresh(server: servers.Server, args: argparse.Namespace) -> Iterator[servers.Running]:
+    """`server` started on a new temporary directory (and database), stopped however the block ends."""
     with tempfile.TemporaryDirectory(prefix="delivrd-bench-") as tmp:
-        ctx = Context(servers.free_port(), Path(tmp), args.postgres)
-        running = servers.start(server, ctx)
+        running = servers.start(server, Context(servers.free_port(), Path(tmp), args.postgres))
         try:
-            before = running.stored_reports() if server.stores else 0
-            running.sample(0.2)
-            warm = None if args.quick else wrk.run(running.url, batch=batch, seconds=2, run_id=run_id + "w",
-                                                   connections=CONNECTIONS)  # fmt: skip
-            load = wrk.run(running.url, batch=batch, seconds=args.duration, run_id=run_id, connections=CONNECTIONS)
-            row = report.row(server, load, running.peak_rss)
-            if server.stores:
-                acked = load.acked_reports + (warm.acked_reports if warm else 0)
-                errors = sum(load.errors.values()) + (sum(warm.errors.values()) if warm else 0)
-                slack = (2 * CONNECTIONS + errors) * batch
-                row["check"] = verify(server.name, batch, acked, running.settled_reports() - before, slack)
+            yield running
         finally:
             running.stop()
+
+
+def measure(server: servers.Server, batch: int, args: argparse.Namespace, run_id: str) -> dict:
+    """One server, one batch size: fresh start, short warm-up, measured load, stored count checked."""
+    with fresh(server, args) as running:
+        before = running.stored_reports() if server.stores else 0
+        running.sample(0.2)
+        warm = None if args.quick else wrk.run(running.url, batch=batch, seconds=2, run_id=run_id + "w",
+                                               connections=CONNECTIONS)  # fmt: skip
+        load = wrk.run(running.url, batch=batch, seconds=args.duration, run_id=run_id, connections=CONNECTIONS)
+        row = report.row(server, load, running.peak_rss)
+        if server.stores:
+            acked = load.acked_reports + (warm.acked_reports if warm else 0)
+            errors = sum(load.errors.values()) + (sum(warm.errors.values()) if warm else 0)
+            slack = (2 * CONNECTIONS + errors) * batch
+            row["check"] = verify(server.name, batch, acked, running.settled_reports() - before, slack)
     return row
 
 
 def latency_run(server: servers.Server, rate: float, args: argparse.Namespace, run_id: str) -> dict:
     """Batch 1 at a fixed offered rate: each connection paced by push.lua's delay() (see docs)."""
-    with tempfile.TemporaryDirectory(prefix="delivrd-bench-") as tmp:
-        ctx = Context(servers.free_port(), Path(tmp), args.postgres)
-        running = servers.start(server, ctx)
-        try:
-            before = running.stored_reports()
-            running.sample(0.2)
-            gap = CONNECTIONS * 1000 / rate
-            # calibrate: a connection's cycle is its gap plus the answer's latency; take the latter off
-            probe = wrk.run(running.url, batch=1, seconds=min(3, args.duration), run_id=run_id + "c",
-                            connections=CONNECTIONS, gap_ms=gap)  # fmt: skip
-            latency_ms = max(0.0, CONNECTIONS * 1000 / max(probe.requests_per_s, 1) - gap)
-            gap = max(gap / 2, gap - latency_ms)  # a stall during calibration must not double the rate
-            load = wrk.run(running.url, batch=1, seconds=args.duration, run_id=run_id, connections=CONNECTIONS,
-                           gap_ms=gap)  # fmt: skip
-            stored = running.settled_reports() - before
-            check = verify(server.name, 1, load.acked_reports + probe.acked_reports, stored,
-                           2 * CONNECTIONS + sum(load.errors.values()) + sum(probe.errors.values()))  # fmt: skip
-        finally:
-            running.stop()
+    with fresh(server, args) as running:
+        before = running.stored_reports()
+        running.sample(0.2)
+        gap = CONNECTIONS * 1000 / rate
+        # calibrate: a connection's cycle is its gap plus the answer's latency; take the latter off
+        probe = wrk.run(running.url, batch=1, seconds=min(3, args.duration), run_id=run_id + "c",
+                        connections=CONNECTIONS, gap_ms=gap)  # fmt: skip
+        latency_ms = max(0.0, CONNECTIONS * 1000 / max(probe.requests_per_s, 1) - gap)
+        gap = max(gap / 2, gap - latency_ms)  # a stall during calibration must not double the rate
+        load = wrk.run(running.url, batch=1, seconds=args.duration, run_id=run_id, connections=CONNECTIONS,
+                       gap_ms=gap)  # fmt: skip
+        stored = running.settled_reports() - before
+        check = verify(server.name, 1, load.acked_reports + probe.acked_reports, stored,
+                       2 * CONNECTIONS + sum(load.errors.values()) + sum(probe.errors.values()))  # fmt: skip
     return {"server": server.name, "offered_rps": round(rate, 1), "gap_ms": round(gap, 3), **report.load(load),
             "peak_rss_mb": report.mb(running.peak_rss), "check": check}  # fmt: skip
 
 
 def sustained_run(server: servers.Server, args: argparse.Namespace, run_id: str) -> dict:
     """Batch 100 as fast as it goes for --sustained seconds; RSS sampled every second."""
-    with tempfile.TemporaryDirectory(prefix="delivrd-bench-") as tmp:
-        ctx = Context(servers.free_port(), Path(tmp), args.postgres)
-        running = servers.start(server, ctx)
-        try:
-            before = running.stored_reports()
-            running.sample(1.0)
-            load = wrk.run(running.url, batch=100, seconds=args.sustained, run_id=run_id, connections=CONNECTIONS)
-            stored = running.settled_reports() - before
-            check = verify(server.name, 100, load.acked_reports, stored,
-                           (2 * CONNECTIONS + sum(load.errors.values())) * 100)  # fmt: skip
-        finally:
-            running.stop()
+    with fresh(server, args) as running:
+        before = running.stored_reports()
+        running.sample(1.0)
+        load = wrk.run(running.url, batch=100, seconds=args.sustained, run_id=run_id, connections=CONNECTIONS)
+        stored = running.settled_reports() - before
+        check = verify(server.name, 100, load.acked_reports, stored,
+                       (2 * CONNECTIONS + sum(load.errors.values())) * 100)  # fmt: skip
     t0 = running.samples[0][0]
     series = [(round(t - t0, 1), report.mb(rss)) for t, rss in running.samples]
     return {"server": server.name, "seconds": args.sustained, **report.load(load), "check": check,
