@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import subprocess
 import sys
 
@@ -12,6 +11,7 @@ import pytest
 from factories import batch, body
 
 from delivrd.store import migrations
+from delivrd.store.sqlite_connect import connect
 from delivrd.store.postgres import PostgresSchema
 from delivrd.store.sqlite import SQLiteSchema
 
@@ -32,7 +32,7 @@ def make_old_database(backend, db) -> int:
     dialect = "sqlite" if backend.name == "sqlite" else "postgresql"
     steps = migrations.load(dialect)[:-1]
     if backend.name == "sqlite":
-        conn = sqlite3.connect(db, isolation_level=None)
+        conn = connect(str(db))
         schema = SQLiteSchema(conn)
         for step in steps:
             schema.apply(step)

@@ -113,13 +113,16 @@ COPIED = {
 def sql(backend, db, statement, rows=None):
     """Run one statement on `db` directly (not through delivrd): fetch rows, or insert `rows`."""
     if backend.name == "sqlite":
-        import sqlite3
+        from delivrd.store.sqlite_connect import connect
 
-        with sqlite3.connect(db) as conn:
+        conn = connect(str(db))
+        try:
             if rows is not None:
                 conn.executemany(statement, rows)
                 return []
             return [tuple(r) for r in conn.execute(statement)]
+        finally:
+            conn.close()
     import asyncpg
 
     from delivrd.store.insight_sql import numbered

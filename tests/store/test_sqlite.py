@@ -1,12 +1,12 @@
 """What only the SQLite store does: a WAL database with its version in PRAGMA user_version (the rest: test_store.py)."""
 
 import asyncio
-import sqlite3
 
 from delivrd.push import CALLBACK, Push
 from delivrd.store import ReportQuery
 from delivrd.store import migrations
 from delivrd.store.sqlite import SQLiteStore
+from delivrd.store.sqlite_connect import connect
 
 SCHEMA_VERSION = migrations.latest("sqlite")
 from delivrd.tencent import report_row
@@ -28,6 +28,7 @@ def test_creates_a_wal_database_at_the_current_version(tmp_path):
 
     page = asyncio.run(scenario())
     assert [r.sid for r in page.items] == ["s2", "s1"]
-    with sqlite3.connect(tmp_path / "d.db") as db:
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db = connect(str(tmp_path / "d.db"))
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 
 import httpx
@@ -12,6 +11,7 @@ import pytest
 from delivrd.push import CALLBACK, Push
 from delivrd.store import ReportQuery
 from delivrd.store.sqlite import SQLiteStore
+from delivrd.store.sqlite_connect import connect
 from delivrd.tencent import report_row
 from tests.factories import body, report
 
@@ -27,9 +27,12 @@ def push(at: int, *mobiles: str, sid: str) -> Push:
 
 def index_state(db) -> tuple[int, int]:
     """(watermark, rows in report_mobiles), read straight from the file."""
-    with sqlite3.connect(db) as conn:
+    conn = connect(str(db))  # apsw, as the store: sqlite3 beside it in one process would drop its locks
+    try:
         watermark = conn.execute("SELECT id FROM report_mobiles_watermark").fetchone()[0]
         return watermark, conn.execute("SELECT count(*) FROM report_mobiles").fetchone()[0]
+    finally:
+        conn.close()
 
 
 async def sids(store: SQLiteStore, mobile: str = MOBILE, **query) -> list[str]:

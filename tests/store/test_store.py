@@ -208,10 +208,11 @@ def test_concurrent_starters_on_an_empty_database_both_succeed(make_store):
 async def bump_version(store, backend) -> None:
     """Mark the database as migrated by a newer delivrd."""
     if backend.name == "sqlite":
-        import sqlite3
+        from delivrd.store.sqlite_connect import connect
 
-        with sqlite3.connect(store.path) as db:
-            db.execute("PRAGMA user_version = 999")
+        db = connect(store.path)
+        db.execute("PRAGMA user_version = 999")
+        db.close()
     else:
         import asyncpg
 

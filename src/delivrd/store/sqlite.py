@@ -12,7 +12,6 @@ import asyncio
 import base64
 import logging
 import os
-import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any, Callable, Sequence, TypeVar
 from delivrd.models import InboxEntry, Page, Reject, Reply, Report, extra_fields, iso_utc, iso_utc8
 from delivrd.push import CALLBACK, Push
 from delivrd.store import insight_sql, migrations, sqlite_mobiles
+from delivrd.store.sqlite_connect import Connection, Error, closed, connect, in_transaction
 from delivrd.store.base import ListQuery, ReportQuery, Store, StoreError
 from delivrd.store.sqlite_insight import SQLiteInsight
 
@@ -79,7 +79,7 @@ class SQLiteSchema:
 
     dialect = "sqlite"
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.where = "this SQLite database"
 
@@ -147,7 +147,7 @@ class SQLiteStore(SQLiteInsight, Store):
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="delivrd-sqlite-writer")
         self._read_threads = ThreadPoolExecutor(readers, thread_name_prefix="delivrd-sqlite-reader")
         self._local = threading.local()
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Connection | None = None
         self._unindexed = 0  # reports not yet in report_mobiles (an estimate; see sqlite_mobiles)
         self._index_wanted = asyncio.Event()
         self._indexer: asyncio.Task[None] | None = None
@@ -160,11 +160,10 @@ class SQLiteStore(SQLiteInsight, Store):
     async def _on_reader(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._read_threads, fn, *args)
 
-    def _reader(self) -> sqlite3.Connection:
+    def _reader(self) -> Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 5000")
+            conn = connect(self.path, readonly=True)
             self._local.conn = conn
         return conn
 
@@ -173,7 +172,7 @@ class SQLiteStore(SQLiteInsight, Store):
     async def open(self) -> None:
         try:
             self._unindexed = await self._on_writer(self._open)
-        except sqlite3.Error as exc:
+        except Error as exc:
             raise StoreError(f"cannot open SQLite database {self.path}: {exc}") from exc
         self._indexer = asyncio.get_running_loop().create_task(self._index_behind(), name="delivrd-sqlite-indexer")
 
@@ -193,21 +192,20 @@ class SQLiteStore(SQLiteInsight, Store):
                 # the index keeps up (a fixed chunk smaller than a group would fall further behind)
                 limit = max(sqlite_mobiles.CHUNK, self._unindexed)
                 self._unindexed = await self._on_writer(self._index_chunk, limit)
-            except sqlite3.Error as exc:  # lookups still find the tail; try again on the next round
+            except Error as exc:  # lookups still find the tail; try again on the next round
                 log.error("indexing reports by mobile failed: %s", exc)
                 await asyncio.sleep(INDEX_IDLE_SECONDS)
 
     def _index_chunk(self, limit: int) -> int:
         if self._conn is None:
-            raise sqlite3.OperationalError("database is closed")
+            raise closed()
         return sqlite_mobiles.index_chunk(self._conn, limit)
 
     def _open(self) -> int:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 5000")
+        conn = connect(self.path)
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
-            raise sqlite3.OperationalError(f"could not switch to WAL journal mode (got {mode})")
+            raise Error(f"could not switch to WAL journal mode (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
         # Speed without touching durability (measured in bench/, see docs/performance.md): a
         # 64 MiB page cache keeps the random-keyed index pages (mobile) in memory instead of
@@ -223,7 +221,7 @@ class SQLiteStore(SQLiteInsight, Store):
         def read() -> int:
             if not os.path.exists(self.path):
                 return 0  # no database yet: `open` (or `delivrd db upgrade`) creates it
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            conn = connect(self.path, readonly=True)
             try:
                 return SQLiteSchema(conn).version()
             finally:
@@ -231,7 +229,7 @@ class SQLiteStore(SQLiteInsight, Store):
 
         try:
             return await self._on_writer(read)
-        except sqlite3.Error as exc:
+        except Error as exc:
             raise StoreError(f"cannot read SQLite database {self.path}: {exc}") from exc
 
     async def close(self) -> None:
@@ -245,7 +243,7 @@ class SQLiteStore(SQLiteInsight, Store):
                 try:  # leave the index complete, so the next start serves lookups from it alone
                     while sqlite_mobiles.index_chunk(self._conn) > 0:
                         pass
-                except sqlite3.Error as exc:
+                except Error as exc:
                     log.error("indexing reports by mobile at close failed: %s", exc)
                 self._conn.close()
                 self._conn = None
@@ -259,7 +257,7 @@ class SQLiteStore(SQLiteInsight, Store):
     async def write(self, pushes: Sequence[Push]) -> None:
         try:
             self._unindexed += await self._on_writer(self._write, pushes)
-        except sqlite3.Error as exc:
+        except Error as exc:
             raise StoreError(f"SQLite commit failed: {exc}") from exc
         if self._unindexed >= sqlite_mobiles.CHUNK:
             self._index_wanted.set()
@@ -268,18 +266,19 @@ class SQLiteStore(SQLiteInsight, Store):
         """Commit `pushes` in one transaction; returns how many reports were new."""
         conn = self._conn
         if conn is None:
-            raise sqlite3.OperationalError("database is closed")
+            raise closed()
         reports: list[tuple] = []
         replies: list[tuple] = []
         rejects: list[tuple] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
             for push in pushes:
-                inbox_id = conn.execute(
+                conn.execute(
                     INSERT_INBOX,
                     (push.received_at, push.route, push.peer, push.status, push.outcome,
                      push.items, len(push.rejects), push.size, push.body),
-                ).lastrowid  # fmt: skip
+                )  # fmt: skip
+                inbox_id = conn.last_insert_rowid()
                 tail = (inbox_id, push.received_at)
                 (reports if push.route == CALLBACK else replies).extend([row + tail for row in push.rows])
                 rejects.extend(
@@ -302,13 +301,13 @@ class SQLiteStore(SQLiteInsight, Store):
             )
             conn.execute("COMMIT")
         except BaseException:
-            if conn.in_transaction:
+            if in_transaction(conn):
                 conn.execute("ROLLBACK")
             raise
         return new_reports
 
     @staticmethod
-    def _upsert(conn: sqlite3.Connection, table: str, sql: str, rows: list[tuple], then: str | None = None) -> int:
+    def _upsert(conn: Connection, table: str, sql: str, rows: list[tuple], then: str | None = None) -> int:
         """Insert-or-count-duplicate; returns how many rows were new. `then` runs with the id below the new rows."""
         if not rows:
             return 0
@@ -328,34 +327,35 @@ class SQLiteStore(SQLiteInsight, Store):
     async def _prune_batch(self, fn: Callable[..., int], *args: Any) -> int:
         try:
             return await self._on_writer(fn, *args)
-        except sqlite3.Error as exc:
+        except Error as exc:
             raise StoreError(f"SQLite prune failed: {exc}") from exc
 
     def _delete_old(self, table: str, column: str, before: int) -> int:
         conn = self._conn
         if conn is None:
-            raise sqlite3.OperationalError("database is closed")
+            raise closed()
         if table == "reports":
             return sqlite_mobiles.delete_reports(conn, before, 1000)
         sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < ? LIMIT 1000)"
-        return conn.execute(sql, (before,)).rowcount  # autocommit: one transaction per batch
+        conn.execute(sql, (before,))  # autocommit: one transaction per batch
+        return conn.changes()
 
     # -- reading ------------------------------------------------------------------------------
 
     async def ping(self) -> None:
         try:
             await self._on_reader(lambda: self._reader().execute("SELECT 1 FROM counters LIMIT 1").fetchall())
-        except sqlite3.Error as exc:
+        except Error as exc:
             raise StoreError(f"SQLite is not answering: {exc}") from exc
 
     async def counters(self) -> dict[str, int]:
         rows = await self._read(lambda c: c.execute("SELECT name, value FROM counters").fetchall())
         return dict(rows)
 
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _read(self, fn: Callable[[Connection], T]) -> T:
         try:
             return await self._on_reader(lambda: fn(self._reader()))
-        except sqlite3.Error as exc:
+        except Error as exc:
             raise StoreError(f"SQLite read failed: {exc}") from exc
 
     async def _page(self, sql: str, where: list[str], args: list[Any], limit: int, make: Callable) -> Page:

@@ -7,13 +7,14 @@ The SQL itself is shared with every backend (`insight_sql`).
 
 from __future__ import annotations
 
-import sqlite3
 import time
+from itertools import islice
 from typing import TYPE_CHECKING, AsyncIterator, Sequence
 
 from delivrd.models import SendRecord, iso_utc
 from delivrd.store import insight_sql
 from delivrd.store.base import MessageQuery, MessageRow, Send, SendQuery, StatsQuery, StatsRow, StoreError
+from delivrd.store.sqlite_connect import Error, closed, connect, in_transaction
 
 if TYPE_CHECKING:
     from delivrd.store.sqlite import SQLiteStore
@@ -47,13 +48,13 @@ class SQLiteInsight:
     async def register_sends(self: "SQLiteStore", sends: Sequence[Send]) -> int:
         try:
             return await self._on_writer(self._register_sends, sends)
-        except sqlite3.Error as exc:
+        except Error as exc:
             raise StoreError(f"SQLite commit failed: {exc}") from exc
 
     def _register_sends(self: "SQLiteStore", sends: Sequence[Send]) -> int:
         conn = self._conn
         if conn is None:
-            raise sqlite3.OperationalError("database is closed")
+            raise closed()
         now = time.time_ns() // 1000
         rows = [
             (s.sid, s.phone, s.nationcode, s.mobile, s.sent_at, s.template_id, s.sign_name, s.fee,
@@ -63,14 +64,14 @@ class SQLiteInsight:
         conn.execute("BEGIN IMMEDIATE")
         try:
             top = conn.execute("SELECT coalesce(max(id), 0) FROM sends").fetchone()[0]
-            before = conn.total_changes
+            before = conn.total_changes()
             conn.executemany(INSERT_SEND, rows)
-            new = conn.total_changes - before
+            new = conn.total_changes() - before
             if new:
                 conn.execute(FOLD_SENDS, (top,))
             conn.execute("COMMIT")
         except BaseException:
-            if conn.in_transaction:
+            if in_transaction(conn):
                 conn.execute("ROLLBACK")
             raise
         return new
@@ -90,13 +91,12 @@ class SQLiteInsight:
 
     async def messages(self: "SQLiteStore", query: MessageQuery) -> AsyncIterator[list[MessageRow]]:
         # a connection of its own, so the cursor can be stepped from whichever reader thread is free
-        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        conn = connect(self.path, readonly=True)
         try:
-            conn.execute("PRAGMA busy_timeout = 5000")
             cursor = await self._on_reader(conn.execute, insight_sql.MESSAGES, insight_sql.message_args(query))
-            while rows := await self._on_reader(cursor.fetchmany, CHUNK):
+            while rows := await self._on_reader(lambda: list(islice(cursor, CHUNK))):
                 yield [MessageRow(*r) for r in rows]
-        except sqlite3.Error as exc:
+        except Error as exc:
             raise StoreError(f"SQLite read failed: {exc}") from exc
         finally:
             conn.close()

@@ -11,7 +11,7 @@ watermark (the tail), in one statement, so one snapshot sees both consistently.
 
 from __future__ import annotations
 
-import sqlite3
+from delivrd.store.sqlite_connect import Connection, in_transaction
 
 #: reports waiting before an indexing transaction runs (~10 ms of work: what a commit may
 #: wait behind one at moderate load); under saturating load the store indexes more at once
@@ -27,14 +27,14 @@ MATCH = (
 )
 
 
-def unindexed(conn: sqlite3.Connection) -> int:
+def unindexed(conn: Connection) -> int:
     """About how many reports are above the watermark (exact unless ids were pruned there)."""
     return conn.execute(
         "SELECT coalesce((SELECT max(id) FROM reports), 0) - (SELECT id FROM report_mobiles_watermark)"
     ).fetchone()[0]
 
 
-def index_chunk(conn: sqlite3.Connection, limit: int = CHUNK) -> int:
+def index_chunk(conn: Connection, limit: int = CHUNK) -> int:
     """Copy up to `limit` reports above the watermark into the index, in one transaction.
 
     Returns about how many reports remain above the new watermark. The transaction commits
@@ -50,7 +50,7 @@ def index_chunk(conn: sqlite3.Connection, limit: int = CHUNK) -> int:
         conn.execute(f"PRAGMA synchronous = {int(synchronous)}")
 
 
-def _index_chunk(conn: sqlite3.Connection, limit: int) -> int:
+def _index_chunk(conn: Connection, limit: int) -> int:
     conn.execute("BEGIN IMMEDIATE")
     try:
         low = conn.execute("SELECT id FROM report_mobiles_watermark").fetchone()[0]
@@ -67,13 +67,13 @@ def _index_chunk(conn: sqlite3.Connection, limit: int) -> int:
         left = unindexed(conn)
         conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:
+        if in_transaction(conn):
             conn.execute("ROLLBACK")
         raise
     return left
 
 
-def delete_reports(conn: sqlite3.Connection, before: int, limit: int) -> int:
+def delete_reports(conn: Connection, before: int, limit: int) -> int:
     """Delete up to `limit` reports received before `before` with their index rows, in one transaction."""
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -88,7 +88,7 @@ def delete_reports(conn: sqlite3.Connection, before: int, limit: int) -> int:
         )
         conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:
+        if in_transaction(conn):
             conn.execute("ROLLBACK")
         raise
     return len(rows)
