@@ -131,3 +131,23 @@ def test_close_commits_what_was_queued_and_refuses_more():
     refused, store = run(scenario())
     assert refused.code == results.SHUTTING_DOWN
     assert sum(len(g) for g in store.groups) == 5
+
+
+def test_push_queued_behind_a_hanging_commit_times_out_too():
+    async def scenario():
+        store = GatedStore()
+        writer = Writer(store, commit_timeout=0.05)
+        writer.start()
+        first = asyncio.create_task(writer.submit(a_push(1)))
+        await asyncio.sleep(0.01)  # the first push's commit hangs at the gate
+        with pytest.raises(WriteRefused) as refused:
+            await writer.submit(a_push(2))  # queued behind it, never in a group
+        with pytest.raises(WriteRefused):
+            await first
+        store.gate.set()
+        await writer.close()  # both are still committed: a retry would count as a duplicate
+        return refused.value, store
+
+    refused, store = run(scenario())
+    assert refused.code == results.COMMIT_TIMEOUT
+    assert sum(len(g) for g in store.groups) == 2

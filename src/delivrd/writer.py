@@ -4,7 +4,9 @@ Each request submits its push and awaits its own commit. While one commit is in
 flight the next requests queue up, so under load one transaction (and one fsync)
 serves many requests, and a request never pays for a transaction of its own. The
 queue is bounded in pushes and bytes: when it is full, `submit` fails at once so
-the caller can answer 503 instead of growing memory or hanging.
+the caller can answer 503 instead of growing memory or hanging. A push not committed
+within `commit_timeout` is answered 503 by a watchdog that looks at the oldest
+pushes a few times per timeout (one task, instead of a timer per request).
 """
 
 from __future__ import annotations
@@ -42,11 +44,14 @@ class Writer:
         self.max_pending = max_pending
         self.max_pending_bytes = max_pending_bytes
         self.commit_timeout = commit_timeout
-        self._queue: deque[tuple[Push, asyncio.Future[None]]] = deque()
+        # (push, its future, loop.time() when queued), oldest first; _group is the one being committed
+        self._queue: deque[tuple[Push, asyncio.Future[None], float]] = deque()
+        self._group: list[tuple[Push, asyncio.Future[None], float]] = []
         self._pending_bytes = 0
         self._wakeup = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.commits = 0
         self.committed_pushes = 0
@@ -56,6 +61,7 @@ class Writer:
         # which showed as ~4 % of the whole process in a batch-1 profile
         self._loop = asyncio.get_running_loop()
         self._task = self._loop.create_task(self._run(), name="delivrd-writer")
+        self._watchdog = self._loop.create_task(self._watch(), name="delivrd-writer-watchdog")
 
     async def submit(self, push: Push) -> None:
         """Queue `push` and return once it is committed; raise WriteRefused otherwise."""
@@ -66,19 +72,25 @@ class Writer:
         loop = self._loop
         assert loop is not None, "start() the writer first"
         future: asyncio.Future[None] = loop.create_future()
-        self._queue.append((push, future))
+        self._queue.append((push, future, loop.time()))
         self._pending_bytes += push.weight
         self._wakeup.set()
-        timer = loop.call_later(self.commit_timeout, self._expire, future)
-        try:
-            await future
-        finally:
-            timer.cancel()
+        await future
 
-    def _expire(self, future: asyncio.Future[None]) -> None:
-        if not future.done():
-            message = f"storage did not commit within {self.commit_timeout:g}s; the push may be retried safely"
-            future.set_exception(WriteRefused(results.COMMIT_TIMEOUT, message))
+    async def _watch(self) -> None:
+        """Answer COMMIT_TIMEOUT to pushes waiting longer than commit_timeout (they stay queued and are
+        still committed; a retry is then counted as a duplicate)."""
+        assert self._loop is not None
+        message = f"storage did not commit within {self.commit_timeout:g}s; the push may be retried safely"
+        while True:
+            await asyncio.sleep(self.commit_timeout / 4)
+            too_old = self._loop.time() - self.commit_timeout
+            for waiting in (self._group, self._queue):
+                for _, future, queued_at in waiting:  # oldest first: stop at the first young one
+                    if queued_at > too_old:
+                        break
+                    if not future.done():
+                        future.set_exception(WriteRefused(results.COMMIT_TIMEOUT, message))
 
     async def _run(self) -> None:
         while True:
@@ -88,24 +100,26 @@ class Writer:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            group = list(self._queue)
+            self._group = group = list(self._queue)
             self._queue.clear()
             self._pending_bytes = 0
             try:
-                await self.store.write([push for push, _ in group])
+                await self.store.write([push for push, _, _ in group])
             except Exception as exc:  # even a bug must not stop the writer: fail the group, keep serving
                 if isinstance(exc, StoreError):
                     log.error("commit of %d push(es) failed: %s", len(group), exc)
                 else:
                     log.exception("unexpected error while committing %d push(es)", len(group))
                 error = WriteRefused(results.COMMIT_FAILED, f"storage could not commit: {exc}")
-                for _, future in group:
+                for _, future, _ in group:
                     if not future.done():
                         future.set_exception(error)
                 continue
+            finally:
+                self._group = []  # do not hold the bodies until the next group
             self.commits += 1
             self.committed_pushes += len(group)
-            for _, future in group:
+            for _, future, _ in group:
                 if not future.done():
                     future.set_result(None)
 
@@ -115,3 +129,6 @@ class Writer:
         self._wakeup.set()
         if self._task is not None:
             await self._task
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            await asyncio.gather(self._watchdog, return_exceptions=True)
