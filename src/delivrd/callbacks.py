@@ -27,6 +27,10 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 REJECT_RAW_LIMIT = 64 * 1024
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+# the ack's two ASGI messages, built once (the server only reads them)
+_ACK_START = {"type": "http.response.start", "status": 200,
+              "headers": [*_JSON_HEADERS, (b"content-length", str(len(results.ACK)).encode())]}  # fmt: skip
+_ACK_BODY = {"type": "http.response.body", "body": results.ACK}
 
 
 async def _answer(send: Send, status: int, body: bytes) -> None:
@@ -81,7 +85,8 @@ class CallbackRoute:
         except WriteRefused as refused:
             return await _refuse(send, refused.code, refused.message)
         if push.result == results.OK:
-            await _answer(send, 200, results.ACK)
+            await send(_ACK_START)
+            await send(_ACK_BODY)
         else:
             await _refuse(send, push.result, push.rejects[0].reason)
 

@@ -36,8 +36,8 @@ INDEX_IDLE_SECONDS = 1.0
 
 
 INSERT_INBOX = (
-    "INSERT INTO inbox (received_at, route, peer, status, outcome, items, rejected, size, body)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO inbox (id, received_at, route, peer, status, outcome, items, rejected, size, body)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 UPSERT_REPORT = (
     "INSERT INTO reports (sid, dedup_key, nationcode, mobile, report_status, errmsg, description,"
@@ -272,13 +272,15 @@ class SQLiteStore(SQLiteInsight, Store):
         rejects: list[tuple] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for push in pushes:
-                conn.execute(
-                    INSERT_INBOX,
-                    (push.received_at, push.route, push.peer, push.status, push.outcome,
-                     push.items, len(push.rejects), push.size, push.body),
-                )  # fmt: skip
-                inbox_id = conn.last_insert_rowid()
+            # the group's inbox ids are known before inserting (the write lock is held), so the
+            # inbox rows go in with one executemany instead of a statement per push
+            top = conn.execute("SELECT coalesce(max(id), 0) FROM inbox").fetchone()[0]
+            conn.executemany(
+                INSERT_INBOX,
+                [(top + n, push.received_at, push.route, push.peer, push.status, push.outcome,
+                  push.items, len(push.rejects), push.size, push.body) for n, push in enumerate(pushes, 1)],
+            )  # fmt: skip
+            for inbox_id, push in enumerate(pushes, top + 1):
                 tail = (inbox_id, push.received_at)
                 (reports if push.route == CALLBACK else replies).extend([row + tail for row in push.rows])
                 rejects.extend(
