@@ -90,8 +90,9 @@ def measure(server: servers.Server, batch: int, args: argparse.Namespace, run_id
         running.sample(0.2)
         warm = None if args.quick else wrk.run(running.url, batch=batch, seconds=2, run_id=run_id + "w",
                                                connections=CONNECTIONS)  # fmt: skip
+        cpu = running.cpu_seconds()
         load = wrk.run(running.url, batch=batch, seconds=args.duration, run_id=run_id, connections=CONNECTIONS)
-        row = report.row(server, load, running.peak_rss)
+        row = report.row(server, load, running.peak_rss, running.cpu_seconds() - cpu)
         if server.stores:
             acked = load.acked_reports + (warm.acked_reports if warm else 0)
             errors = sum(load.errors.values()) + (sum(warm.errors.values()) if warm else 0)

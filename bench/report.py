@@ -46,9 +46,13 @@ def load(load: Load) -> dict[str, Any]:
     }
 
 
-def row(server: Server, result: Load, peak_rss: int) -> dict[str, Any]:
+def row(server: Server, result: Load, peak_rss: int, cpu_seconds: float) -> dict[str, Any]:
+    """One measured run; cpu_us_per_request is the server's own CPU time (process tree, user + system)
+    per answered request: what a request costs, which moves less with other load than req/s does."""
     return {"server": server.name, "about": server.about, "batch": result.batch, **load(result),
-            "peak_rss_mb": mb(peak_rss)}  # fmt: skip
+            "peak_rss_mb": mb(peak_rss),
+            "cpu_us_per_request": round(cpu_seconds * 1e6 / max(result.requests, 1), 1),
+            "core_busy_pct": round(cpu_seconds * 100 / result.seconds, 1)}  # fmt: skip
 
 
 def rss_trend(series: list[tuple[float, float]]) -> dict[str, Any]:
@@ -125,7 +129,7 @@ def one_line(r: dict) -> str:
 def show(con: Console, result: dict) -> None:
     table = Table(title=f"delivrd benchmark — {result['command']}")
     for name, justify in (("server", "left"), ("batch", "right"), ("req/s", "right"), ("reports/s", "right"),
-                          ("p50 ms", "right"), ("p99 ms", "right"), ("peak RSS MB", "right"),
+                          ("p50 ms", "right"), ("p99 ms", "right"), ("peak RSS MB", "right"), ("cpu µs/req", "right"),
                           ("vs ceiling", "right"), ("vs naive", "right"), ("stored check", "left"),
                           ("cpu stall %", "right")):  # fmt: skip
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -133,15 +137,16 @@ def show(con: Console, result: dict) -> None:
         check = r.get("check")
         table.add_row(
             r["server"], str(r["batch"]), f"{r['requests_per_s']:,.0f}", f"{r['reports_per_s']:,.0f}",
-            f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}", f"{r['peak_rss_mb']:.0f}",
+            f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}", f"{r['peak_rss_mb']:.0f}", f"{r.get('cpu_us_per_request', 0):,.0f}",
             f"{r['vs_ceiling']:.2f}×" if "vs_ceiling" in r else "",
             f"{r['vs_naive']:.1f}×" if "vs_naive" in r else "",
             f"ok, +{check['unacked_but_stored']} in flight" if check else "",
             "" if r.get("cpu_pressure_avg10") is None else f"{r['cpu_pressure_avg10']:.0f}",
         )  # fmt: skip
     con.print(table)
-    con.print("Each row is the best of its rounds (all rounds are in the JSON). cpu stall %: the machine's CPU"
-              " pressure (PSI some avg10) at the end of that run; high means other work shared the cores.")
+    con.print("Each row is the best of its rounds (all rounds are in the JSON). cpu µs/req: the server's CPU time"
+              " per answered request. cpu stall %: the machine's CPU pressure (PSI some avg10) at the end of that"
+              " run; high means other work shared the cores.")
     for skipped in result["skipped"]:
         con.print(f"skipped {skipped['server']}: {skipped['reason']}")
     if "latency" in result:

@@ -163,6 +163,22 @@ class Running:
     def peak_rss(self) -> int:
         return max((rss for _, rss in self.samples), default=0)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the server and all its children."""
+        total = 0.0
+        try:
+            root = psutil.Process(self.proc.pid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return total
+        for proc in tree:
+            try:
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
     def stored_reports(self) -> int:
         """delivrd's own count of distinct reports stored (from /metrics: works on every backend)."""
         text = httpx.get(self.url + "/metrics", timeout=10).text
