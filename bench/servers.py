@@ -133,20 +133,24 @@ class Running:
     _stop_sampling: threading.Event = field(default_factory=threading.Event)
     _sampler: threading.Thread | None = None
 
-    def rss(self) -> int:
-        """Resident memory of the server and all its children, in bytes."""
+    def _tree_sum(self, measure: Callable[[psutil.Process], float]) -> float:
+        """`measure` summed over the server and all its children (those that exit meanwhile count 0)."""
         try:
             root = psutil.Process(self.proc.pid)
             tree = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             return 0
-        total = 0
+        total = 0.0
         for proc in tree:
             try:
-                total += proc.memory_info().rss
+                total += measure(proc)
             except psutil.NoSuchProcess:
                 pass
         return total
+
+    def rss(self) -> int:
+        """Resident memory of the server and all its children, in bytes."""
+        return int(self._tree_sum(lambda proc: proc.memory_info().rss))
 
     def sample(self, every: float) -> None:
         """Start recording RSS every `every` seconds (in a thread) until stop()."""
@@ -165,19 +169,7 @@ class Running:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time used so far by the server and all its children."""
-        total = 0.0
-        try:
-            root = psutil.Process(self.proc.pid)
-            tree = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return total
-        for proc in tree:
-            try:
-                times = proc.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += times.user + times.system
-        return total
+        return self._tree_sum(lambda proc: sum(proc.cpu_times()[:2]))
 
     def stored_reports(self) -> int:
         """delivrd's own count of distinct reports stored (from /metrics: works on every backend)."""
