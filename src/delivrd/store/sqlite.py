@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence, TypeVar
 from delivrd.models import InboxEntry, Page, Reject, Reply, Report, extra_fields, iso_utc, iso_utc8
 from delivrd.push import CALLBACK, Push
 from delivrd.store import insight_sql, migrations, sqlite_mobiles
-from delivrd.store.sqlite_connect import Connection, Error, closed, connect, in_transaction
+from delivrd.store.sqlite_connect import Connection, Error, closed, connect, immediate
 from delivrd.store.base import ListQuery, ReportQuery, Store, StoreError
 from delivrd.store.sqlite_insight import SQLiteInsight
 
@@ -93,16 +93,11 @@ class SQLiteSchema:
 
     def apply(self, migration: migrations.Migration) -> None:
         # BEGIN IMMEDIATE takes the write lock first, so two processes never apply one step twice
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(self.conn):
             if self.version() < migration.version:
                 for statement in migration.statements():
                     self.conn.execute(statement)
                 self.conn.execute(f"PRAGMA user_version = {migration.version}")
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
 
 
 def _report(r: tuple) -> Report:
@@ -270,8 +265,7 @@ class SQLiteStore(SQLiteInsight, Store):
         reports: list[tuple] = []
         replies: list[tuple] = []
         rejects: list[tuple] = []
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             # the group's inbox ids are known before inserting (the write lock is held), so the
             # inbox rows go in with one executemany instead of a statement per push
             top = conn.execute("SELECT coalesce(max(id), 0) FROM inbox").fetchone()[0]
@@ -301,11 +295,6 @@ class SQLiteStore(SQLiteInsight, Store):
                     ("rejects", len(rejects)),
                 ],
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            if in_transaction(conn):
-                conn.execute("ROLLBACK")
-            raise
         return new_reports
 
     @staticmethod

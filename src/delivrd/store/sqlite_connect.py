@@ -10,6 +10,9 @@ file in one drops the locks the other holds (sqlite.org/howtocorrupt.html, 2.2.1
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import apsw
 
 #: every SQLite failure (apsw.BusyError, apsw.CantOpenError, …) derives from this
@@ -30,8 +33,18 @@ def connect(path: str, *, readonly: bool = False) -> apsw.Connection:
     return conn
 
 
-def in_transaction(conn: apsw.Connection) -> bool:
-    return not conn.get_autocommit()
+@contextmanager
+def immediate(conn: apsw.Connection) -> Iterator[apsw.Connection]:
+    """One write transaction: BEGIN IMMEDIATE (the write lock is taken at once, so two writers
+    never both get halfway), COMMIT at the end of the block, ROLLBACK if anything in it fails."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if not conn.get_autocommit():  # a failed COMMIT may already have ended the transaction
+            conn.execute("ROLLBACK")
+        raise
 
 
 def closed(what: str = "database is closed") -> apsw.Error:

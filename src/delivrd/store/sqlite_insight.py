@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, AsyncIterator, Sequence
 from delivrd.models import SendRecord, iso_utc
 from delivrd.store import insight_sql
 from delivrd.store.base import MessageQuery, MessageRow, Send, SendQuery, StatsQuery, StatsRow, StoreError
-from delivrd.store.sqlite_connect import Error, closed, connect, in_transaction
+from delivrd.store.sqlite_connect import Error, closed, connect, immediate
 
 if TYPE_CHECKING:
     from delivrd.store.sqlite import SQLiteStore
@@ -61,19 +61,13 @@ class SQLiteInsight:
              s.session_context, s.code, s.message, s.iso_code, now)
             for s in sends
         ]  # fmt: skip
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             top = conn.execute("SELECT coalesce(max(id), 0) FROM sends").fetchone()[0]
             before = conn.total_changes()
             conn.executemany(INSERT_SEND, rows)
             new = conn.total_changes() - before
             if new:
                 conn.execute(FOLD_SENDS, (top,))
-            conn.execute("COMMIT")
-        except BaseException:
-            if in_transaction(conn):
-                conn.execute("ROLLBACK")
-            raise
         return new
 
     async def sends(self: "SQLiteStore", query: SendQuery) -> list[SendRecord]:

@@ -11,7 +11,7 @@ watermark (the tail), in one statement, so one snapshot sees both consistently.
 
 from __future__ import annotations
 
-from delivrd.store.sqlite_connect import Connection, in_transaction
+from delivrd.store.sqlite_connect import Connection, immediate
 
 #: reports waiting before an indexing transaction runs (~10 ms of work: what a commit may
 #: wait behind one at moderate load); under saturating load the store indexes more at once
@@ -51,8 +51,7 @@ def index_chunk(conn: Connection, limit: int = CHUNK) -> int:
 
 
 def _index_chunk(conn: Connection, limit: int) -> int:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(conn):
         low = conn.execute("SELECT id FROM report_mobiles_watermark").fetchone()[0]
         high = conn.execute(
             "SELECT max(id) FROM (SELECT id FROM reports WHERE id > ? ORDER BY id LIMIT ?)", (low, limit)
@@ -65,18 +64,12 @@ def _index_chunk(conn: Connection, limit: int) -> int:
             )
             conn.execute("UPDATE report_mobiles_watermark SET id = ?", (high,))
         left = unindexed(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        if in_transaction(conn):
-            conn.execute("ROLLBACK")
-        raise
     return left
 
 
 def delete_reports(conn: Connection, before: int, limit: int) -> int:
     """Delete up to `limit` reports received before `before` with their index rows, in one transaction."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(conn):
         rows = conn.execute(
             "SELECT id >> 16, mobile, id FROM reports WHERE received_at < ? LIMIT ?", (before, limit)
         ).fetchall()
@@ -86,9 +79,4 @@ def delete_reports(conn: Connection, before: int, limit: int) -> int:
         conn.execute(
             "UPDATE report_mobiles_watermark SET id = min(id, coalesce((SELECT max(id) FROM reports), 0))"
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        if in_transaction(conn):
-            conn.execute("ROLLBACK")
-        raise
     return len(rows)
