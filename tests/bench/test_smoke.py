@@ -69,3 +69,13 @@ def test_more_stored_than_could_have_been_in_flight_fails_too():
     with pytest.raises(LostReports, match="more than acked"):
         verify("delivrd-sqlite", 100, acked_reports=1000, stored=1000 + 6500, slack=6400)
     assert verify("delivrd-sqlite", 1, acked_reports=10, stored=12, slack=64)["unacked_but_stored"] == 2
+
+
+def test_writer_profile_runs_the_stores_own_write(capsys):
+    from bench import writer
+
+    assert writer.main(["--pushes", "6", "--batch", "3", "--group", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "6 pushes of 3, 2 per commit" in out
+    for stage in ("write", "mobile index", "report upsert", "messages fold", "commit"):
+        assert stage in out, out
