@@ -3,16 +3,20 @@
 Calls the store's own `SQLiteStore._write` on a fresh database (by default groups of
 20 pushes of 100 reports, shaped like bench/push.lua's, and the mobile-index chunk every
 3 groups, as `sqlite_mobiles.index_chunk`), without HTTP or an event loop: the writer
-thread's share of a run, without the noise of the rest. Two passes over fresh databases:
+thread's share of a run, without the noise of the rest. Three passes over fresh databases:
 the first measures the CPU time of the writes and of the index chunks; the second, with
 SQLite's profile hook on (which costs CPU itself, hence apart), the time each kind of
 statement took to run (wall time: COMMIT includes waiting for fsync; binding parameters
-and building rows in Python are outside it).
+and building rows in Python are outside it); the third, with checkpoints off for a few
+commits, reads the WAL's frame headers: how many pages each commit writes, and to which
+table or index they belong (every page a commit touches is written whole, so a B-tree
+that gets a few rows per commit still costs a page or more).
 """
 
 from __future__ import annotations
 
 import argparse
+import struct
 import sys
 import tempfile
 import time
@@ -29,6 +33,8 @@ from delivrd.store import sqlite_mobiles
 ITEM = ('{"user_receive_time":"2026-11-25 10:00:00","nationcode":"86","mobile":"138%08d",'
         '"report_status":"SUCCESS","errmsg":"DELIVRD","description":"用户短信接收成功","sid":"bench:%010d"}')  # fmt: skip
 INDEX_EVERY = 3
+#: commits whose WAL frames the third pass reads (after as many again, to fill the B-trees a little)
+WAL_COMMITS = 30
 #: statements the profile hook sees, by name (anything else, such as BEGIN or max(id), is "other")
 STATEMENTS = {S.INSERT_INBOX: "inbox rows", S.UPSERT_REPORT: "report upsert", S.FOLD_REPORTS: "messages fold",
               S.ADD_COUNTER: "counters", "COMMIT": "commit"}  # fmt: skip
@@ -68,6 +74,37 @@ def write_all(groups: list[list[Push]], *, profile: bool) -> tuple[Counter[str],
     return cpu, wall_ns
 
 
+def wal_pages(groups: list[list[Push]]) -> tuple[int, Counter[str]]:
+    """Write groups on a fresh database, checkpoints off for the last WAL_COMMITS: (commits, WAL frames by B-tree)."""
+    n = min(WAL_COMMITS, len(groups) // 2)
+    warm, measured = groups[:n], groups[n:2 * n]
+    with tempfile.TemporaryDirectory(prefix="delivrd-bench-writer-") as tmp:
+        path = Path(tmp) / "w.db"
+        store = S.SQLiteStore(path, migrate=True)
+        store._open()
+        conn = store._conn
+        assert conn is not None
+        for pushes in warm:
+            store._write(pushes)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        for pushes in measured:
+            store._write(pushes)
+        owner = dict(conn.execute("SELECT pageno, name FROM dbstat").fetchall())
+        wal = (path.parent / (path.name + "-wal")).read_bytes()
+        conn.close()
+    # WAL format (sqlite.org/fileformat.html): a 32-byte header, then frames of a 24-byte header (page number,
+    # then the database size in pages, non-zero on a commit's last frame) and the page
+    page_size = struct.unpack(">I", wal[8:12])[0]
+    frames: Counter[str] = Counter()
+    commits = 0
+    for offset in range(32, len(wal) - page_size - 23, 24 + page_size):
+        page, size_after_commit = struct.unpack(">II", wal[offset:offset + 8])
+        frames[owner.get(page, "(free)")] += 1
+        commits += size_after_commit != 0
+    return commits, frames
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.writer", description=__doc__.splitlines()[0])
     parser.add_argument("--pushes", type=int, default=4000, help="pushes to write (default 4000)")
@@ -83,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
               for g in range(0, args.pushes, args.group)]  # fmt: skip
     cpu, _ = write_all(groups, profile=False)
     _, wall_ns = write_all(groups, profile=True)
+    commits, frames = wal_pages(groups)
     reports = args.pushes * args.batch
 
     def line(name: str, seconds: float) -> str:
@@ -95,6 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     print("statement time (wall)")
     for name, ns in wall_ns.most_common():
         print(line(name, ns / 1e9))
+    if commits:
+        per_commit = sum(frames.values()) / commits
+        print(f"WAL pages per commit: {per_commit:.1f} ({per_commit * 4096 / (len(groups[0]) * args.batch):,.0f} bytes"
+              f" per report), by table or index (mean of {commits} commit{'s' * (commits != 1)})")
+        for name, n in frames.most_common():
+            print(f"{name:>24}  {n / commits:6.1f}")
     return 0
 
 

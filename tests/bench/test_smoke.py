@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -79,3 +80,7 @@ def test_writer_profile_runs_the_stores_own_write(capsys):
     assert "6 pushes of 3, 2 per commit" in out
     for stage in ("write", "mobile index", "report upsert", "messages fold", "commit"):
         assert stage in out, out
+    # the WAL pass: one measured commit of 2 pushes writes at least a page of each table it inserts into
+    assert "WAL pages per commit" in out
+    for table in ("inbox", "reports", "messages", "reports_sid_key"):
+        assert re.search(rf"^ +{table} +\d+\.\d$", out, re.M), out
