@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from bench import report
+
 DEFAULT = Path(__file__).parent / "results" / "latest.json"
 
 
@@ -28,10 +30,11 @@ def markdown(result: dict) -> str:
     for s in result["skipped"]:
         lines.append(f"- skipped {s['server']}: {s['reason']}")
     if "latency" in result:
-        lat = result["latency"]
-        lines.append(f"- latency, batch 1 at a fixed rate: offered {lat['offered_rps']:,.0f} req/s, achieved "
-                     f"{lat['requests_per_s']:,.0f}: p50 {lat['p50_ms']} ms, p90 {lat['p90_ms']} ms, "
-                     f"p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms")  # fmt: skip
+        rounds = result.get("latency_rounds", [])
+        lines.append(f"- latency at a fixed rate (best of {len(rounds) or 1}): {report.latency_line(result['latency'])}")
+        if len(rounds) > 1:
+            lines.append("  (rounds: " + "; ".join(f"p99 {r['p99_ms']} ms at {r['requests_per_s']:,.0f} req/s"
+                                                    for r in rounds) + ")")  # fmt: skip
     if "sustained" in result:
         s = result["sustained"]
         lines.append(f"- sustained, batch 100 for {s['seconds']:.0f} s: {s['reports_per_s']:,.0f} reports/s, "

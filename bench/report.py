@@ -126,6 +126,11 @@ def one_line(r: dict) -> str:
             f"p99 {r['p99_ms']} ms, peak RSS {r['peak_rss_mb']} MB, not acked {r['not_acked']}{check}")  # fmt: skip
 
 
+def latency_line(lat: dict) -> str:
+    return (f"batch 1 offered {lat['offered_rps']:,.0f} req/s, achieved {lat['requests_per_s']:,.0f}: "
+            f"p50 {lat['p50_ms']} ms, p90 {lat['p90_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms")  # fmt: skip
+
+
 def show(con: Console, result: dict) -> None:
     table = Table(title=f"delivrd benchmark — {result['command']}")
     for name, justify in (("server", "left"), ("batch", "right"), ("req/s", "right"), ("reports/s", "right"),
@@ -150,9 +155,8 @@ def show(con: Console, result: dict) -> None:
     for skipped in result["skipped"]:
         con.print(f"skipped {skipped['server']}: {skipped['reason']}")
     if "latency" in result:
-        lat = result["latency"]
-        con.print(f"latency: batch 1 offered {lat['offered_rps']:,.0f} req/s, achieved {lat['requests_per_s']:,.0f}: "
-                  f"p50 {lat['p50_ms']} ms, p90 {lat['p90_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms")  # fmt: skip
+        rounds = len(result.get("latency_rounds", [])) or 1
+        con.print(f"latency (best of {rounds} round{'s' * (rounds != 1)}): {latency_line(result['latency'])}")
     if "sustained" in result:
         s = result["sustained"]
         con.print(f"sustained: {s['seconds']} s at batch 100, {s['reports_per_s']:,.0f} reports/s; RSS start "

@@ -50,6 +50,7 @@ def test_quick_run_measures_every_server_and_checks_what_delivrd_stored(tmp_path
         assert "vs_ceiling" in row and "vs_naive" in row
     assert result["skipped"] == [{"server": "delivrd-pg", "reason": "needs --postgres URL"}]
     assert result["latency"]["acked_requests"] > 0
+    assert result["latency_rounds"] == [result["latency"]]  # --quick: one round
     assert result["latency"]["check"]["stored_reports"] >= result["latency"]["check"]["acked_reports"]
     sustained = result["sustained"]
     assert sustained["check"]["stored_reports"] >= sustained["check"]["acked_reports"] > 0
