@@ -121,6 +121,22 @@ class StartFailed(RuntimeError):
         self.said = said
 
 
+@dataclass(frozen=True)
+class CpuTimes:
+    """CPU seconds of a process tree: all threads, and the main thread of each process (for an ASGI
+    server the event loop; delivrd's SQLite writer and readers are other threads)."""
+
+    total: float
+    main_thread: float
+
+    def __sub__(self, earlier: CpuTimes) -> CpuTimes:
+        return CpuTimes(self.total - earlier.total, self.main_thread - earlier.main_thread)
+
+
+def _main_thread_cpu(proc: psutil.Process) -> float:
+    return sum(t.user_time + t.system_time for t in proc.threads() if t.id == proc.pid)
+
+
 @dataclass
 class Running:
     """A started server: its process tree, URL and memory samples."""
@@ -167,9 +183,9 @@ class Running:
     def peak_rss(self) -> int:
         return max((rss for _, rss in self.samples), default=0)
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU time used so far by the server and all its children."""
-        return self._tree_sum(lambda proc: sum(proc.cpu_times()[:2]))
+    def cpu_seconds(self) -> CpuTimes:
+        """User + system CPU time used so far by the server and all its children, and by their main threads."""
+        return CpuTimes(self._tree_sum(lambda proc: sum(proc.cpu_times()[:2])), self._tree_sum(_main_thread_cpu))
 
     def stored_reports(self) -> int:
         """delivrd's own count of distinct reports stored (from /metrics: works on every backend)."""

@@ -44,6 +44,7 @@ def test_quick_run_measures_every_server_and_checks_what_delivrd_stored(tmp_path
         assert row["acked_requests"] > 0, row
         assert row["reports_per_s"] == pytest.approx(row["requests_per_s"] * row["batch"], rel=1e-3)
         assert row["cpu_us_per_request"] > 0 and 0 < row["core_busy_pct"] <= 200, row  # the server did work
+        assert 0 < row["cpu_us_per_request_main_thread"] <= row["cpu_us_per_request"], row
     for row in (r for r in result["rows"] if r["server"] == "delivrd-sqlite"):
         check = row["check"]
         assert check["stored_reports"] >= check["acked_reports"] == row["acked_requests"] * row["batch"]
