@@ -16,11 +16,13 @@ that gets a few rows per commit still costs a page or more).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import struct
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import apsw
@@ -44,6 +46,19 @@ def body(first: int, size: int = 100) -> bytes:
     return ("[" + ",".join(ITEM % ((n * 48271) % 100_000_000, n) for n in range(first, first + size)) + "]").encode()
 
 
+@contextlib.contextmanager
+def fresh_store() -> Iterator[S.SQLiteStore]:
+    """An SQLiteStore opened (as `delivrd serve` opens it) on a new database in a temporary directory."""
+    with tempfile.TemporaryDirectory(prefix="delivrd-bench-writer-") as tmp:
+        store = S.SQLiteStore(Path(tmp) / "w.db", migrate=True)
+        store._open()
+        try:
+            yield store
+        finally:
+            if store._conn is not None:
+                store._conn.close()
+
+
 def write_all(groups: list[list[Push]], *, profile: bool) -> tuple[Counter[str], Counter[str]]:
     """Write every group on a fresh database: (CPU seconds by stage, statement nanoseconds by name)."""
     cpu: Counter[str] = Counter()
@@ -53,9 +68,7 @@ def write_all(groups: list[list[Push]], *, profile: bool) -> tuple[Counter[str],
     def record(sql: str, ns: int) -> None:
         wall_ns[STATEMENTS.get(sql, "other") if stage == "write" else "mobile index"] += ns
 
-    with tempfile.TemporaryDirectory(prefix="delivrd-bench-writer-") as tmp:
-        store = S.SQLiteStore(Path(tmp) / "w.db", migrate=True)
-        store._open()
+    with fresh_store() as store:
         conn = store._conn
         assert conn is not None
         if profile:
@@ -70,18 +83,15 @@ def write_all(groups: list[list[Push]], *, profile: bool) -> tuple[Counter[str],
                 t = time.process_time()
                 sqlite_mobiles.index_chunk(conn, 10**9)
                 cpu["mobile index"] += time.process_time() - t
-        conn.close()
     return cpu, wall_ns
 
 
-def wal_pages(groups: list[list[Push]]) -> tuple[int, Counter[str]]:
-    """Write groups on a fresh database, checkpoints off for the last WAL_COMMITS: (commits, WAL frames by B-tree)."""
+def wal_pages(groups: list[list[Push]]) -> tuple[int, Counter[str], int]:
+    """Write groups on a fresh database, checkpoints off for the last WAL_COMMITS:
+    (commits, WAL frames by B-tree, page size)."""
     n = min(WAL_COMMITS, len(groups) // 2)
     warm, measured = groups[:n], groups[n:2 * n]
-    with tempfile.TemporaryDirectory(prefix="delivrd-bench-writer-") as tmp:
-        path = Path(tmp) / "w.db"
-        store = S.SQLiteStore(path, migrate=True)
-        store._open()
+    with fresh_store() as store:
         conn = store._conn
         assert conn is not None
         for pushes in warm:
@@ -91,8 +101,7 @@ def wal_pages(groups: list[list[Push]]) -> tuple[int, Counter[str]]:
         for pushes in measured:
             store._write(pushes)
         owner = dict(conn.execute("SELECT pageno, name FROM dbstat").fetchall())
-        wal = (path.parent / (path.name + "-wal")).read_bytes()
-        conn.close()
+        wal = Path(store.path + "-wal").read_bytes()
     # WAL format (sqlite.org/fileformat.html): a 32-byte header, then frames of a 24-byte header (page number,
     # then the database size in pages, non-zero on a commit's last frame) and the page
     page_size = struct.unpack(">I", wal[8:12])[0]
@@ -102,7 +111,7 @@ def wal_pages(groups: list[list[Push]]) -> tuple[int, Counter[str]]:
         page, size_after_commit = struct.unpack(">II", wal[offset:offset + 8])
         frames[owner.get(page, "(free)")] += 1
         commits += size_after_commit != 0
-    return commits, frames
+    return commits, frames, page_size
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
               for g in range(0, args.pushes, args.group)]  # fmt: skip
     cpu, _ = write_all(groups, profile=False)
     _, wall_ns = write_all(groups, profile=True)
-    commits, frames = wal_pages(groups)
+    commits, frames, page_size = wal_pages(groups)
     reports = args.pushes * args.batch
 
     def line(name: str, seconds: float) -> str:
@@ -135,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line(name, ns / 1e9))
     if commits:
         per_commit = sum(frames.values()) / commits
-        print(f"WAL pages per commit: {per_commit:.1f} ({per_commit * 4096 / (len(groups[0]) * args.batch):,.0f} bytes"
+        print(f"WAL pages per commit: {per_commit:.1f} ({per_commit * page_size / (len(groups[0]) * args.batch):,.0f} bytes"
               f" per report), by table or index (mean of {commits} commit{'s' * (commits != 1)})")
         for name, n in frames.most_common():
             print(f"{name:>24}  {n / commits:6.1f}")
