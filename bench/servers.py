@@ -16,13 +16,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CORE = 0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +130,19 @@ class CpuTimes:
     total: float
     main_thread: float
 
+    def __add__(self, other: CpuTimes) -> CpuTimes:
+        return CpuTimes(self.total + other.total, self.main_thread + other.main_thread)
+
     def __sub__(self, earlier: CpuTimes) -> CpuTimes:
-        return CpuTimes(self.total - earlier.total, self.main_thread - earlier.main_thread)
+        # the kernel counts CPU time in ticks (10 ms), per process and per thread apart, and the two are read
+        # one after the other: a difference can show a main thread a tick above its process, never truly
+        total = self.total - earlier.total
+        return CpuTimes(total, min(self.main_thread - earlier.main_thread, total))
 
 
-def _main_thread_cpu(proc: psutil.Process) -> float:
-    return sum(t.user_time + t.system_time for t in proc.threads() if t.id == proc.pid)
+def _cpu_times(proc: psutil.Process) -> CpuTimes:
+    main = sum(t.user_time + t.system_time for t in proc.threads() if t.id == proc.pid)
+    return CpuTimes(sum(proc.cpu_times()[:2]), main)  # the process read second: it includes what main had
 
 
 @dataclass
@@ -149,24 +157,24 @@ class Running:
     _stop_sampling: threading.Event = field(default_factory=threading.Event)
     _sampler: threading.Thread | None = None
 
-    def _tree_sum(self, measure: Callable[[psutil.Process], float]) -> float:
-        """`measure` summed over the server and all its children (those that exit meanwhile count 0)."""
+    def _tree_sum(self, measure: Callable[[psutil.Process], T], zero: T) -> T:
+        """`measure` summed over the server and all its children (those that exit meanwhile count `zero`)."""
         try:
             root = psutil.Process(self.proc.pid)
             tree = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
-            return 0
-        total = 0.0
+            return zero
+        total = zero
         for proc in tree:
             try:
-                total += measure(proc)
+                total = total + measure(proc)
             except psutil.NoSuchProcess:
                 pass
         return total
 
     def rss(self) -> int:
         """Resident memory of the server and all its children, in bytes."""
-        return int(self._tree_sum(lambda proc: proc.memory_info().rss))
+        return self._tree_sum(lambda proc: proc.memory_info().rss, 0)
 
     def sample(self, every: float) -> None:
         """Start recording RSS every `every` seconds (in a thread) until stop()."""
@@ -185,7 +193,7 @@ class Running:
 
     def cpu_seconds(self) -> CpuTimes:
         """User + system CPU time used so far by the server and all its children, and by their main threads."""
-        return CpuTimes(self._tree_sum(lambda proc: sum(proc.cpu_times()[:2])), self._tree_sum(_main_thread_cpu))
+        return self._tree_sum(_cpu_times, CpuTimes(0.0, 0.0))
 
     def stored_reports(self) -> int:
         """delivrd's own count of distinct reports stored (from /metrics: works on every backend)."""
