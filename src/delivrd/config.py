@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Mapping
 
 _INTS = frozenset({"port", "max_body_bytes", "workers", "retention_days", "no_receipt_after"})
+_FLOATS = frozenset({"body_timeout"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class Settings:
     workers: int = 1
     retention_days: int | None = None
     no_receipt_after: int = 72 * 3600  # seconds: a send with no receipt after this is `no_receipt`
+    body_timeout: float = 10.0  # seconds from a request's headers to the end of its body
 
     def to_env(self) -> dict[str, str | None]:
         """DELIVRD_* variables that `from_env` reads back to these settings (None: unset it)."""
@@ -44,5 +46,12 @@ class Settings:
             text = environ.get(f"DELIVRD_{f.name.upper()}")
             if text is None or text == "":
                 continue
-            values[f.name] = int(text) if f.name in _INTS else text.lower() in ("1", "true", "yes") if f.name == "migrate" else text
+            if f.name in _INTS:
+                values[f.name] = int(text)
+            elif f.name in _FLOATS:
+                values[f.name] = float(text)
+            elif f.name == "migrate":
+                values[f.name] = text.lower() in ("1", "true", "yes")
+            else:
+                values[f.name] = text
         return cls(**values)  # type: ignore[arg-type]

@@ -18,10 +18,15 @@ NOT_FOUND = 1006
 BAD_PARAMETER = 1007
 BAD_API_KEY = 1008
 BAD_BODY = 1009
+BODY_TIMEOUT = 1010
+BAD_HTTP = 1011
+HEADERS_TOO_LARGE = 1012
 QUEUE_FULL = 2001
 COMMIT_FAILED = 2002
 SHUTTING_DOWN = 2003
 COMMIT_TIMEOUT = 2004
+UNSTORABLE = 2005
+INTERNAL = 2006
 
 #: code → (HTTP status, meaning), as documented.
 TABLE: dict[int, tuple[int, str]] = {
@@ -35,10 +40,15 @@ TABLE: dict[int, tuple[int, str]] = {
     BAD_PARAMETER: (400, "a query parameter is unknown or malformed"),
     BAD_API_KEY: (401, "--api-key is set and the Authorization: Bearer header is missing or wrong"),
     BAD_BODY: (400, "the request body is not what the route takes (POST /v1/messages)"),
+    BODY_TIMEOUT: (408, "the request body did not arrive within --body-timeout (what arrived is kept in the inbox)"),
+    BAD_HTTP: (400, "the request is not valid HTTP/1.1"),
+    HEADERS_TOO_LARGE: (431, "the request headers are larger than --max-header-bytes or more than --max-headers"),
     QUEUE_FULL: (503, "the write queue is full; retry later"),
     COMMIT_FAILED: (503, "storage could not commit; retry later"),
     SHUTTING_DOWN: (503, "the process is shutting down; retry later"),
     COMMIT_TIMEOUT: (503, "storage did not commit in time; retrying is safe"),
+    UNSTORABLE: (503, "storage refused this push's content; the body is kept in the inbox, its group's others stored"),
+    INTERNAL: (500, "an unexpected error in delivrd (logged); never on the callback routes"),
 }
 
 _encode = msgspec.json.Encoder().encode

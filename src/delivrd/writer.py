@@ -55,6 +55,8 @@ class Writer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.commits = 0
         self.committed_pushes = 0
+        #: why the latest commit failed, None once one succeeds: `/healthz` answers 503 while it is set
+        self.failing: str | None = None
 
     def start(self) -> None:
         # kept, not looked up per push: on Python 3.11 get_running_loop() makes a getpid() system call,
