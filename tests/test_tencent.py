@@ -1,6 +1,7 @@
 """Decoding Tencent's wire format: lenient where unambiguous, strict where meaning would be guessed."""
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 
@@ -105,10 +106,82 @@ def test_reply_row_accepts_numeric_string_time_and_rejects_words():
 
 def test_fast_path_and_careful_path_agree():
     items = [SAMPLE, {**SAMPLE, "sid": "2", "ext": "ctx", "errmsg": None}]
-    rows, rejects = tencent.parse_reports(json.dumps(items).encode())
+    decoded = tencent.parse_reports(json.dumps(items).encode())
+    rows, rejects = decoded.rows, decoded.rejects
     assert rejects == []
     assert rows == [tencent.report_row(item) for item in items]
     # one odd item sends the whole body down the careful path, which keeps the good ones
-    rows, rejects = tencent.parse_reports(json.dumps([*items, {"sid": "3"}]).encode())
+    decoded = tencent.parse_reports(json.dumps([*items, {"sid": "3"}]).encode())
+    rows, rejects = decoded.rows, decoded.rejects
     assert rows == [tencent.report_row(item) for item in items]
     assert [(q.index, q.reason) for q in rejects] == [(2, "missing required field(s): mobile, report_status")]
+
+
+GOOD = {"sid": "a1", "mobile": "13800138000", "nationcode": "86", "report_status": "SUCCESS", "errmsg": "DELIVRD",
+        "description": "ok", "user_receive_time": "2026-11-24 10:00:00"}  # fmt: skip
+GOOD_JSON = json.dumps(GOOD, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(
+    ("bad_item", "reason"),
+    [
+        (b'{"sid":"a2","mobile":"1","report_status":"SUCCESS","description":"\xc8\xb7\xc8\xcf"}', "not UTF-8"),
+        (b'{"sid":"a2","mobile":"1","report_status":"FAIL","n":1e999}', "out of range"),
+        (b'{"sid":"a2","mobile":"1","report_status":"FAIL","n":1' + b"0" * 5000 + b"}", "out of range"),
+        (b'{"sid":"a2","sid":"a3","mobile":"1","report_status":"FAIL"}', "'sid' appears more than once"),
+        (b'{"sid":"a2","mobile":"1","report_status":"FAIL","errmsg":"x","errmsg":"y"}', "'errmsg' appears more"),
+        (b'{"sid":"' + b"s" * 129 + b'","mobile":"1","report_status":"FAIL"}', "longer than 128"),
+        (b'{"sid":"a2","mobile":"1","report_status":"FAIL","errmsg":"\\u0000"}', "NUL"),
+    ],
+)
+def test_an_item_the_store_cannot_hold_is_quarantined_alone(bad_item, reason):
+    decoded = tencent.parse_reports(b"[" + GOOD_JSON + b"," + bad_item + b"]")
+    assert [row[0] for row in decoded.rows] == ["a1"]
+    assert decoded.rejected == 1 and decoded.rejects[0].index == 1
+    assert reason in decoded.rejects[0].reason
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"[" * 1000 + b"]" * 1000, results.BAD_SHAPE),
+        (b"[" + GOOD_JSON + b"," + b"[" * 3000 + b"]" * 3000 + b"]", results.BAD_SHAPE),
+        (b"[" + b"0," * 10_000 + b"0]", results.BAD_SHAPE),
+        (b"\xff\xfe[\x00", results.NOT_JSON),
+        (b"{nope", results.NOT_JSON),
+        (b'{"a":"\xc8', results.NOT_JSON),
+        (b"", results.NOT_JSON),
+        (b'"text"', results.BAD_SHAPE),
+    ],
+)
+def test_any_bytes_give_a_body_error_or_items_never_another_exception(body, code):
+    for parse in (tencent.parse_reports, tencent.parse_replies):
+        with pytest.raises(tencent.BodyError) as error:
+            parse(body)
+        assert error.value.code == code
+
+
+def test_a_lone_object_with_undecodable_text_is_quarantined_not_refused():
+    decoded = tencent.parse_reports(b'{"sid":"a2","mobile":"1","report_status":"FAIL","description":"\xc8\xcf"}')
+    assert decoded.rows == [] and decoded.rejected == 1 and "not UTF-8" in decoded.rejects[0].reason
+
+
+def test_times_that_cannot_be_shown_are_kept_as_text_only():
+    for text in ("0001-01-01 00:00:00", "9999-12-31 23:59:59"):
+        (row,) = tencent.parse_reports(json.dumps([{**GOOD, "user_receive_time": text}]).encode()).rows
+        assert row[7] == text and row[11] is None
+    (row,) = tencent.parse_reports(json.dumps([GOOD]).encode()).rows
+    assert row[11] == int(datetime(2026, 11, 24, 2, tzinfo=timezone.utc).timestamp())  # 10:00 at UTC+8
+
+
+@pytest.mark.parametrize("time", [18446744073709551616, "99999999999999999999", 1e20, -(2**63) - 1, "²"])
+def test_a_reply_time_outside_what_can_be_stored_is_quarantined(time):
+    decoded = tencent.parse_replies(json.dumps({"mobile": "13800138000", "text": "hi", "time": time}).encode())
+    assert decoded.rows == [] and decoded.rejected == 1 and "'time'" in decoded.rejects[0].reason
+
+
+def test_many_bad_items_give_a_hundred_rows_and_a_count():
+    decoded = tencent.parse_reports(b"[" + b"0," * 5000 + GOOD_JSON + b"]")
+    assert len(decoded.rows) == 1 and decoded.rejected == 5000
+    assert len(decoded.rejects) == tencent.MAX_REJECT_ROWS + 1
+    assert decoded.rejects[-1].index is None and "4900 more item(s)" in decoded.rejects[-1].reason

@@ -11,18 +11,26 @@ from delivrd.writer import Writer, WriteRefused
 
 
 class GatedStore:
-    """Commits only when the test opens the gate, so the queue can be observed; records every group."""
+    """Commits only when the test opens the gate, so the queue can be observed; records every group.
+
+    `failures` writes fail (storage down), and so does every write holding a push whose body
+    is b"poison" (a push the store refuses), as SQLite or PostgreSQL would: all or nothing.
+    """
 
     def __init__(self) -> None:
         self.gate = asyncio.Event()
         self.groups: list[list[Push]] = []
-        self.fail_next = False
+        self.failures = 0
+        self.attempts = 0
 
     async def write(self, pushes):
         await self.gate.wait()
-        if self.fail_next:
-            self.fail_next = False
+        self.attempts += 1
+        if self.failures:
+            self.failures -= 1
             raise StoreError("disk full")
+        if any(("poison",) in p.rows for p in pushes):
+            raise StoreError("integer out of range")
         self.groups.append(list(pushes))
 
 
@@ -87,19 +95,80 @@ def test_queue_is_bounded_in_bytes_too():
 def test_failed_commit_fails_its_group_and_the_writer_goes_on():
     async def scenario():
         store = GatedStore()
-        store.fail_next = True
+        store.failures = 3  # the group, the push again, and the push as its bare body
         writer = Writer(store)
         writer.start()
         store.gate.set()
         with pytest.raises(WriteRefused) as refused:
             await writer.submit(a_push())
+        failing = writer.failing
         await writer.submit(a_push())  # the next commit works
         await writer.close()
-        return refused.value, store
+        return refused.value, failing, writer.failing, store
 
-    refused, store = run(scenario())
+    refused, failing, after, store = run(scenario())
     assert refused.code == results.COMMIT_FAILED and "disk full" in refused.message
+    assert failing == "disk full" and after is None  # what /healthz reports, then not
     assert len(store.groups) == 1
+
+
+def test_a_commit_that_fails_once_is_tried_again():
+    async def scenario():
+        store = GatedStore()
+        store.failures = 1
+        writer = Writer(store)
+        writer.start()
+        store.gate.set()
+        await writer.submit(a_push())
+        await writer.close()
+        return store
+
+    store = run(scenario())
+    assert [len(g) for g in store.groups] == [1]
+
+
+def test_one_poisoned_push_among_100_fails_alone_and_is_kept():
+    async def scenario():
+        store = GatedStore()
+        writer = Writer(store)
+        writer.start()
+        pushes = [a_push(n) for n in range(101)]
+        pushes[37] = Push(CALLBACK, 37, "10.0.0.9", 200, "stored", 6, b"poison", [("poison",)])
+        waiting = [asyncio.create_task(writer.submit(p)) for p in pushes]
+        await asyncio.sleep(0.01)  # all 101 queue up behind the gate: one group
+        store.gate.set()
+        answers = await asyncio.gather(*waiting, return_exceptions=True)
+        await writer.close()
+        return answers, store, writer
+
+    answers, store, writer = run(scenario())
+    refused = [n for n, a in enumerate(answers) if a is not None]
+    assert refused == [37]
+    assert answers[37].code == results.UNSTORABLE and "integer out of range" in answers[37].message
+    stored = [p for g in store.groups for p in g]
+    assert sorted(p.received_at for p in stored if p.outcome == "stored") == [n for n in range(101) if n != 37]
+    kept = [p for p in stored if p.outcome == "unstorable"]
+    assert len(kept) == 1 and kept[0].body == b"poison" and kept[0].rows == []
+    assert "integer out of range" in kept[0].rejects[0].reason and kept[0].result == results.UNSTORABLE
+    assert store.attempts <= 2 * 8 + 3  # halves down to the culprit, not one commit per push
+    assert writer.failing is None
+
+
+def test_storage_down_gives_up_after_a_few_attempts_not_one_per_push():
+    async def scenario():
+        store = GatedStore()
+        store.failures = 10**6
+        writer = Writer(store)
+        writer.start()
+        waiting = [asyncio.create_task(writer.submit(a_push(n))) for n in range(1000)]
+        await asyncio.sleep(0.01)
+        store.gate.set()
+        answers = await asyncio.gather(*waiting, return_exceptions=True)
+        return answers, store
+
+    answers, store = run(scenario())
+    assert {a.code for a in answers} == {results.COMMIT_FAILED}
+    assert store.attempts <= 10 + 3  # log2(1000) halvings, the push again, its bare body
 
 
 def test_commit_that_hangs_times_out():

@@ -49,7 +49,10 @@ class Delivrd:
         self.store = open_store(settings.db, settings.database_url, migrate=settings.migrate)
         self.writer: Writer | None = None
         self.callbacks = callbacks.routes(
-            self._writer, token=settings.callback_token, max_body_bytes=settings.max_body_bytes
+            self._writer,
+            token=settings.callback_token,
+            max_body_bytes=settings.max_body_bytes,
+            body_timeout=settings.body_timeout,
         )
         spec = msgspec.json.encode(openapi.document())
         self.web = Starlette(

@@ -324,9 +324,7 @@ async def reconcile_command(args: argparse.Namespace) -> int:
             if batch is None:
                 break
             body = json.dumps(batch, ensure_ascii=False).encode()
-            rows, rejects = tencent.parse_reports(body)
-            outcome = "partial" if rows and rejects else "quarantined" if rejects else "stored"
-            push = Push(CALLBACK, time.time_ns() // 1000, "reconcile", 200, outcome, len(body), body, rows, rejects)
+            push = Push.decoded(CALLBACK, time.time_ns() // 1000, "reconcile", body, tencent.parse_reports(body))
             await store.write([push])
             pulled += len(batch)
             quarantined += len(rejects)

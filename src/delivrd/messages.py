@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import phonenumbers
 
-from delivrd import receipts
+from delivrd import receipts, storable
 from delivrd.models import Report, SendRecord
 from delivrd.store.base import Send
 
@@ -30,7 +30,7 @@ class SendStatus(msgspec.Struct):
 
     PhoneNumber: str
     SerialNo: str | None = None
-    Fee: int | None = None
+    Fee: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] | None = None  # SMS billed: a small count
     SessionContext: str | None = None
     Code: str | None = None
     Message: str | None = None
@@ -65,13 +65,13 @@ def decode_calls(body: bytes) -> list[SendSmsCall]:
     """A request body → its calls (one object, an array of them, or Tencent's `{"Response": {...}}` wrapper)."""
     try:
         data = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise SendError(f"body is not valid JSON: {exc}") from None
     if type(data) is dict and "SendStatusSet" not in data and type(data.get("Response")) is dict:
         body = msgspec.json.encode(data["Response"])
     try:
         calls = _decode_call(body)
-    except msgspec.ValidationError as exc:
+    except msgspec.DecodeError as exc:
         raise SendError(f"not a SendSms call: {exc} (expected {{\"SendStatusSet\": [{{\"SerialNo\", "
                         "\"PhoneNumber\", …}}], \"TemplateId\", \"SignName\", \"SentAt\"}})") from None  # fmt: skip
     return calls if type(calls) is list else [calls]
@@ -87,7 +87,13 @@ def sent_at_micros(text: str | None, now: int | None = None) -> int:
         raise SendError(f"SentAt must be an ISO 8601 time, e.g. 2026-11-24T08:00:00+08:00; got {text!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1_000_000)
+    try:
+        micros = int(moment.timestamp() * 1_000_000)
+    except OverflowError:
+        micros = storable.FIRST_MICRO - 1
+    if not storable.micros(micros):
+        raise SendError(f"SentAt must be a moment within the years 1-9999 in UTC; got {text!r}")
+    return micros
 
 
 def split_phone(phone: str) -> tuple[str, str]:
@@ -105,21 +111,35 @@ def split_phone(phone: str) -> tuple[str, str]:
 def sends_of(call: SendSmsCall, now: int | None = None) -> list[Send]:
     """The rows one call registers: one per number."""
     sent_at = sent_at_micros(call.SentAt, now)
-    template = None if call.TemplateId is None else str(call.TemplateId)
+    template = None if call.TemplateId is None else _text("TemplateId", str(call.TemplateId), key=True)
+    sign = None if call.SignName is None else _text("SignName", call.SignName, key=True)
     out = []
     for status in call.SendStatusSet:
-        nationcode, mobile = split_phone(status.PhoneNumber)
-        sid = status.SerialNo or None
+        nationcode, mobile = split_phone(_text("PhoneNumber", status.PhoneNumber, key=True))
+        sid = _text("SerialNo", status.SerialNo, key=True) or None
+        for name in ("SessionContext", "Message", "IsoCode"):
+            _text(name, getattr(status, name))
+        _text("Code", status.Code, key=True)
         if sid is None and (status.Code is None or status.Code == "Ok"):
             raise SendError(f"{status.PhoneNumber}: SerialNo is required when Code is Ok (it is the receipts' sid)")
         out.append(
             Send(
                 phone=status.PhoneNumber, nationcode=nationcode, mobile=mobile, sent_at=sent_at, sid=sid,
-                template_id=template, sign_name=call.SignName, fee=status.Fee, session_context=status.SessionContext,
+                template_id=template, sign_name=sign, fee=status.Fee, session_context=status.SessionContext,
                 code=status.Code, message=status.Message, iso_code=status.IsoCode,
             )  # fmt: skip
         )
     return out
+
+
+def _text(name: str, value: str | None, *, key: bool = False) -> str | None:
+    """A SendSms field as the stores can hold it (`storable.text`), else SendError saying why."""
+    if value is None:
+        return None
+    try:
+        return storable.text(name, value, key=key)
+    except ValueError as exc:
+        raise SendError(str(exc)) from None
 
 
 def view(sid: str | None, send: SendRecord | None, reports: list[Report], pending_after: int) -> MessageView:

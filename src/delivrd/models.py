@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import msgspec
 
+from delivrd import storable
 from delivrd.tencent import UTC8
 
 
 def iso_utc(micros: int) -> str:
-    """Microseconds since the epoch → ISO 8601 in UTC (`…Z`)."""
-    moment = datetime.fromtimestamp(micros / 1_000_000, timezone.utc)
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """Microseconds since the epoch → ISO 8601 in UTC (`…Z`).
+
+    Total: delivrd checks times on the way in (`storable`), and a value stored before those
+    checks existed is shown at the nearest moment the API can show, never an error.
+    """
+    micros = min(max(micros, storable.FIRST_MICRO), storable.LAST_MICRO)
+    return storable.moment(micros).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def iso_utc8(seconds: int | None) -> str | None:
-    """Unix seconds → ISO 8601 with the +08:00 offset Tencent's times are in."""
-    if seconds is None:
+    """Unix seconds → ISO 8601 with the +08:00 offset Tencent's times are in; None when it cannot be shown
+    (the text Tencent sent is kept beside it)."""
+    if seconds is None or not storable.seconds(seconds):
         return None
-    return datetime.fromtimestamp(seconds, UTC8).isoformat()
+    return storable.moment(seconds * 1_000_000, UTC8).isoformat()
 
 
 class Report(msgspec.Struct, kw_only=True):

@@ -7,6 +7,10 @@ queue is bounded in pushes and bytes: when it is full, `submit` fails at once so
 the caller can answer 503 instead of growing memory or hanging. A push not committed
 within `commit_timeout` is answered 503 by a watchdog that looks at the oldest
 pushes a few times per timeout (one task, instead of a timer per request).
+
+A push that storage refuses (a value a check let through, a constraint) must not fail the
+pushes that share its commit: a failed group is committed again in halves until the push at
+fault stands alone, and only it is refused (its body still kept).
 """
 
 from __future__ import annotations
@@ -29,6 +33,14 @@ class WriteRefused(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class StoreDown(Exception):
+    """A commit failed, and so did committing one push as its bare body: storage itself is failing."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 class Writer:
@@ -106,24 +118,66 @@ class Writer:
             self._queue.clear()
             self._pending_bytes = 0
             try:
-                await self.store.write([push for push, _, _ in group])
-            except Exception as exc:  # even a bug must not stop the writer: fail the group, keep serving
-                if isinstance(exc, StoreError):
-                    log.error("commit of %d push(es) failed: %s", len(group), exc)
-                else:
-                    log.exception("unexpected error while committing %d push(es)", len(group))
-                error = WriteRefused(results.COMMIT_FAILED, f"storage could not commit: {exc}")
+                await self._commit(group)
+            except StoreDown as down:  # storage itself is failing: every push still waiting is refused
+                self.failing = str(down.cause)
+                if isinstance(down.cause, StoreError):
+                    log.error("commit of %d push(es) failed: %s", len(group), down.cause)
+                else:  # even a bug must not stop the writer: fail the group, keep serving
+                    log.error("unexpected error while committing %d push(es)", len(group), exc_info=down.cause)
+                error = WriteRefused(results.COMMIT_FAILED, f"storage could not commit: {down.cause}")
                 for _, future, _ in group:
                     if not future.done():
                         future.set_exception(error)
-                continue
             finally:
                 self._group = []  # do not hold the bodies until the next group
-            self.commits += 1
-            self.committed_pushes += len(group)
-            for _, future, _ in group:
-                if not future.done():
-                    future.set_result(None)
+
+    async def _commit(self, group: list[tuple[Push, asyncio.Future[None], float]]) -> None:
+        """Commit `group` in one transaction; if that fails, in halves, so that a push the store refuses
+        fails alone: it is then kept as its body only (`Push.unstorable`) and answered UNSTORABLE.
+        StoreDown when even that cannot be committed (the failure is storage's, not the push's).
+
+        With storage down this costs about log2(len(group)) + 3 attempts before giving up.
+        """
+        try:
+            await self.store.write([push for push, _, _ in group])
+        except Exception as exc:
+            if len(group) > 1:
+                half = len(group) // 2
+                await self._commit(group[:half])
+                await self._commit(group[half:])
+                return
+            push, future, _ = group[0]
+            try:  # once more as it is (the failure may have passed), then as its body alone
+                await self.store.write([push])
+            except Exception:
+                pass
+            else:
+                self._settle(group)
+                return
+            try:
+                await self.store.write([push.unstorable(str(exc))])
+            except Exception:
+                raise StoreDown(exc) from None
+            log.error("storage refused a %s push from %s (kept as its body alone): %s", push.route, push.peer, exc)
+            self._committed(1)
+            if not future.done():
+                future.set_exception(WriteRefused(results.UNSTORABLE, f"storage refused this push: {exc}; it is"
+                                                  " kept in the inbox for inspection"))  # fmt: skip
+            return
+        self._settle(group)
+
+    def _settle(self, group: list[tuple[Push, asyncio.Future[None], float]]) -> None:
+        """`group` is committed: count it, and answer each push that still waits."""
+        self._committed(len(group))
+        for _, future, _ in group:
+            if not future.done():
+                future.set_result(None)
+
+    def _committed(self, pushes: int) -> None:
+        self.commits += 1
+        self.committed_pushes += pushes
+        self.failing = None
 
     async def close(self) -> None:
         """Refuse new pushes, commit every one already queued, then stop."""

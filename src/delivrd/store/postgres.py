@@ -394,7 +394,7 @@ def _group_arguments(pushes: Sequence[Push], shard: int) -> list:
                 else:
                     seen[-1] += 1
         rejects.extend((position, q.index, q.reason, q.raw) for q in push.rejects)
-    inbox = [(p.received_at, p.route, p.peer, p.status, p.outcome, p.items, len(p.rejects), p.size, p.body)
+    inbox = [(p.received_at, p.route, p.peer, p.status, p.outcome, p.items, p.rejected, p.size, p.body)
              for p in pushes]  # fmt: skip
     return [
         *_columns(inbox, 9),
@@ -405,7 +405,7 @@ def _group_arguments(pushes: Sequence[Push], shard: int) -> list:
         len(pushes),
         received_reports,
         received_replies,
-        len(rejects),
+        sum(p.rejected for p in pushes),
     ]
 
 

@@ -272,7 +272,7 @@ class SQLiteStore(SQLiteInsight, Store):
             conn.executemany(
                 INSERT_INBOX,
                 [(top + n, push.received_at, push.route, push.peer, push.status, push.outcome,
-                  push.items, len(push.rejects), push.size, push.body) for n, push in enumerate(pushes, 1)],
+                  push.items, push.rejected, push.size, push.body) for n, push in enumerate(pushes, 1)],
             )  # fmt: skip
             for inbox_id, push in enumerate(pushes, top + 1):
                 tail = (inbox_id, push.received_at)
@@ -292,7 +292,7 @@ class SQLiteStore(SQLiteInsight, Store):
                     ("report_duplicates", len(reports) - new_reports),
                     ("replies", new_replies),
                     ("reply_duplicates", len(replies) - new_replies),
-                    ("rejects", len(rejects)),
+                    ("rejects", sum(push.rejected for push in pushes)),
                 ],
             )
         return new_reports
