@@ -32,6 +32,7 @@ def _http_error(request: Request, exc: Exception) -> Response:
     return Response(
         results.error_body(code, f"{request.method} {request.url.path}: {exc.detail}"),
         status_code=exc.status_code,
+        headers=exc.headers,  # a 405's Allow
         media_type="application/json",
     )
 
