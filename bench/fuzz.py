@@ -1,0 +1,854 @@
+"""`python -m bench.fuzz`: mutated Tencent pushes at a real delivrd, then proof that its promises held.
+
+Starts `delivrd serve` on a fresh SQLite file or PostgreSQL schema (or takes `--url`),
+sends `--requests` (and/or `--seconds` of) requests over `--concurrency` connections,
+each a pure function of `--seed` and its index (see `bench.fuzz_gen`), and checks:
+
+1. inbox: every request's body is in the inbox, as sent (`delivrd_inbox_total` and
+   `GET /v1/inbox` paged through, bodies compared byte for byte).
+2. answers: every answer is JSON `{"result": int, "errmsg": str}` with a `result` from
+   the README's table and the HTTP status that table gives it; a body over
+   `--max-body-bytes` gets 413 and one within it does not.
+3. valid pushes: every push built unmutated (and every retry of one) is answered 200
+   result 0, and so is every JSON array whose bad items sit beside valid ones.
+4. reads: /v1/reports, /v1/rejects, /v1/replies and /v1/inbox page through completely;
+   for a sample of stored reports /v1/reports?sid=, ?mobile=, /v1/messages/{sid} and
+   /v1/phones/{phone} answer and show the report; /v1/stats (each `by=`), /v1/activity
+   and `delivrd export reports|messages` (csv and jsonl) succeed.
+5. stored: every valid item of an acked push is in /v1/reports (or /v1/replies), exactly
+   once, with the fields as sent; the listings agree with /metrics' counters.
+
+Prints a summary, writes it as JSON with --json, exits 1 when any check failed.
+`tests/test_fuzz.py` runs a short run of this on both backends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from array import array
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from bench import fuzz_gen as gen
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_URL = os.environ.get("DELIVRD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+STATS_BY = ("day", "hour", "nationcode", "errmsg", "category", "template", "sign")
+EXAMPLES_PER_KIND = 3
+
+
+# -- the documented result codes --------------------------------------------------------------
+
+
+def documented_results(readme: Path = ROOT / "README.md") -> dict[int, int]:
+    """`result` → HTTP status, from the README's "Result codes" table (delivrd.results when there is no README)."""
+    table: dict[int, int] = {}
+    if readme.exists():
+        text = readme.read_text(encoding="utf-8")
+        section = text.split("### Result codes", 1)[-1].split("\n## ", 1)[0] if "### Result codes" in text else ""
+        for m in re.finditer(r"^\|\s*(\d+)\s*\|\s*(\d{3})\s*\|", section, re.M):
+            table[int(m.group(1))] = int(m.group(2))
+    if not table:
+        from delivrd import results
+
+        table = {code: status for code, (status, _) in results.TABLE.items()}
+    return table
+
+
+def parse_size(text: str) -> int:
+    """`1m`, `512k`, `1500` → bytes (as `delivrd serve --max-body-bytes` reads them)."""
+    m = re.fullmatch(r"\s*(\d+)\s*([kmg]?)i?b?\s*", text.lower())
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}")
+    return int(m.group(1)) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[m.group(2)]
+
+
+# -- the server ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _pg(sql: str, url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+class Server:
+    """A `delivrd serve` of our own, on a temporary SQLite file or PostgreSQL schema."""
+
+    def __init__(self, backend: str, max_body: str, *, db: Path | None = None, database_url: str | None = None,
+                 postgres_url: str = POSTGRES_URL, keep: bool = False) -> None:  # fmt: skip
+        self.keep = keep
+        self.workdir = Path(tempfile.mkdtemp(prefix="delivrd-fuzz-"))
+        self.db = db or self.workdir / "fuzz.db"
+        self.schema: str | None = None
+        self.postgres_url = postgres_url
+        self.database_url = database_url
+        if backend == "postgresql" and database_url is None:
+            self.schema = f"delivrd_fuzz_{uuid.uuid4().hex[:12]}"
+            asyncio.run(_pg(f"CREATE SCHEMA {self.schema}", postgres_url))
+            sep = "&" if "?" in postgres_url else "?"
+            self.database_url = f"{postgres_url}{sep}search_path={self.schema}&application_name={self.schema}"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = self.workdir / "server.log"
+        self.max_body = max_body
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def database_args(self) -> list[str]:
+        return ["--db", str(self.db), *(["--database-url", self.database_url] if self.database_url else [])]
+
+    def start(self, timeout: float = 30.0) -> "Server":
+        cmd = [sys.executable, "-m", "delivrd", "serve", "--port", str(self.port), *self.database_args(),
+               "--max-body-bytes", self.max_body, "--log-level", "warning"]  # fmt: skip
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"delivrd exited with {self.proc.returncode}:\n{self.log.read_text()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"delivrd did not become healthy:\n{self.log.read_text()}")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def tracebacks(self) -> int:
+        return self.log.read_text(errors="replace").count("Traceback") if self.log.exists() else 0
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+    def cleanup(self, failed: bool) -> None:
+        self.stop()
+        if self.keep or failed:
+            return  # kept for a look: the database and server.log
+        if self.schema:
+            try:
+                asyncio.run(_pg(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE", self.postgres_url))
+            except Exception:  # the schema is left behind; nothing else depends on it
+                pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+# -- what the run saw -----------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    url: str | None = None
+    backend: str = "sqlite"
+    db: Path | None = None  # with --url: the server's database, for `delivrd export`
+    database_url: str | None = None
+    postgres_url: str = POSTGRES_URL
+    requests: int | None = None
+    seconds: float | None = None
+    concurrency: int = 16
+    seed: int = 1
+    max_body_bytes: str = "1m"
+    check_every: int = 0
+    sample: int = 500
+    inbox_bodies: bool = True
+    exports: bool = True
+    keep: bool = False
+    json_path: Path | None = None
+    quiet: bool = False
+
+
+@dataclass
+class Run:
+    """Everything the checks need, kept small: per request a few bytes, per valid item a bit."""
+
+    seed: int
+    limit: int
+    table: dict[int, int]
+    sent: int = 0
+    answered: int = 0
+    answers: Counter = field(default_factory=Counter)  # (status, result) → n
+    by_kind: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    failures: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # check → kind → n
+    examples: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    bodies: Counter = field(default_factory=Counter)  # (route, digest) of every body sent within the limit
+    oversize: Counter = field(default_factory=Counter)  # route → bodies sent over the limit
+    # per origin request i: how many item slots, whether a push carrying them was acked, its path
+    items: array = field(default_factory=lambda: array("i"))
+    acked: bytearray = field(default_factory=bytearray)
+    reply: bytearray = field(default_factory=bytearray)
+    bad: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    inbox_before: int = 0  # delivrd_inbox_total before the run
+    incomplete: set = field(default_factory=set)  # listings that could not be paged through
+    long_lookups: int = 0  # lookups not made: the value is too long for a URL (over 8,000 characters)
+    odd: list = field(default_factory=list)  # (i, j) of bad callback items sent: looked up by sid after the run
+    started: float = 0.0
+    elapsed: float = 0.0
+
+    def fail(self, check: str, what: str, /, **example: Any) -> None:
+        self.failures[check][what] += 1
+        key = f"{check}|{what}"
+        if len(self.examples[key]) < EXAMPLES_PER_KIND:
+            self.examples[key].append(example)
+
+    def record_sent(self, path: str, body: bytes) -> None:
+        """What the inbox must hold for one request: its body, or a bodiless row when over the limit."""
+        self.sent += 1
+        if len(body) > self.limit:
+            self.oversize[_route(path)] += 1
+        else:
+            self.bodies[(_route(path), hashlib.blake2b(body, digest_size=16).digest())] += 1
+
+    def total_failures(self) -> int:
+        return sum(sum(c.values()) for c in self.failures.values())
+
+
+def _route(path: str) -> str:
+    return "reply" if path == gen.REPLY else "callback"
+
+
+def _short(body: bytes, n: int = 300) -> str:
+    return repr(body[:n]) + (f"...(+{len(body) - n} bytes)" if len(body) > n else "")
+
+
+def _reason(content: bytes) -> str:
+    """An answer's errmsg with its numbers and quoted parts blanked: one failure kind per reason."""
+    try:
+        text = str(json.loads(content).get("errmsg", ""))
+    except (ValueError, AttributeError):
+        text = content[:80].decode(errors="replace")
+    return re.sub(r"\d+", "N", re.sub(r"'[^']*'|`[^`]*`", "…", text))[:90]
+
+
+def check_answer(run: Run, req: gen.Request, status: int, headers: httpx.Headers, content: bytes) -> int | None:
+    """Check 2 for one answer; its `result` when it is a documented answer, else None."""
+    problem = None
+    result = None
+    try:
+        data = json.loads(content)
+    except ValueError:
+        data = None
+    if not headers.get("content-type", "").startswith("application/json"):
+        problem = f"content-type {headers.get('content-type')!r}"
+    elif not isinstance(data, dict) or type(data.get("result")) is not int or type(data.get("errmsg")) is not str:
+        problem = "not {result: int, errmsg: str}"
+    else:
+        result = data["result"]
+        if result not in run.table:
+            problem = f"result {result} is not in the README's table"
+        elif run.table[result] != status:
+            problem = f"result {result} with HTTP {status}; the table says {run.table[result]}"
+    if problem is not None:
+        run.fail("answers", f"{status}: {problem}", request=req.index, kind=req.kind, how=req.how, path=req.path,
+                 body=_short(req.body), answer=f"{status} {content[:300]!r}")  # fmt: skip
+        return None
+    over = len(req.body) > run.limit
+    if over != (status == 413):
+        run.fail("answers", f"size {len(req.body)} vs limit {run.limit} answered {status}", request=req.index,
+                 kind=req.kind, how=req.how, path=req.path, body=_short(req.body), answer=f"{status} {content[:300]!r}")  # fmt: skip
+    return result
+
+
+# -- sending ------------------------------------------------------------------------------------
+
+
+class Sender:
+    def __init__(self, run: Run, client: httpx.AsyncClient, opts: Options, until: float | None) -> None:
+        self.run = run
+        self.client = client
+        self.opts = opts
+        self.until = until
+        self.next = 0
+        self.in_flight = 0
+        self.checking = asyncio.Lock()
+
+    def take(self) -> gen.Request | None:
+        if self.opts.requests is not None and self.next >= self.opts.requests:
+            return None
+        if self.until is not None and time.monotonic() >= self.until:
+            return None
+        i = self.next
+        self.next += 1
+        req = gen.plan(self.run.seed, i, self.run.limit)
+        run = self.run
+        # origin bookkeeping, in index order (take() is not interrupted by other tasks)
+        run.items.append(req.items if req.kind in ("valid", "neighbour") else 0)
+        run.acked.append(0)
+        run.reply.append(req.path == gen.REPLY)
+        if req.kind == "neighbour":
+            run.bad[i] = req.bad
+            if req.path == gen.CALLBACK:
+                for j in req.bad:  # a reservoir of the bad items' sids, to look each up after the run
+                    if len(run.odd) < self.opts.sample:
+                        run.odd.append((i, j))
+                    elif (k := random.Random(f"odd/{i}/{j}").randrange(i + 1)) < len(run.odd):
+                        run.odd[k] = (i, j)
+        return req
+
+    async def worker(self) -> None:
+        run = self.run
+        while (req := self.take()) is not None:
+            run.record_sent(req.path, req.body)
+            self.in_flight += 1
+            try:
+                answer = await self.client.post(req.path, content=req.body,
+                                                 headers={"content-type": "application/json"})  # fmt: skip
+            except httpx.HTTPError as exc:
+                self.in_flight -= 1
+                run.answers[("no answer", type(exc).__name__)] += 1
+                run.by_kind[req.kind][f"no answer: {type(exc).__name__}"] += 1
+                run.fail("answers", f"no answer ({type(exc).__name__})", request=req.index, kind=req.kind,
+                         how=req.how, path=req.path, body=_short(req.body), answer=str(exc)[:300])  # fmt: skip
+                continue
+            self.in_flight -= 1
+            run.answered += 1
+            result = check_answer(run, req, answer.status_code, answer.headers, answer.content)
+            run.answers[(answer.status_code, result)] += 1
+            run.by_kind[req.kind][f"{answer.status_code}/{result}"] += 1
+            ok = answer.status_code == 200 and result == 0
+            if req.expects_items:
+                if ok:
+                    run.acked[req.origin] = 1
+                else:
+                    check = "neighbours refused" if req.kind == "neighbour" else "valid refused"
+                    run.fail(check, f"{answer.status_code}/{result} {_reason(answer.content)}", request=req.index,
+                             kind=req.kind, how=req.how, path=req.path, body=_short(req.body, 600),
+                             answer=f"{answer.status_code} {answer.content[:300]!r}")  # fmt: skip
+            if self.opts.check_every and run.sent % self.opts.check_every == 0 and not self.checking.locked():
+                async with self.checking:
+                    await self.midway()
+
+    async def midway(self) -> None:
+        """Every K requests: the inbox holds at least what was answered, the read API answers."""
+        run = self.run
+        answered, sent = run.answered, run.sent
+        inbox = await inbox_total(self.client, run)
+        if inbox is not None and not (answered <= inbox - run.inbox_before <= sent):
+            run.fail("inbox", "midway count out of range", answered=answered, sent=sent,
+                     inbox=inbox - run.inbox_before)  # fmt: skip
+        for url in ("/v1/reports?limit=100", "/v1/stats", "/v1/rejects?limit=100", "/v1/inbox?limit=10"):
+            await read_json(self.client, run, url, "midway")
+
+
+# -- reading back ---------------------------------------------------------------------------------
+
+
+async def read_json(client: httpx.AsyncClient, run: Run, url: str, what: str, params: dict | None = None,
+                    allow_404: bool = False) -> Any:  # fmt: skip
+    """GET url; the JSON answer, or None (and a read failure) when it is not 200 JSON (or a JSON 404, if allowed)."""
+    answer = None
+    if len(url) + sum(len(str(v)) for v in (params or {}).values()) * 3 > 8000:
+        run.long_lookups += 1  # no HTTP server takes such a URL; not the store's failure
+        return None
+    for attempt in range(2):  # a kept-alive connection the server closed after its last answer: once more
+        try:
+            answer = await client.get(url, params=params)
+            break
+        except httpx.TransportError as exc:
+            if attempt:
+                run.fail("reads", f"{what}: {type(exc).__name__}", url=url, params=repr(params)[:300],
+                         answer=str(exc)[:300])  # fmt: skip
+                return None
+        except (httpx.HTTPError, UnicodeError, ValueError) as exc:
+            run.fail("reads", f"{what}: {type(exc).__name__}", url=url, params=repr(params)[:300],
+                     answer=str(exc)[:300])  # fmt: skip
+            return None
+    assert answer is not None
+    try:
+        data = answer.json() if answer.status_code == 200 else None
+        if allow_404 and answer.status_code == 404 and run.table.get(answer.json().get("result")) == 404:
+            return None
+    except (ValueError, AttributeError):
+        data = None
+    if data is None:
+        route = url.split("?")[0]
+        route = re.sub(r"^/v1/(messages|phones)/.*", r"/v1/\1/{x}", route)
+        run.fail("reads", f"{what}: {route} -> {answer.status_code} {_reason(answer.content)[:60]}", url=str(answer.request.url)[:300],
+                 answer=f"{answer.status_code} {answer.content[:300]!r}")  # fmt: skip
+    return data
+
+
+async def page_all(client: httpx.AsyncClient, run: Run, route: str, what: str):
+    """Every item of a listing, newest first; stops (with a read failure) at a page that fails."""
+    cursor = None
+    while True:
+        params = {"limit": "1000", **({"cursor": cursor} if cursor else {})}
+        page = await read_json(client, run, route, what, params)
+        if page is None:
+            run.incomplete.add(route)
+            return
+        if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+            run.fail("reads", f"{what}: {route} page is not {{items, next_cursor}}", answer=repr(page)[:300])
+            run.incomplete.add(route)
+            return
+        for item in page["items"]:
+            yield item
+        cursor = page.get("next_cursor")
+        if cursor is None:
+            return
+
+
+async def metrics(client: httpx.AsyncClient) -> dict[str, int] | None:
+    try:
+        answer = await client.get("/metrics")
+    except httpx.HTTPError:
+        return None
+    if answer.status_code != 200:
+        return None
+    values = {}
+    for line in answer.text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition(" ")
+            try:
+                values[name] = int(float(value))
+            except ValueError:
+                pass
+    return values
+
+
+async def inbox_total(client: httpx.AsyncClient, run: Run) -> int | None:
+    m = await metrics(client)
+    if m is None or "delivrd_inbox_total" not in m:
+        run.fail("inbox", "GET /metrics has no delivrd_inbox_total")
+        return None
+    return m["delivrd_inbox_total"]
+
+
+async def first_id(client: httpx.AsyncClient, route: str) -> int:
+    """The newest id of a listing (0 when empty): what was there before the run."""
+    try:
+        page = (await client.get(route, params={"limit": "1"})).json()
+        return int(page["items"][0]["id"]) if page["items"] else 0
+    except Exception:
+        return 0
+
+
+async def check_inbox(client: httpx.AsyncClient, run: Run, opts: Options, before_id: int) -> dict[str, Any]:
+    """Check 1: the inbox grew by exactly the requests sent, and holds each body as sent."""
+    total = await inbox_total(client, run)
+    grew = None if total is None else total - run.inbox_before
+    if grew is not None and grew != run.sent:
+        run.fail("inbox", "delivrd_inbox_total grew by a different number than requests sent",
+                 sent=run.sent, grew=grew)  # fmt: skip
+    out: dict[str, Any] = {"metric_grew": grew}
+    if not opts.inbox_bodies:
+        return out
+    kept: Counter = Counter()
+    too_large: Counter = Counter()
+    rows = 0
+    async for entry in page_all(client, run, "/v1/inbox", "inbox"):
+        if entry["id"] <= before_id:
+            break
+        rows += 1
+        route = entry.get("route")
+        if entry.get("body") is not None:
+            body = entry["body"].encode("utf-8", "surrogatepass")
+        elif entry.get("body_base64") is not None:
+            body = base64.b64decode(entry["body_base64"])
+        else:
+            too_large[route] += 1
+            continue
+        kept[(route, hashlib.blake2b(body, digest_size=16).digest())] += 1
+    out["rows"] = rows
+    if rows != run.sent:
+        run.fail("inbox", "GET /v1/inbox rows != requests sent", sent=run.sent, rows=rows)
+    missing = run.bodies - kept
+    unexpected = kept - run.bodies
+    out["bodies_missing"] = sum(missing.values())
+    out["bodies_unexpected"] = sum(unexpected.values())
+    if missing:
+        run.failures["inbox"]["body sent but not kept as sent"] += sum(missing.values())
+    if unexpected:
+        run.failures["inbox"]["body kept that was never sent"] += sum(unexpected.values())
+    if too_large != run.oversize:
+        run.fail("inbox", "bodiless rows != bodies sent over the limit", kept=dict(too_large), sent=dict(run.oversize))
+    return out
+
+
+async def check_store(client: httpx.AsyncClient, run: Run, opts: Options, server: Server | None) -> dict[str, Any]:
+    """Checks 4 and 5: everything stored reads back, and every acked valid item is stored once, as sent."""
+    seed = run.seed
+    pattern = gen.marker_pattern(seed)
+    base = array("q", [0]) * (len(run.items) + 1)
+    for i, n in enumerate(run.items):
+        base[i + 1] = base[i] + n
+    found = bytearray(base[-1])
+    out: dict[str, Any] = {}
+    rnd = random.Random(seed)
+    strange: list[dict[str, Any]] = []  # reports not built by the valid generator: the interesting ones
+    plain: list[dict[str, Any]] = []
+    seen = 0
+
+    def mark(i: int, j: int, ok: bool, row: dict[str, Any], what: str) -> None:
+        if i >= len(run.items) or j >= run.items[i] or j in run.bad.get(i, ()):
+            return
+        if not ok:
+            run.fail("stored", f"{what} stored with other fields than sent", request=i, item=j, row=repr(row)[:400])
+            return
+        slot = base[i] + j
+        if found[slot]:
+            run.fail("stored", f"{what} stored twice", request=i, item=j, row=repr(row)[:300])
+        found[slot] = 1
+
+    reports = 0
+    async for row in page_all(client, run, "/v1/reports", "reports"):
+        reports += 1
+        ij = gen.parse_marker(seed, pattern, row.get("sid"))
+        if ij is not None and ij[0] < len(run.reply) and not run.reply[ij[0]]:
+            i, j = ij
+            mark(i, j, gen.stored_report(row) == gen.expected_report(gen.valid_report(seed, i, j)), row, "report")
+            seen += 1
+            if len(plain) < opts.sample // 5:
+                plain.append(row)
+            elif rnd.random() < 0.01:
+                plain[rnd.randrange(len(plain))] = row
+        else:
+            if len(strange) < opts.sample:
+                strange.append(row)
+            elif rnd.random() < opts.sample / max(reports, 1):
+                strange[rnd.randrange(len(strange))] = row
+    out["reports"] = reports
+    replies = 0
+    async for row in page_all(client, run, "/v1/replies", "replies"):
+        replies += 1
+        ij = gen.parse_marker(seed, pattern, row.get("text"), search=True)
+        if ij is not None and ij[0] < len(run.reply) and run.reply[ij[0]]:
+            i, j = ij
+            mark(i, j, gen.expected_reply(row) == gen.expected_reply(gen.valid_reply(seed, i, j)), row, "reply")
+    out["replies"] = replies
+    rejects = 0
+    async for _ in page_all(client, run, "/v1/rejects", "rejects"):
+        rejects += 1
+    out["rejects"] = rejects
+
+    # check 5: every valid item of an acked push was found (when the listings could be read to the end)
+    missing = 0
+    for i, n in enumerate(run.items):
+        if not run.acked[i] or not n:
+            continue
+        listing = "/v1/replies" if run.reply[i] else "/v1/reports"
+        if listing in run.incomplete:
+            continue
+        bad = run.bad.get(i, ())
+        for j in range(n):
+            if j not in bad and not found[base[i] + j]:
+                missing += 1
+                run.fail("stored", "acked valid item not found" + (" (reply)" if run.reply[i] else ""),
+                         request=i, item=j, kind="neighbour" if bad else "valid")  # fmt: skip
+    out["valid_items_expected"] = sum(
+        n - len(run.bad.get(i, ())) for i, n in enumerate(run.items) if run.acked[i] and n
+    )
+    out["valid_items_missing"] = missing
+    for listing in sorted(run.incomplete & {"/v1/reports", "/v1/replies"}):
+        run.fail("stored", f"acked valid items unverifiable: {listing} could not be read to the end")
+
+    # the listings agree with the counters (what /metrics says is stored is what can be read)
+    if server is not None and not run.incomplete:
+        m = await metrics(client) or {}
+        for name, listed in (("delivrd_reports_total", reports), ("delivrd_replies_total", replies),
+                             ("delivrd_rejects_total", rejects)):  # fmt: skip
+            if name in m and m[name] != listed:
+                run.fail("reads", f"{name} != items listed", metric=m[name], listed=listed)
+
+    # check 4: one report at a time, through every route that shows it
+    sample = strange + plain
+    out["sampled_reports"] = len(sample)
+    for row in sample:
+        await check_one_report(client, run, row)
+    # the bad items sent beside valid ones, by the sid and number they were sent with (stored or quarantined,
+    # every lookup must answer): a row that breaks a listing is reached this way even when paging stopped early
+    for i, j in run.odd:
+        item = gen.valid_report(seed, i, j)
+        sid = f"{gen.prefix(seed)}w:{i}-{j}"
+        await read_json(client, run, "/v1/reports", "reports?sid= (sent)", {"sid": sid})
+        await read_json(client, run, f"/v1/messages/{_path_part(sid)}", "message (sent)", allow_404=True)
+        await read_json(client, run, "/v1/reports", "reports?mobile= (sent)", {"mobile": item["mobile"]})
+        await read_json(client, run, f"/v1/phones/{_path_part('+' + item['nationcode'] + item['mobile'])}", "phone (sent)")
+    out["sent_bad_items_looked_up"] = len(run.odd)
+    out["lookups_too_long_for_a_url"] = run.long_lookups
+    for by in (None, *STATS_BY):
+        await read_json(client, run, "/v1/stats", "stats", {"by": by} if by else None)
+    await read_json(client, run, "/v1/activity", "activity")
+    await read_json(client, run, "/v1/receipt-codes", "receipt-codes")
+    await read_json(client, run, "/healthz", "healthz")
+    return out
+
+
+def _path_part(text: str) -> str:
+    return quote(text, safe="").replace(".", "%2E")
+
+
+async def check_one_report(client: httpx.AsyncClient, run: Run, row: dict[str, Any]) -> None:
+    sid, rid = row.get("sid"), row.get("id")
+    try:
+        sid_path = _path_part(sid)
+    except (TypeError, UnicodeError) as exc:
+        run.fail("reads", "stored sid cannot be put in a URL", sid=repr(sid)[:200], error=str(exc))
+        return
+    view = await read_json(client, run, f"/v1/messages/{sid_path}", "message")
+    shown = view.get("reports") or [] if isinstance(view, dict) else []
+    if view is not None and len(shown) < 1000 and not any(r.get("id") == rid for r in shown):
+        run.fail("reads", "/v1/messages/{sid} does not show the report", sid=repr(sid)[:200], id=rid)
+    for name in ("sid", "mobile"):
+        value = row.get(name)
+        if not value or not value.strip():
+            continue  # an empty filter is no filter
+        page = await read_json(client, run, "/v1/reports", f"reports?{name}=", {name: value, "limit": "1000"})
+        if page is not None and len(page.get("items", ())) < 1000 and not any(r.get("id") == rid for r in page["items"]):
+            run.fail("reads", f"/v1/reports?{name}= does not show the report", value=repr(value)[:200], id=rid)
+    phone = row.get("phone")
+    if phone:
+        view = await read_json(client, run, f"/v1/phones/{_path_part(phone)}", "phone")
+        messages = (view or {}).get("messages") or []
+        shown = [m.get("sid") for m in messages]
+        if view is not None and sum(len(m.get("reports") or ()) for m in messages) < 1000 and sid not in shown:
+            run.fail("reads", "/v1/phones/{phone} does not show the report's message", phone=phone,
+                     sid=repr(sid)[:200], nationcode=row.get("nationcode"), mobile=row.get("mobile"))  # fmt: skip
+
+
+def check_exports(run: Run, database: list[str], reports: int | None) -> dict[str, Any]:
+    """`delivrd export reports|messages`, csv and jsonl, on the server's database: exit 0 (and every report)."""
+    out = {}
+    for what in ("reports", "messages"):
+        for fmt in ("csv", "jsonl"):
+            with tempfile.NamedTemporaryFile(suffix=f".{fmt}") as target:
+                cmd = [sys.executable, "-m", "delivrd", "export", what, "--format", fmt, "-o", target.name, *database]
+                try:
+                    done = subprocess.run(cmd, capture_output=True, timeout=1800)
+                except subprocess.TimeoutExpired:
+                    run.fail("reads", f"export {what} {fmt}: timed out")
+                    continue
+                said = done.stderr.decode(errors="replace")
+                out[f"{what}.{fmt}"] = done.returncode
+                if done.returncode != 0:
+                    run.fail("reads", f"export {what} {fmt}: exit {done.returncode}", stderr=said[-600:])
+                    continue
+                m = re.search(r"exported (\d+)", said)
+                if what == "reports" and reports is not None and (m is None or int(m.group(1)) != reports):
+                    run.fail("reads", f"export reports {fmt}: count differs from /v1/reports", said=said[-200:],
+                             listed=reports)  # fmt: skip
+    return out
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+async def _run(opts: Options, base_url: str, server: Server | None, run: Run) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=opts.concurrency, max_keepalive_connections=opts.concurrency)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
+        before_id = await first_id(client, "/v1/inbox")
+        total = await inbox_total(client, run)
+        run.inbox_before = total or 0
+        until = time.monotonic() + opts.seconds if opts.seconds else None
+        sender = Sender(run, client, opts, until)
+        run.started = time.monotonic()
+        progress = asyncio.create_task(_progress(run, opts))
+        try:
+            await asyncio.gather(*(sender.worker() for _ in range(opts.concurrency)))
+        finally:
+            progress.cancel()
+        run.elapsed = time.monotonic() - run.started
+        if server is not None and not server.alive():
+            run.fail("answers", "the server died during the run")
+            return {}
+        inbox = await check_inbox(client, run, opts, before_id)
+        store = await check_store(client, run, opts, server)
+    return {"inbox": inbox, "store": store}
+
+
+async def _progress(run: Run, opts: Options) -> None:
+    if opts.quiet:
+        return
+    while True:
+        await asyncio.sleep(10)
+        rate = run.sent / max(time.monotonic() - run.started, 1e-9)
+        print(f"  ... {run.sent} sent, {rate:.0f} req/s, {run.total_failures()} failures so far", file=sys.stderr)
+
+
+def run(opts: Options) -> dict[str, Any]:
+    """One fuzz run; the summary (also written to opts.json_path). `summary["ok"]` is the verdict."""
+    if opts.requests is None and opts.seconds is None:
+        opts.requests = 10_000
+    limit = parse_size(opts.max_body_bytes)
+    server = None
+    if opts.url is None:
+        server = Server(opts.backend, opts.max_body_bytes, db=opts.db, database_url=opts.database_url,
+                        postgres_url=opts.postgres_url, keep=opts.keep).start()  # fmt: skip
+        base_url = server.url
+        database = server.database_args()
+    else:
+        base_url = opts.url.rstrip("/")
+        database = ["--db", str(opts.db)] if opts.db else []
+        if opts.database_url:
+            database += ["--database-url", opts.database_url]
+    state = Run(seed=opts.seed, limit=limit, table=documented_results())
+    failed = True
+    try:
+        details = asyncio.run(_run(opts, base_url, server, state))
+        exports = None
+        if opts.exports and database and (server is None or server.alive()):
+            exports = check_exports(state, database, details.get("store", {}).get("reports"))
+        elif opts.exports:
+            exports = {"skipped": "give --db or --database-url with --url to check `delivrd export`"}
+        summary = summarize(state, opts, details, exports, server)
+        failed = not summary["ok"]
+    finally:
+        if server is not None:
+            if not opts.quiet and failed:
+                print(f"server log and database kept in {server.workdir}", file=sys.stderr)
+            server.cleanup(failed)
+    if opts.json_path:
+        Path(opts.json_path).write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
+    return summary
+
+
+def summarize(run: Run, opts: Options, details: dict, exports: dict | None, server: Server | None) -> dict[str, Any]:
+    checks = {
+        "inbox": sum(run.failures["inbox"].values()),
+        "answers": sum(run.failures["answers"].values()),
+        "valid refused": sum(run.failures["valid refused"].values()),
+        "neighbours refused": sum(run.failures["neighbours refused"].values()),
+        "reads": sum(run.failures["reads"].values()),
+        "stored": sum(run.failures["stored"].values()),
+    }
+    inbox = details.get("inbox", {})
+    return {
+        "ok": not any(checks.values()) and run.sent > 0 and bool(details),
+        "seed": run.seed,
+        "backend": None if opts.url else opts.backend,
+        "url": opts.url,
+        "max_body_bytes": run.limit,
+        "requests": run.sent,
+        "answered": run.answered,
+        "seconds": round(run.elapsed, 2),
+        "requests_per_second": round(run.sent / run.elapsed, 1) if run.elapsed else None,
+        "inbox_rows": inbox.get("rows", inbox.get("metric_grew")),
+        "inbox_metric_grew": inbox.get("metric_grew"),
+        "kept_body_mismatches": (inbox.get("bodies_missing") or 0) + (inbox.get("bodies_unexpected") or 0),
+        "answers": {f"{s}/{r}": n for (s, r), n in sorted(run.answers.items(), key=lambda x: -x[1])},
+        "answers_by_kind": {k: dict(v.most_common()) for k, v in sorted(run.by_kind.items())},
+        "valid_pushes_refused": checks["valid refused"],
+        "neighbour_pushes_refused": checks["neighbours refused"],
+        "read_failures": checks["reads"],
+        "stored_failures": checks["stored"],
+        "failed_checks": {k: v for k, v in checks.items() if v},
+        "failures": {check: dict(kinds.most_common()) for check, kinds in run.failures.items() if kinds},
+        "examples": dict(run.examples),
+        "store": details.get("store"),
+        "exports": exports,
+        "server_tracebacks": server.tracebacks() if server else None,
+        "replay": f"--seed {run.seed}" + (f" --requests {run.sent}" if run.sent else ""),
+    }
+
+
+def print_summary(s: dict[str, Any], file=sys.stdout) -> None:
+    w = lambda *a: print(*a, file=file)  # noqa: E731
+    w(f"requests:          {s['requests']} sent, {s['answered']} answered in {s['seconds']} s "
+      f"({s['requests_per_second']} req/s), seed {s['seed']}")  # fmt: skip
+    w(f"inbox rows:        {s['inbox_rows']} (delivrd_inbox_total grew {s['inbox_metric_grew']})")
+    w(f"kept-body mismatches: {s['kept_body_mismatches']}")
+    w("answers:           " + ", ".join(f"{k}: {v}" for k, v in s["answers"].items()))
+    for kind, counts in s["answers_by_kind"].items():
+        w(f"  {kind:<11} " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    w(f"valid pushes refused:     {s['valid_pushes_refused']}")
+    w(f"neighbour pushes refused: {s['neighbour_pushes_refused']}")
+    w(f"read failures:            {s['read_failures']}")
+    w(f"stored failures:          {s['stored_failures']}")
+    store = s.get("store") or {}
+    if store:
+        w(f"read back:         {store.get('reports')} reports, {store.get('replies')} replies, "
+          f"{store.get('rejects')} rejects; {store.get('valid_items_expected')} acked valid items, "
+          f"{store.get('valid_items_missing')} missing; {store.get('sampled_reports')} stored reports and "
+          f"{store.get('sent_bad_items_looked_up')} sent bad items looked up one by one")  # fmt: skip
+    if s.get("server_tracebacks"):
+        w(f"server log:        {s['server_tracebacks']} tracebacks")
+    for check, kinds in s["failures"].items():
+        for kind, n in kinds.items():
+            if not n:
+                continue
+            w(f"FAIL {check}: {kind} ×{n}")
+            for ex in s["examples"].get(f"{check}|{kind}", [])[:1]:
+                w("     e.g. " + json.dumps(ex, ensure_ascii=False)[:700])
+    w("OK: every check passed" if s["ok"] else f"FAILED: {s['failed_checks'] or 'no requests or no read-back'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.fuzz", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n\n".join(__doc__.split("\n\n")[1:]))  # fmt: skip
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite",
+                       help="start a delivrd of our own on a temporary SQLite file or PostgreSQL schema (default sqlite)")  # fmt: skip
+    where.add_argument("--url", help="fuzz a running delivrd instead (e.g. http://127.0.0.1:8080); "
+                       "nothing else may send to it during the run")  # fmt: skip
+    p.add_argument("--db", type=Path, help="with --url: the server's SQLite file, for the export check")
+    p.add_argument("--database-url", help="with --url: the server's PostgreSQL URL, for the export check")
+    p.add_argument("--postgres-url", default=POSTGRES_URL, help=f"where --backend postgresql makes its schema "
+                   f"(default {POSTGRES_URL}, or DELIVRD_TEST_POSTGRES_URL)")  # fmt: skip
+    p.add_argument("--requests", type=int, help="stop after this many requests (default 10000 when --seconds is not given)")
+    p.add_argument("--seconds", type=float, help="stop sending after this long")
+    p.add_argument("--concurrency", type=int, default=16, help="connections (default 16)")
+    p.add_argument("--seed", type=int, default=1, help="the same seed sends the same requests (default 1)")
+    p.add_argument("--max-body-bytes", default="1m", help="passed to the server; with --url, the server's (default 1m)")
+    p.add_argument("--check-every", type=int, default=0, metavar="K",
+                   help="also check the inbox count and the read API every K requests")  # fmt: skip
+    p.add_argument("--sample", type=int, default=500,
+                   help="stored reports looked up one by one after the run (default 500; 0: none)")  # fmt: skip
+    p.add_argument("--no-inbox-bodies", action="store_true",
+                   help="count inbox rows through /metrics only, without reading every body back")  # fmt: skip
+    p.add_argument("--no-exports", action="store_true", help="skip `delivrd export`")
+    p.add_argument("--keep", action="store_true", help="keep the temporary database and server log")
+    p.add_argument("--json", type=Path, dest="json_path", help="write the summary as JSON to this file")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    a = p.parse_args(argv)
+    parse_size(a.max_body_bytes)
+    opts = Options(url=a.url, backend=a.backend, db=a.db, database_url=a.database_url, postgres_url=a.postgres_url,
+                   requests=a.requests, seconds=a.seconds, concurrency=a.concurrency, seed=a.seed,
+                   max_body_bytes=a.max_body_bytes, check_every=a.check_every, sample=a.sample,
+                   inbox_bodies=not a.no_inbox_bodies, exports=not a.no_exports, keep=a.keep,
+                   json_path=a.json_path, quiet=a.quiet)  # fmt: skip
+    summary = run(opts)
+    print_summary(summary)
+    return 0 if summary["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
