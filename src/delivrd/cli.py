@@ -123,6 +123,56 @@ def db_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_connection_options(p: argparse.ArgumentParser) -> None:
+    """The bounds on each HTTP connection and on how many there are (see delivrd.serving)."""
+    p.add_argument(
+        "--header-timeout",
+        type=positive(float),
+        default=_env("header_timeout", DEFAULTS.header_timeout),
+        help="seconds a connection has to send a request's headers, from its start or the end of the previous"
+        " response; then it is closed [DELIVRD_HEADER_TIMEOUT]",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=positive(float),
+        default=_env("body_timeout", DEFAULTS.body_timeout),
+        help="seconds a callback has, after its headers, to send its whole body; then it is answered 408"
+        " [DELIVRD_BODY_TIMEOUT]",
+    )
+    p.add_argument(
+        "--keepalive-timeout",
+        type=positive(float),
+        default=_env("keepalive_timeout", DEFAULTS.keepalive_timeout),
+        help="seconds an idle connection is kept open after a response [DELIVRD_KEEPALIVE_TIMEOUT]",
+    )
+    p.add_argument(
+        "--max-header-bytes",
+        type=byte_size,
+        default=_env("max_header_bytes", DEFAULTS.max_header_bytes),
+        help="larger request lines and headers, together, are answered 431; accepts 64k [DELIVRD_MAX_HEADER_BYTES]",
+    )
+    p.add_argument(
+        "--max-headers",
+        type=positive(int),
+        default=_env("max_headers", DEFAULTS.max_headers),
+        help="requests with more headers are answered 431 [DELIVRD_MAX_HEADERS]",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=positive(int),
+        default=_env("max_connections", DEFAULTS.max_connections),
+        help="open connections per process (lowered to fit the open-file limit, ulimit -n); at the cap a new"
+        " connection closes the one idle longest [DELIVRD_MAX_CONNECTIONS]",
+    )
+    p.add_argument(
+        "--drain-timeout",
+        type=positive(float),
+        default=_env("drain_timeout", DEFAULTS.drain_timeout),
+        help="seconds SIGTERM waits for the requests under way before it ends them; must exceed --body-timeout"
+        " [DELIVRD_DRAIN_TIMEOUT]",
+    )
+
+
 def add_serve(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "serve",
@@ -167,6 +217,7 @@ def add_serve(subparsers: argparse._SubParsersAction) -> None:
         help="processes serving on the same port; more than 1 needs PostgreSQL (--database-url), since SQLite"
         " has a single writer [DELIVRD_WORKERS]",
     )
+    add_connection_options(p)
     p.add_argument(
         "--log-level",
         default=_env("log_level", DEFAULTS.log_level),
@@ -184,7 +235,7 @@ async def _check_store(settings: Settings) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from delivrd import serving  # uvicorn is imported by `serve` only
 
     settings = Settings(
         host=args.host,
@@ -199,12 +250,26 @@ def serve(args: argparse.Namespace) -> int:
         workers=int(args.workers),
         retention_days=None if args.retention_days is None else int(args.retention_days),
         no_receipt_after=args.no_receipt_after,
+        header_timeout=float(args.header_timeout),
+        body_timeout=float(args.body_timeout),
+        keepalive_timeout=float(args.keepalive_timeout),
+        max_header_bytes=byte_size(args.max_header_bytes),
+        max_headers=int(args.max_headers),
+        max_connections=int(args.max_connections),
+        drain_timeout=float(args.drain_timeout),
     )
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.workers > 1 and not settings.database_url:
         print(
             "delivrd: --workers above 1 needs PostgreSQL (--database-url): SQLite allows one writer at a time,"
             " and one process already keeps it busy",
+            file=sys.stderr,
+        )
+        return 2
+    if settings.drain_timeout <= settings.body_timeout:
+        print(
+            f"delivrd: --drain-timeout ({settings.drain_timeout:g} s) must exceed --body-timeout"
+            f" ({settings.body_timeout:g} s), so that a request under way at SIGTERM is answered",
             file=sys.stderr,
         )
         return 2
@@ -218,19 +283,7 @@ def serve(args: argparse.Namespace) -> int:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-    uvicorn.run(
-        "delivrd.app:create",
-        factory=True,
-        workers=settings.workers,
-        host=settings.host,
-        port=settings.port,
-        http="httptools",
-        loop="uvloop",
-        lifespan="on",
-        access_log=False,
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=30,
-    )
+    serving.run(settings)
     return 0
 
 

@@ -11,8 +11,11 @@ import os
 from dataclasses import dataclass, fields
 from typing import Mapping
 
-_INTS = frozenset({"port", "max_body_bytes", "workers", "retention_days", "no_receipt_after"})
-_FLOATS = frozenset({"body_timeout"})
+_INTS = frozenset(
+    {"port", "max_body_bytes", "workers", "retention_days", "no_receipt_after", "max_header_bytes", "max_headers",
+     "max_connections"}
+)  # fmt: skip
+_FLOATS = frozenset({"body_timeout", "header_timeout", "keepalive_timeout", "drain_timeout"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,12 @@ class Settings:
     retention_days: int | None = None
     no_receipt_after: int = 72 * 3600  # seconds: a send with no receipt after this is `no_receipt`
     body_timeout: float = 10.0  # seconds from a request's headers to the end of its body
+    header_timeout: float = 10.0  # seconds from a connection's start, or a response's end, to the next request's headers
+    keepalive_timeout: float = 5.0  # seconds an idle connection is kept after a response
+    max_header_bytes: int = 64 * 1024  # the request line and headers together
+    max_headers: int = 100
+    max_connections: int = 1000  # per process, and never above its open-file limit less a reserve
+    drain_timeout: float = 15.0  # seconds SIGTERM waits for requests under way; above body_timeout
 
     def to_env(self) -> dict[str, str | None]:
         """DELIVRD_* variables that `from_env` reads back to these settings (None: unset it)."""
