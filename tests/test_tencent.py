@@ -185,3 +185,16 @@ def test_many_bad_items_give_a_hundred_rows_and_a_count():
     assert len(decoded.rows) == 1 and decoded.rejected == 5000
     assert len(decoded.rejects) == tencent.MAX_REJECT_ROWS + 1
     assert decoded.rejects[-1].index is None and "4900 more item(s)" in decoded.rejects[-1].reason
+
+
+def test_a_lone_surrogate_escape_is_quarantined_alone():
+    body = b"[" + GOOD_JSON + b',"\\ud800",{"a":"x\\ud83d"},{"b":1e999}]'
+    decoded = tencent.parse_reports(body)
+    assert [row[0] for row in decoded.rows] == ["a1"]
+    assert [(q.index, q.reason) for q in decoded.rejects] == [
+        (1, "text holds a lone surrogate escape or bytes that are not UTF-8"),
+        (2, "text holds a lone surrogate escape or bytes that are not UTF-8"),
+        (3, "a number is out of range"),
+    ]
+    lone = tencent.parse_reports(b'{"sid":"\\ud800","mobile":"1","report_status":"FAIL"}')
+    assert lone.rows == [] and lone.rejected == 1

@@ -14,9 +14,8 @@ from datetime import datetime, timezone
 from typing import Annotated, Any
 
 import msgspec
-import phonenumbers
 
-from delivrd import receipts, storable
+from delivrd import phones, receipts, storable
 from delivrd.models import Report, SendRecord
 from delivrd.store.base import Send
 
@@ -98,14 +97,10 @@ def sent_at_micros(text: str | None, now: int | None = None) -> int:
 
 def split_phone(phone: str) -> tuple[str, str]:
     """E.164 `+8613800138000` → (`86`, `13800138000`): the callback's nationcode and mobile."""
-    digits = phone[1:] if phone.startswith("+") else ""
-    if not (digits.isascii() and digits.isdigit()):
-        raise SendError(f"PhoneNumber must be E.164 (+ and digits, as SendSms returns it); got {phone!r}")
     try:
-        code = str(phonenumbers.parse(phone).country_code)
-    except phonenumbers.NumberParseException:
-        raise SendError(f"PhoneNumber {phone!r} does not start with a known country calling code") from None
-    return code, digits[len(code) :]
+        return phones.split(phone)
+    except ValueError as exc:
+        raise SendError(f"PhoneNumber {exc}") from None
 
 
 def sends_of(call: SendSmsCall, now: int | None = None) -> list[Send]:

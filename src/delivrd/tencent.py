@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -20,6 +21,7 @@ from typing import Annotated, Any, Callable, Literal
 import msgspec
 
 from delivrd import results, storable
+from delivrd.phones import e164
 
 #: Tencent's timestamps (`user_receive_time`) are Beijing time.
 UTC8 = timezone(timedelta(hours=8), "UTC+8")
@@ -111,15 +113,6 @@ def parse_user_receive_time(text: str | None) -> int | None:
     return seconds if storable.seconds(seconds) else None  # else kept as text only, shown as such
 
 
-def e164(nationcode: str | None, mobile: str | None) -> str | None:
-    """`+<nationcode><mobile>` when both are plain digits (masked numbers give None)."""
-    if not nationcode or not mobile:
-        return None
-    if not (nationcode.isascii() and nationcode.isdigit() and mobile.isascii() and mobile.isdigit()):
-        return None
-    return f"+{nationcode}{mobile}"
-
-
 def dedup_key(*parts: str | None, size: int = 8) -> bytes:
     """A fixed-size identity: the same push retried gives the same key.
 
@@ -198,10 +191,16 @@ def decode_body(body: bytes) -> list[Any]:
         try:
             _decode_members(body)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-            raise BodyError(results.NOT_JSON, f"body is not valid JSON: {_undecodable_reason(whole)}") from None
+            items = _decode_leniently(body)
+            if items is None:
+                raise BodyError(results.NOT_JSON, f"body is not valid JSON: {_undecodable_reason(whole)}") from None
+            return items
         return [Undecodable(preview(body), _undecodable_reason(whole))]
     except msgspec.DecodeError as exc:
-        raise BodyError(results.NOT_JSON, f"body is not valid JSON: {exc}") from None
+        items = _decode_leniently(body)
+        if items is None:
+            raise BodyError(results.NOT_JSON, f"body is not valid JSON: {exc}") from None
+        return _refuse_repeated_keys(body, items)
     except RecursionError:
         raise BodyError(results.BAD_SHAPE, "body is nested too deeply to decode") from None
     except UnicodeDecodeError as exc:
@@ -213,6 +212,56 @@ def decode_body(body: bytes) -> list[Any]:
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
             items.append(Undecodable(preview(bytes(element)), _undecodable_reason(exc)))
     return _refuse_repeated_keys(body, items)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _decode_leniently(body: bytes) -> list[Any] | None:
+    """The elements of a body msgspec cannot split, read by Python's own decoder, or None when that
+    cannot either (the body is not JSON).
+
+    What this reads and msgspec does not: a lone surrogate escape (`"\\ud800"`), which RFC 8259
+    leaves to the reader. Each element is then given to msgspec again, so that what msgspec
+    refuses (that escape, bytes that are not UTF-8, a number out of range) is quarantined alone.
+    """
+    try:
+        text = body.decode("utf-8", "surrogateescape")
+        data = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, RecursionError):
+        return None
+    if type(data) is dict:
+        data = [data]
+    elif type(data) is not list:
+        return None
+    items: list[Any] = []
+    for element in data:
+        shown = json.dumps(element, default=str)  # ASCII, escapes spelled out: text a store can always keep
+        try:
+            items.append(_decode(json.dumps(element, ensure_ascii=False).encode()))
+        except UnicodeEncodeError:
+            items.append(Undecodable(shown, "text holds a lone surrogate escape or bytes that are not UTF-8"))
+        except TypeError:  # a number no float holds, kept as its text by `_finite`
+            items.append(Undecodable(shown, "a number is out of range"))
+        except (msgspec.DecodeError, RecursionError) as exc:
+            items.append(Undecodable(shown, _undecodable_reason(exc)))
+    return _bounded(items)
+
+
+class _Huge:
+    """A number's text that no float holds (1e999): refused by json.dumps, so its element is quarantined."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _finite(text: str) -> float | _Huge:
+    number = float(text)
+    return number if math.isfinite(number) else _Huge(text)
 
 
 def _bounded(items: list[Any]) -> list[Any]:
