@@ -124,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     bodies = [body(k * args.batch, args.batch) for k in range(args.pushes)]
     parsed = [tencent.parse_reports(b) for b in bodies]
     received_at = time.time_ns() // 1000
-    groups = [[Push(CALLBACK, received_at, "127.0.0.1", 200, "stored", len(b), b, rows, rejects)
-               for b, (rows, rejects) in zip(bodies[g:g + args.group], parsed[g:g + args.group])]
+    groups = [[Push.decoded(CALLBACK, received_at, "127.0.0.1", b, decoded)
+               for b, decoded in zip(bodies[g:g + args.group], parsed[g:g + args.group])]
               for g in range(0, args.pushes, args.group)]  # fmt: skip
     cpu, _ = write_all(groups, profile=False)
     _, wall_ns = write_all(groups, profile=True)

@@ -53,14 +53,16 @@ def test_fields_are_shaped_like_tencents():
         # Beijing time: 00:00 UTC is 08:00 there, and reports follow within a minute or so
         assert re.fullmatch(r"2026-11-24 08:0\d:\d\d", item["user_receive_time"]), item["user_receive_time"]
     assert 100 < sum("ext" in item for item in items) < 200
-    rows, rejects = tencent.parse_reports(encode(items))
+    decoded = tencent.parse_reports(encode(items))
+    rows, rejects = decoded.rows, decoded.rejects
     assert len(rows) == 300 and not rejects
 
 
 def test_malformed_bodies_carry_their_valid_reports():
     good = Reports(9, start=START).take(3)
     body, kept = malformed("bad_items", good)
-    rows, rejects = tencent.parse_reports(body)
+    decoded = tencent.parse_reports(body)
+    rows, rejects = decoded.rows, decoded.rejects
     assert kept == good and len(rows) == 3 and len(rejects) == 2
     for kind in ("not_json", "not_array"):
         body, kept = malformed(kind, good)
