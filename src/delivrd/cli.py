@@ -143,7 +143,8 @@ def add_connection_options(p: argparse.ArgumentParser) -> None:
         "--keepalive-timeout",
         type=positive(float),
         default=_env("keepalive_timeout", DEFAULTS.keepalive_timeout),
-        help="seconds an idle connection is kept open after a response [DELIVRD_KEEPALIVE_TIMEOUT]",
+        help="seconds an idle connection is kept open after a response (at most --header-timeout)"
+        " [DELIVRD_KEEPALIVE_TIMEOUT]",
     )
     p.add_argument(
         "--max-header-bytes",
