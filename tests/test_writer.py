@@ -6,7 +6,7 @@ import pytest
 
 from delivrd import results
 from delivrd.push import CALLBACK, Push
-from delivrd.store import StoreError
+from delivrd.store import StoreError, StoreUnavailable
 from delivrd.writer import Writer, WriteRefused
 
 
@@ -21,6 +21,7 @@ class GatedStore:
         self.gate = asyncio.Event()
         self.groups: list[list[Push]] = []
         self.failures = 0
+        self.down = False
         self.attempts = 0
 
     async def write(self, pushes):
@@ -29,6 +30,8 @@ class GatedStore:
         if self.failures:
             self.failures -= 1
             raise StoreError("disk full")
+        if self.down:
+            raise StoreUnavailable("database is locked")
         if any(("poison",) in p.rows for p in pushes):
             raise StoreError("integer out of range")
         self.groups.append(list(pushes))
@@ -220,3 +223,21 @@ def test_push_queued_behind_a_hanging_commit_times_out_too():
     refused, store = run(scenario())
     assert refused.code == results.COMMIT_TIMEOUT
     assert sum(len(g) for g in store.groups) == 2
+
+
+def test_storage_unavailable_fails_the_group_at_once():
+    async def scenario():
+        store = GatedStore()
+        store.down = True
+        writer = Writer(store)
+        writer.start()
+        waiting = [asyncio.create_task(writer.submit(a_push(n))) for n in range(100)]
+        await asyncio.sleep(0.01)
+        store.gate.set()
+        answers = await asyncio.gather(*waiting, return_exceptions=True)
+        return answers, store
+
+    answers, store = run(scenario())
+    assert {a.code for a in answers} == {results.COMMIT_FAILED}
+    assert "database is locked" in answers[0].message
+    assert store.attempts == 1

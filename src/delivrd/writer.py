@@ -21,7 +21,7 @@ from collections import deque
 
 from delivrd import results
 from delivrd.push import Push
-from delivrd.store import Store, StoreError
+from delivrd.store import Store, StoreError, StoreUnavailable
 
 log = logging.getLogger("delivrd.writer")
 
@@ -141,6 +141,8 @@ class Writer:
         """
         try:
             await self.store.write([push for push, _, _ in group])
+        except StoreUnavailable as exc:  # no push is at fault: looking for one would only cost time
+            raise StoreDown(exc) from None
         except Exception as exc:
             if len(group) > 1:
                 half = len(group) // 2
@@ -150,6 +152,8 @@ class Writer:
             push, future, _ = group[0]
             try:  # once more as it is (the failure may have passed), then as its body alone
                 await self.store.write([push])
+            except StoreUnavailable as again:
+                raise StoreDown(again) from None
             except Exception:
                 pass
             else:

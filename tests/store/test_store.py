@@ -219,3 +219,35 @@ async def bump_version(store, backend) -> None:
         conn = await asyncpg.connect(store.url)
         await conn.execute("UPDATE delivrd_schema SET version = 999")
         await conn.close()
+
+
+def test_one_push_the_store_refuses_fails_alone_in_its_group(make_store):
+    """A value no decoder check caught (here an int64 overflow) must cost its own push only."""
+    from delivrd import results
+    from delivrd.writer import Writer, WriteRefused
+
+    async def scenario():
+        store = await opened(make_store())
+        writer = Writer(store)
+        writer.start()
+        poisoned_row = reply_row({"mobile": "13800138000", "text": "hi"})[:6] + (2**70,) + reply_row(
+            {"mobile": "13800138000", "text": "hi"}
+        )[7:]
+        poisoned = Push(REPLY, NOW, "10.0.0.9", 200, "stored", 3, b"{!}", [poisoned_row])
+        pushes = [push(item(n)) for n in range(50)] + [poisoned] + [push(item(n)) for n in range(50, 100)]
+        answers = await asyncio.gather(*(writer.submit(p) for p in pushes), return_exceptions=True)
+        await writer.close()
+        reports = await store.reports(ReportQuery(limit=1000))
+        inbox = await store.inbox(ListQuery(limit=1000))
+        rejects = await store.rejects(ListQuery(limit=1000))
+        await store.close()
+        return answers, reports, inbox, rejects
+
+    answers, reports, inbox, rejects = run(scenario())
+    refused = [(n, a) for n, a in enumerate(answers) if a is not None]
+    assert len(refused) == 1 and refused[0][0] == 50
+    assert isinstance(refused[0][1], WriteRefused) and refused[0][1].code == results.UNSTORABLE
+    assert len(reports.items) == 100
+    kept = [e for e in inbox.items if e.outcome == "unstorable"]
+    assert len(inbox.items) == 101 and len(kept) == 1 and kept[0].body == "{!}"
+    assert len(rejects.items) == 1 and "storage refused this push" in rejects.items[0].reason

@@ -1,8 +1,8 @@
 """Storage: one interface (`Store`), one module per database."""
 
-from delivrd.store.base import ReportQuery, Store, StoreError
+from delivrd.store.base import ReportQuery, Store, StoreError, StoreUnavailable
 
-__all__ = ["ReportQuery", "Store", "StoreError", "open_store"]
+__all__ = ["ReportQuery", "Store", "StoreError", "StoreUnavailable", "open_store"]
 
 
 def open_store(db: str, database_url: str | None = None, *, migrate: bool = False) -> Store:

@@ -14,6 +14,11 @@ class StoreError(Exception):
     """Storage could not do what was asked (the caller answers 503, never 500)."""
 
 
+class StoreUnavailable(StoreError):
+    """Storage as a whole cannot commit now (locked, unreachable, full, read-only): any push would fail
+    alike, so the writer refuses its group at once instead of looking for a push at fault."""
+
+
 @dataclass(frozen=True, slots=True)
 class ReportQuery:
     sid: str | None = None

@@ -22,7 +22,7 @@ import asyncpg
 from delivrd.models import Page
 from delivrd.push import CALLBACK, Push
 from delivrd.store import insight_sql, migrations
-from delivrd.store.base import ListQuery, ReportQuery, Store, StoreError
+from delivrd.store.base import ListQuery, ReportQuery, Store, StoreError, StoreUnavailable
 from delivrd.store.postgres_insight import PostgresInsight
 from delivrd.store.sqlite import _inbox, _reject, _reply, _report  # the same row shapes on both backends
 
@@ -34,6 +34,9 @@ DAYS_AHEAD = 3
 #: errors after which the transaction surely rolled back, so trying the group again is safe
 RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+#: failures that come from what was written (a value, a constraint, an index entry too large) rather than
+#: from the database being unable to commit: the writer then looks for the push at fault
+REFUSED = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, asyncpg.ProgramLimitExceededError)
 
 # A whole group is this one statement: one round trip, one implicit transaction, all or
 # nothing. Rows travel as one array per column ($n) and refer to their push by its position
@@ -299,8 +302,10 @@ class PostgresStore(PostgresInsight, Store):
                 except RETRYABLE:  # the statement was rolled back whole: trying again is safe
                     if attempt == 2:
                         raise
+        except REFUSED as exc:
+            raise StoreError(f"PostgreSQL refused the group: {_reason(exc)}") from exc
         except FAILURES as exc:
-            raise StoreError(f"PostgreSQL commit failed: {_reason(exc)}") from exc
+            raise StoreUnavailable(f"PostgreSQL commit failed: {_reason(exc)}") from exc
 
     # -- reading ------------------------------------------------------------------------------
 

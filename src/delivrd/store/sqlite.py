@@ -20,8 +20,8 @@ from typing import Any, Callable, Sequence, TypeVar
 from delivrd.models import InboxEntry, Page, Reject, Reply, Report, extra_fields, iso_utc, iso_utc8
 from delivrd.push import CALLBACK, Push
 from delivrd.store import insight_sql, migrations, sqlite_mobiles
-from delivrd.store.sqlite_connect import Connection, Error, closed, connect, immediate
-from delivrd.store.base import ListQuery, ReportQuery, Store, StoreError
+from delivrd.store.sqlite_connect import UNAVAILABLE, Connection, Error, closed, connect, immediate
+from delivrd.store.base import ListQuery, ReportQuery, Store, StoreError, StoreUnavailable
 from delivrd.store.sqlite_insight import SQLiteInsight
 
 T = TypeVar("T")
@@ -252,6 +252,8 @@ class SQLiteStore(SQLiteInsight, Store):
     async def write(self, pushes: Sequence[Push]) -> None:
         try:
             self._unindexed += await self._on_writer(self._write, pushes)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(f"SQLite commit failed: {exc}") from exc
         except Error as exc:
             raise StoreError(f"SQLite commit failed: {exc}") from exc
         if self._unindexed >= sqlite_mobiles.CHUNK:

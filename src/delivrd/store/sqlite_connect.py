@@ -19,6 +19,11 @@ import apsw
 Error = apsw.Error
 Connection = apsw.Connection
 
+#: failures of the database as a whole, not of what was being written (see store.base.StoreUnavailable)
+UNAVAILABLE = (apsw.BusyError, apsw.LockedError, apsw.FullError, apsw.IOError, apsw.CantOpenError, apsw.ReadOnlyError,
+               apsw.ConnectionClosedError, apsw.CorruptError, apsw.NotADBError, apsw.NoMemError,
+               apsw.PermissionsError)  # fmt: skip
+
 BUSY_TIMEOUT_MS = 5000
 
 
