@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -48,6 +49,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import msgspec
 
 from bench import fuzz_gen as gen
 
@@ -209,7 +211,7 @@ class Run:
     by_kind: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     failures: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # check → kind → n
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-    bodies: Counter = field(default_factory=Counter)  # (route, digest) of every body sent within the limit
+    bodies: array = field(default_factory=lambda: array("Q"))  # digest of (route, body) of every body sent within the limit
     oversize: Counter = field(default_factory=Counter)  # route → bodies sent over the limit
     # per origin request i: how many item slots, whether a push carrying them was acked, its path
     items: array = field(default_factory=lambda: array("i"))
@@ -222,6 +224,10 @@ class Run:
     odd: list = field(default_factory=list)  # (i, j) of bad callback items sent: looked up by sid after the run
     started: float = 0.0
     elapsed: float = 0.0
+    cpu: float = 0.0  # the harness's CPU seconds while sending
+    server_cpu: float | None = None  # the server's CPU seconds while sending (when it is ours)
+    checked_in: float = 0.0  # seconds the read-back and exports took
+    answer_cache: dict = field(default_factory=dict)  # (status, content-type, content) -> (problem, result)
 
     def fail(self, check: str, what: str, /, **example: Any) -> None:
         self.failures[check][what] += 1
@@ -235,7 +241,7 @@ class Run:
         if len(body) > self.limit:
             self.oversize[_route(path)] += 1
         else:
-            self.bodies[(_route(path), hashlib.blake2b(body, digest_size=16).digest())] += 1
+            self.bodies.append(body_digest(_route(path), body))
 
     def total_failures(self) -> int:
         return sum(sum(c.values()) for c in self.failures.values())
@@ -243,6 +249,23 @@ class Run:
 
 def _route(path: str) -> str:
     return "reply" if path == gen.REPLY else "callback"
+
+
+def body_digest(route: str, body: bytes) -> int:
+    """64 bits standing for (route, body): a million bodies in 8 MB, a collision as likely as 1 in 10^7."""
+    return int.from_bytes(hashlib.blake2b(body, digest_size=8, person=route.encode()).digest(), "little")
+
+
+def decode_json(content: bytes) -> Any:
+    """JSON text → value: msgspec (fast), json for what msgspec refuses (lone surrogates in strings)."""
+    try:
+        return msgspec.json.decode(content)
+    except msgspec.DecodeError:
+        return json.loads(content)
+
+
+def _draw(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
 def _short(body: bytes, n: int = 300) -> str:
@@ -258,24 +281,16 @@ def _reason(content: bytes) -> str:
     return re.sub(r"\d+", "N", re.sub(r"'[^']*'|`[^`]*`", "…", text))[:90]
 
 
-def check_answer(run: Run, req: gen.Request, status: int, headers: httpx.Headers, content: bytes) -> int | None:
+def check_answer(run: Run, req: gen.Request, status: int, headers: Any, content: bytes) -> int | None:
     """Check 2 for one answer; its `result` when it is a documented answer, else None."""
-    problem = None
-    result = None
-    try:
-        data = json.loads(content)
-    except ValueError:
-        data = None
-    if not headers.get("content-type", "").startswith("application/json"):
-        problem = f"content-type {headers.get('content-type')!r}"
-    elif not isinstance(data, dict) or type(data.get("result")) is not int or type(data.get("errmsg")) is not str:
-        problem = "not {result: int, errmsg: str}"
-    else:
-        result = data["result"]
-        if result not in run.table:
-            problem = f"result {result} is not in the README's table"
-        elif run.table[result] != status:
-            problem = f"result {result} with HTTP {status}; the table says {run.table[result]}"
+    ctype = headers.get("content-type", "")
+    key = (status, ctype, content)
+    known = run.answer_cache.get(key)
+    if known is None:
+        known = _judge_answer(run, status, ctype, content)
+        if len(content) <= 512 and len(run.answer_cache) < 50_000:  # the same few answers, mostly
+            run.answer_cache[key] = known
+    problem, result = known
     if problem is not None:
         run.fail("answers", f"{status}: {problem}", request=req.index, kind=req.kind, how=req.how, path=req.path,
                  body=_short(req.body), answer=f"{status} {content[:300]!r}")  # fmt: skip
@@ -287,7 +302,102 @@ def check_answer(run: Run, req: gen.Request, status: int, headers: httpx.Headers
     return result
 
 
+def _judge_answer(run: Run, status: int, ctype: str | None, content: bytes) -> tuple[str | None, int | None]:
+    """(what is wrong with the answer or None, its result)."""
+    try:
+        data = json.loads(content)
+    except ValueError:
+        data = None
+    if not (ctype or "").startswith("application/json"):
+        return f"content-type {ctype!r}", None
+    if not isinstance(data, dict) or type(data.get("result")) is not int or type(data.get("errmsg")) is not str:
+        return "not {result: int, errmsg: str}", None
+    result = data["result"]
+    if result not in run.table:
+        return f"result {result} is not in the README's table", None
+    if run.table[result] != status:
+        return f"result {result} with HTTP {status}; the table says {run.table[result]}", None
+    return None, result
+
+
 # -- sending ------------------------------------------------------------------------------------
+
+
+class Connection:
+    """One HTTP/1.1 keep-alive connection to 127.0.0.1: the least a POST and its answer need.
+
+    The send loop's hot path (httpx spends more CPU per request than the rest of the harness); the
+    read-back uses httpx. Like httpx, a request whose upload the server cut short (a 413 answered
+    early) still has its answer read.
+    """
+
+    IDLE = 1.0  # seconds a connection may idle before it is replaced (the server closes idle ones after 5)
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.idle_since = 0.0
+        self.heads = {path: (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+                             f"Content-Length: ").encode() for path in (gen.CALLBACK, gen.REPLY)}  # fmt: skip
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        if self.writer is not None and time.monotonic() - self.idle_since > self.IDLE:
+            self.close()
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port, limit=1 << 20)
+        writer = self.writer
+        head = self.heads[path] + b"%d\r\n\r\n" % len(body)
+        if len(body) < 1 << 16:
+            writer.write(head + body)
+        else:
+            writer.writelines((head, body))
+        try:
+            await writer.drain()
+        except ConnectionError:
+            pass  # the server may answer and close before it has read the whole body: read what it answered
+        try:
+            status, headers, content, close = await self._answer()
+        except BaseException:
+            self.close()
+            raise
+        if close:
+            self.close()
+        else:
+            self.idle_since = time.monotonic()
+        return status, headers, content
+
+    async def _answer(self) -> tuple[int, dict[str, str], bytes, bool]:
+        reader = self.reader
+        assert reader is not None
+        lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            if line:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+        close = headers.get("connection", "").lower() == "close"
+        if "content-length" in headers:
+            content = await reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                parts.append(await reader.readexactly(size))
+                await reader.readexactly(2)
+            while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers
+                pass
+            content = b"".join(parts)
+        elif status in (204, 304) or 100 <= status < 200:
+            content = b""
+        else:
+            content, close = await reader.read(), True
+        return status, headers, content, close
 
 
 class Sender:
@@ -299,6 +409,8 @@ class Sender:
         self.next = 0
         self.in_flight = 0
         self.checking = asyncio.Lock()
+        url = httpx.URL(str(client.base_url))
+        self.host, self.port = url.host, url.port or 80
 
     def take(self) -> gen.Request | None:
         if self.opts.requests is not None and self.next >= self.opts.requests:
@@ -319,48 +431,55 @@ class Sender:
                 for j in req.bad:  # a reservoir of the bad items' sids, to look each up after the run
                     if len(run.odd) < self.opts.sample:
                         run.odd.append((i, j))
-                    elif (k := random.Random(f"odd/{i}/{j}").randrange(i + 1)) < len(run.odd):
+                    elif (k := _draw(f"odd/{i}/{j}") % (i + 1)) < len(run.odd):
                         run.odd[k] = (i, j)
         return req
 
     async def worker(self) -> None:
         run = self.run
-        while (req := self.take()) is not None:
-            run.record_sent(req.path, req.body)
-            self.in_flight += 1
-            try:
-                answer = await self.client.post(req.path, content=req.body,
-                                                 headers={"content-type": "application/json"})  # fmt: skip
-            except httpx.HTTPError as exc:
+        conn = Connection(self.host, self.port)
+        try:
+            while (req := self.take()) is not None:
+                run.record_sent(req.path, req.body)
+                self.in_flight += 1
+                try:
+                    async with asyncio.timeout(60):
+                        status, headers, content = await conn.post(req.path, req.body)
+                except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError,
+                        TimeoutError) as exc:  # fmt: skip
+                    self.in_flight -= 1
+                    name = type(exc).__name__
+                    run.answers[("no answer", name)] += 1
+                    run.by_kind[req.kind][f"no answer: {name}"] += 1
+                    run.fail("answers", f"no answer ({name})", request=req.index, kind=req.kind,
+                             how=req.how, path=req.path, body=_short(req.body), answer=str(exc)[:300])  # fmt: skip
+                    continue
                 self.in_flight -= 1
-                run.answers[("no answer", type(exc).__name__)] += 1
-                run.by_kind[req.kind][f"no answer: {type(exc).__name__}"] += 1
-                run.fail("answers", f"no answer ({type(exc).__name__})", request=req.index, kind=req.kind,
-                         how=req.how, path=req.path, body=_short(req.body), answer=str(exc)[:300])  # fmt: skip
-                continue
-            self.in_flight -= 1
-            run.answered += 1
-            result = check_answer(run, req, answer.status_code, answer.headers, answer.content)
-            run.answers[(answer.status_code, result)] += 1
-            run.by_kind[req.kind][f"{answer.status_code}/{result}"] += 1
-            ok = answer.status_code == 200 and result == 0
-            if req.expects_items:
-                if ok:
-                    run.acked[req.origin] = 1
-                else:
-                    check = "neighbours refused" if req.kind == "neighbour" else "valid refused"
-                    run.fail(check, f"{answer.status_code}/{result} {_reason(answer.content)}", request=req.index,
-                             kind=req.kind, how=req.how, path=req.path, body=_short(req.body, 600),
-                             answer=f"{answer.status_code} {answer.content[:300]!r}")  # fmt: skip
-            if self.opts.check_every and run.sent % self.opts.check_every == 0 and not self.checking.locked():
-                async with self.checking:
-                    await self.midway()
+                run.answered += 1
+                result = check_answer(run, req, status, headers, content)
+                run.answers[(status, result)] += 1
+                run.by_kind[req.kind][f"{status}/{result}"] += 1
+                ok = status == 200 and result == 0
+                if req.expects_items:
+                    if ok:
+                        run.acked[req.origin] = 1
+                    else:
+                        check = "neighbours refused" if req.kind == "neighbour" else "valid refused"
+                        run.fail(check, f"{status}/{result} {_reason(content)}", request=req.index,
+                                 kind=req.kind, how=req.how, path=req.path, body=_short(req.body, 600),
+                                 answer=f"{status} {content[:300]!r}")  # fmt: skip
+                if self.opts.check_every and run.sent % self.opts.check_every == 0 and not self.checking.locked():
+                    async with self.checking:
+                        await self.midway()
+        finally:
+            conn.close()
 
     async def midway(self) -> None:
         """Every K requests: the inbox holds at least what was answered, the read API answers."""
         run = self.run
-        answered, sent = run.answered, run.sent
+        answered = run.answered  # stored before /metrics is asked
         inbox = await inbox_total(self.client, run)
+        sent = run.sent  # the senders go on meanwhile: what the answer may count
         if inbox is not None and not (answered <= inbox - run.inbox_before <= sent):
             run.fail("inbox", "midway count out of range", answered=answered, sent=sent,
                      inbox=inbox - run.inbox_before)  # fmt: skip
@@ -393,8 +512,8 @@ async def read_json(client: httpx.AsyncClient, run: Run, url: str, what: str, pa
             return None
     assert answer is not None
     try:
-        data = answer.json() if answer.status_code == 200 else None
-        if allow_404 and answer.status_code == 404 and run.table.get(answer.json().get("result")) == 404:
+        data = decode_json(answer.content) if answer.status_code == 200 else None
+        if allow_404 and answer.status_code == 404 and run.table.get(decode_json(answer.content).get("result")) == 404:
             return None
     except (ValueError, AttributeError):
         data = None
@@ -407,23 +526,34 @@ async def read_json(client: httpx.AsyncClient, run: Run, url: str, what: str, pa
 
 
 async def page_all(client: httpx.AsyncClient, run: Run, route: str, what: str):
-    """Every item of a listing, newest first; stops (with a read failure) at a page that fails."""
+    """Every item of a listing, newest first; stops (with a read failure) at a page that fails.
+
+    The next page is asked for before this one's items are handed out, so the server pages while
+    the caller checks (a million requests' listings are thousands of pages).
+    """
     cursor = None
-    while True:
-        params = {"limit": "1000", **({"cursor": cursor} if cursor else {})}
-        page = await read_json(client, run, route, what, params)
-        if page is None:
-            run.incomplete.add(route)
-            return
-        if not isinstance(page, dict) or not isinstance(page.get("items"), list):
-            run.fail("reads", f"{what}: {route} page is not {{items, next_cursor}}", answer=repr(page)[:300])
-            run.incomplete.add(route)
-            return
-        for item in page["items"]:
-            yield item
-        cursor = page.get("next_cursor")
-        if cursor is None:
-            return
+    ahead = asyncio.ensure_future(read_json(client, run, route, what, {"limit": "1000"}))
+    try:
+        while True:
+            page = await ahead
+            ahead = None
+            if page is None:
+                run.incomplete.add(route)
+                return
+            if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+                run.fail("reads", f"{what}: {route} page is not {{items, next_cursor}}", answer=repr(page)[:300])
+                run.incomplete.add(route)
+                return
+            cursor = page.get("next_cursor")
+            if cursor is not None:
+                ahead = asyncio.ensure_future(read_json(client, run, route, what, {"limit": "1000", "cursor": cursor}))
+            for item in page["items"]:
+                yield item
+            if cursor is None:
+                return
+    finally:
+        if ahead is not None:
+            ahead.cancel()
 
 
 async def metrics(client: httpx.AsyncClient) -> dict[str, int] | None:
@@ -471,33 +601,37 @@ async def check_inbox(client: httpx.AsyncClient, run: Run, opts: Options, before
     out: dict[str, Any] = {"metric_grew": grew}
     if not opts.inbox_bodies:
         return out
-    kept: Counter = Counter()
+    kept = array("Q")
     too_large: Counter = Counter()
     rows = 0
-    async for entry in page_all(client, run, "/v1/inbox", "inbox"):
-        if entry["id"] <= before_id:
-            break
-        rows += 1
-        route = entry.get("route")
-        if entry.get("body") is not None:
-            body = entry["body"].encode("utf-8", "surrogatepass")
-        elif entry.get("body_base64") is not None:
-            body = base64.b64decode(entry["body_base64"])
-        else:
-            too_large[route] += 1
-            continue
-        kept[(route, hashlib.blake2b(body, digest_size=16).digest())] += 1
+    async with contextlib.aclosing(page_all(client, run, "/v1/inbox", "inbox")) as entries:
+        async for entry in entries:
+            if entry["id"] <= before_id:
+                break
+            rows += 1
+            route = entry.get("route")
+            if entry.get("body") is not None:
+                body = entry["body"].encode("utf-8", "surrogatepass")
+            elif entry.get("body_base64") is not None:
+                body = base64.b64decode(entry["body_base64"])
+            else:
+                too_large[route] += 1
+                continue
+            kept.append(body_digest(str(route), body))
     out["rows"] = rows
     if rows != run.sent:
         run.fail("inbox", "GET /v1/inbox rows != requests sent", sent=run.sent, rows=rows)
-    missing = run.bodies - kept
-    unexpected = kept - run.bodies
-    out["bodies_missing"] = sum(missing.values())
-    out["bodies_unexpected"] = sum(unexpected.values())
-    if missing:
-        run.failures["inbox"]["body sent but not kept as sent"] += sum(missing.values())
-    if unexpected:
-        run.failures["inbox"]["body kept that was never sent"] += sum(unexpected.values())
+    missing_n = unexpected_n = 0
+    sent_sorted, kept_sorted = sorted(run.bodies), sorted(kept)
+    if sent_sorted != kept_sorted:  # the multisets differ: by how much, each way
+        sent_c, kept_c = Counter(sent_sorted), Counter(kept_sorted)
+        missing_n, unexpected_n = sum((sent_c - kept_c).values()), sum((kept_c - sent_c).values())
+    out["bodies_missing"] = missing_n
+    out["bodies_unexpected"] = unexpected_n
+    if missing_n:
+        run.failures["inbox"]["body sent but not kept as sent"] += missing_n
+    if unexpected_n:
+        run.failures["inbox"]["body kept that was never sent"] += unexpected_n
     if too_large != run.oversize:
         run.fail("inbox", "bodiless rows != bodies sent over the limit", kept=dict(too_large), sent=dict(run.oversize))
     return out
@@ -516,6 +650,7 @@ async def check_store(client: httpx.AsyncClient, run: Run, opts: Options, server
     strange: list[dict[str, Any]] = []  # reports not built by the valid generator: the interesting ones
     plain: list[dict[str, Any]] = []
     seen = 0
+    started = time.monotonic()
 
     def mark(i: int, j: int, ok: bool, row: dict[str, Any], what: str) -> None:
         if i >= len(run.items) or j >= run.items[i] or j in run.bad.get(i, ()):
@@ -538,7 +673,7 @@ async def check_store(client: httpx.AsyncClient, run: Run, opts: Options, server
             seen += 1
             if len(plain) < opts.sample // 5:
                 plain.append(row)
-            elif rnd.random() < 0.01:
+            elif plain and rnd.random() < 0.01:
                 plain[rnd.randrange(len(plain))] = row
         else:
             if len(strange) < opts.sample:
@@ -558,6 +693,7 @@ async def check_store(client: httpx.AsyncClient, run: Run, opts: Options, server
     async for _ in page_all(client, run, "/v1/rejects", "rejects"):
         rejects += 1
     out["rejects"] = rejects
+    out["listings_seconds"] = round(time.monotonic() - started, 2)
 
     # check 5: every valid item of an acked push was found (when the listings could be read to the end)
     missing = 0
@@ -568,6 +704,8 @@ async def check_store(client: httpx.AsyncClient, run: Run, opts: Options, server
         if listing in run.incomplete:
             continue
         bad = run.bad.get(i, ())
+        if not bad and not found.count(0, base[i], base[i] + n):
+            continue  # all found (the common case, checked in C)
         for j in range(n):
             if j not in bad and not found[base[i] + j]:
                 missing += 1
@@ -591,17 +729,19 @@ async def check_store(client: httpx.AsyncClient, run: Run, opts: Options, server
     # check 4: one report at a time, through every route that shows it
     sample = strange + plain
     out["sampled_reports"] = len(sample)
-    for row in sample:
-        await check_one_report(client, run, row)
+    started = time.monotonic()
     # the bad items sent beside valid ones, by the sid and number they were sent with (stored or quarantined,
     # every lookup must answer): a row that breaks a listing is reached this way even when paging stopped early
-    for i, j in run.odd:
+    async def look_up_sent(i: int, j: int) -> None:
         item = gen.valid_report(seed, i, j)
         sid = f"{gen.prefix(seed)}w:{i}-{j}"
         await read_json(client, run, "/v1/reports", "reports?sid= (sent)", {"sid": sid})
         await read_json(client, run, f"/v1/messages/{_path_part(sid)}", "message (sent)", allow_404=True)
         await read_json(client, run, "/v1/reports", "reports?mobile= (sent)", {"mobile": item["mobile"]})
         await read_json(client, run, f"/v1/phones/{_path_part('+' + item['nationcode'] + item['mobile'])}", "phone (sent)")
+
+    # a few lookups at a time: the server answers one while the next is on its way
+    await bounded([check_one_report(client, run, row) for row in sample] + [look_up_sent(i, j) for i, j in run.odd])
     out["sent_bad_items_looked_up"] = len(run.odd)
     out["lookups_too_long_for_a_url"] = run.long_lookups
     for by in (None, *STATS_BY):
@@ -609,7 +749,19 @@ async def check_store(client: httpx.AsyncClient, run: Run, opts: Options, server
     await read_json(client, run, "/v1/activity", "activity")
     await read_json(client, run, "/v1/receipt-codes", "receipt-codes")
     await read_json(client, run, "/healthz", "healthz")
+    out["lookups_seconds"] = round(time.monotonic() - started, 2)
     return out
+
+
+async def bounded(work: list, at_once: int = 6) -> None:
+    """Await every coroutine of `work`, at most `at_once` at a time."""
+    queue = iter(work)
+
+    async def drain() -> None:
+        for coroutine in queue:
+            await coroutine
+
+    await asyncio.gather(*(drain() for _ in range(at_once)))
 
 
 def _path_part(text: str) -> str:
@@ -646,61 +798,117 @@ async def check_one_report(client: httpx.AsyncClient, run: Run, row: dict[str, A
 
 def check_exports(run: Run, database: list[str], reports: int | None) -> dict[str, Any]:
     """`delivrd export reports|messages`, csv and jsonl, on the server's database: exit 0 (and every report)."""
-    out = {}
+    return judge_exports(run, run_exports(database), reports)
+
+
+def run_exports(database: list[str]) -> list[tuple[str, str, int | None, str]]:
+    """Each export, one after the other: (what, format, exit status or None when it timed out, stderr)."""
+    done = []
     for what in ("reports", "messages"):
         for fmt in ("csv", "jsonl"):
             with tempfile.NamedTemporaryFile(suffix=f".{fmt}") as target:
                 cmd = [sys.executable, "-m", "delivrd", "export", what, "--format", fmt, "-o", target.name, *database]
                 try:
-                    done = subprocess.run(cmd, capture_output=True, timeout=1800)
+                    proc = subprocess.run(cmd, capture_output=True, timeout=1800)
                 except subprocess.TimeoutExpired:
-                    run.fail("reads", f"export {what} {fmt}: timed out")
+                    done.append((what, fmt, None, ""))
                     continue
-                said = done.stderr.decode(errors="replace")
-                out[f"{what}.{fmt}"] = done.returncode
-                if done.returncode != 0:
-                    run.fail("reads", f"export {what} {fmt}: exit {done.returncode}", stderr=said[-600:])
-                    continue
-                m = re.search(r"exported (\d+)", said)
-                if what == "reports" and reports is not None and (m is None or int(m.group(1)) != reports):
-                    run.fail("reads", f"export reports {fmt}: count differs from /v1/reports", said=said[-200:],
-                             listed=reports)  # fmt: skip
+                done.append((what, fmt, proc.returncode, proc.stderr.decode(errors="replace")))
+    return done
+
+
+def judge_exports(run: Run, done: list[tuple[str, str, int | None, str]], reports: int | None) -> dict[str, Any]:
+    out = {}
+    for what, fmt, code, said in done:
+        if code is None:
+            run.fail("reads", f"export {what} {fmt}: timed out")
+            continue
+        out[f"{what}.{fmt}"] = code
+        if code != 0:
+            run.fail("reads", f"export {what} {fmt}: exit {code}", stderr=said[-600:])
+            continue
+        m = re.search(r"exported (\d+)", said)
+        if what == "reports" and reports is not None and (m is None or int(m.group(1)) != reports):
+            run.fail("reads", f"export reports {fmt}: count differs from /v1/reports", said=said[-200:],
+                     listed=reports)  # fmt: skip
     return out
 
 
 # -- the run ------------------------------------------------------------------------------------
 
 
-async def _run(opts: Options, base_url: str, server: Server | None, run: Run) -> dict[str, Any]:
+def cpu_of(pid: int | None) -> float | None:
+    """CPU seconds (user + system) of a process, from /proc; None where there is no /proc."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+async def _run(opts: Options, base_url: str, server: Server | None, run: Run, database: list[str]) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=opts.concurrency, max_keepalive_connections=opts.concurrency)
-    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=300, limits=limits) as client:
         before_id = await first_id(client, "/v1/inbox")
         total = await inbox_total(client, run)
         run.inbox_before = total or 0
         until = time.monotonic() + opts.seconds if opts.seconds else None
         sender = Sender(run, client, opts, until)
+        server_pid = server.proc.pid if server is not None and server.proc is not None else None
+        server_cpu = cpu_of(server_pid)
+        cpu = time.process_time()
         run.started = time.monotonic()
-        progress = asyncio.create_task(_progress(run, opts))
+        progress = asyncio.create_task(_progress(run, opts, server_pid))
         try:
             await asyncio.gather(*(sender.worker() for _ in range(opts.concurrency)))
         finally:
             progress.cancel()
         run.elapsed = time.monotonic() - run.started
+        run.cpu = time.process_time() - cpu
+        after = cpu_of(server_pid)
+        run.server_cpu = None if server_cpu is None or after is None else after - server_cpu
         if server is not None and not server.alive():
             run.fail("answers", "the server died during the run")
             return {}
-        inbox = await check_inbox(client, run, opts, before_id)
-        store = await check_store(client, run, opts, server)
-    return {"inbox": inbox, "store": store}
+        checking = time.monotonic()
+        # the exports read the database in processes of their own while the read API is paged through
+        exports = None
+        if opts.exports and database:
+            exports = asyncio.ensure_future(asyncio.to_thread(run_exports, database))
+        try:
+            inbox, store = await asyncio.gather(check_inbox(client, run, opts, before_id),
+                                                check_store(client, run, opts, server))  # fmt: skip
+        finally:
+            done = await exports if exports is not None else None
+        judged = judge_exports(run, done, store.get("reports")) if done is not None else None
+        run.checked_in = time.monotonic() - checking
+    return {"inbox": inbox, "store": store, "exports": judged}
 
 
-async def _progress(run: Run, opts: Options) -> None:
+async def _progress(run: Run, opts: Options, server_pid: int | None) -> None:
     if opts.quiet:
         return
+    cpu0, server0 = time.process_time(), cpu_of(server_pid)
     while True:
         await asyncio.sleep(10)
         rate = run.sent / max(time.monotonic() - run.started, 1e-9)
-        print(f"  ... {run.sent} sent, {rate:.0f} req/s, {run.total_failures()} failures so far", file=sys.stderr)
+        cpu = (time.process_time() - cpu0) / max(run.sent, 1) * 1000
+        server = cpu_of(server_pid)
+        served = "" if server is None or server0 is None else f", server {(server - server0) / max(run.sent, 1) * 1000:.2f}"
+        print(f"  ... {run.sent} sent, {rate:.0f} req/s, CPU ms/request: harness {cpu:.2f}{served}; "
+              f"{run.total_failures()} failures so far", file=sys.stderr)  # fmt: skip
+
+
+def _event_loop(main: Any) -> Any:
+    """asyncio.run, on uvloop when it is installed (a cheaper event loop for the send loop)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 def run(opts: Options) -> dict[str, Any]:
@@ -722,11 +930,9 @@ def run(opts: Options) -> dict[str, Any]:
     state = Run(seed=opts.seed, limit=limit, table=documented_results())
     failed = True
     try:
-        details = asyncio.run(_run(opts, base_url, server, state))
-        exports = None
-        if opts.exports and database and (server is None or server.alive()):
-            exports = check_exports(state, database, details.get("store", {}).get("reports"))
-        elif opts.exports:
+        details = _event_loop(_run(opts, base_url, server, state, database if opts.exports else []))
+        exports = details.get("exports")
+        if opts.exports and not database:
             exports = {"skipped": "give --db or --database-url with --url to check `delivrd export`"}
         summary = summarize(state, opts, details, exports, server)
         failed = not summary["ok"]
@@ -760,6 +966,9 @@ def summarize(run: Run, opts: Options, details: dict, exports: dict | None, serv
         "answered": run.answered,
         "seconds": round(run.elapsed, 2),
         "requests_per_second": round(run.sent / run.elapsed, 1) if run.elapsed else None,
+        "harness_cpu_ms_per_request": round(run.cpu / run.sent * 1000, 3) if run.sent else None,
+        "server_cpu_ms_per_request": round(run.server_cpu / run.sent * 1000, 3) if run.sent and run.server_cpu is not None else None,
+        "check_seconds": round(run.checked_in, 2),
         "inbox_rows": inbox.get("rows", inbox.get("metric_grew")),
         "inbox_metric_grew": inbox.get("metric_grew"),
         "kept_body_mismatches": (inbox.get("bodies_missing") or 0) + (inbox.get("bodies_unexpected") or 0),
@@ -783,6 +992,10 @@ def print_summary(s: dict[str, Any], file=sys.stdout) -> None:
     w = lambda *a: print(*a, file=file)  # noqa: E731
     w(f"requests:          {s['requests']} sent, {s['answered']} answered in {s['seconds']} s "
       f"({s['requests_per_second']} req/s), seed {s['seed']}")  # fmt: skip
+    server_cpu = s.get("server_cpu_ms_per_request")
+    w(f"CPU per request:   harness {s['harness_cpu_ms_per_request']} ms"
+      + (f", server {server_cpu} ms" if server_cpu is not None else "")
+      + f"; read-back and exports took {s['check_seconds']} s")  # fmt: skip
     w(f"inbox rows:        {s['inbox_rows']} (delivrd_inbox_total grew {s['inbox_metric_grew']})")
     w(f"kept-body mismatches: {s['kept_body_mismatches']}")
     w("answers:           " + ", ".join(f"{k}: {v}" for k, v in s["answers"].items()))

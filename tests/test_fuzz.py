@@ -56,6 +56,7 @@ def test_fuzz_harness(backend, tmp_path):
     assert {"valid", "repeat", "neighbour", "structural", "bytes"} <= set(kinds)
     assert summary["store"]["valid_items_expected"] > 0
     assert summary["inbox_rows"] == REQUESTS
+    assert summary["requests_per_second"] > 0 and summary["harness_cpu_ms_per_request"] > 0
 
 
 def test_the_same_seed_sends_the_same_requests():
@@ -63,6 +64,23 @@ def test_the_same_seed_sends_the_same_requests():
     b = [fuzz_gen.plan(7, i, 4096) for i in range(300)]
     assert [(r.path, r.kind, r.body) for r in a] == [(r.path, r.kind, r.body) for r in b]
     assert len({r.kind for r in a}) == 5
+
+
+def test_valid_items_fast_json_is_the_generic_json():
+    """Valid items are written by a fast path; it writes what the general writer would."""
+    for i in range(200):
+        for item in (fuzz_gen.valid_report(5, i, i % 7), fuzz_gen.valid_reply(5, i, i % 3)):
+            for ascii_only in (False, True):
+                assert fuzz_gen.dump(item, ascii_only) == fuzz_gen.dump(dict(item), ascii_only)
+                assert json.loads(fuzz_gen.dump(item, ascii_only)) == item
+
+
+def test_valid_pushes_are_sized_like_tencents():
+    """Mostly one or a few items, up to 100; rarely none or more (up to 500)."""
+    sizes = [r.items for r in (fuzz_gen.plan(3, i, 1 << 20) for i in range(4000)) if r.kind == "valid"]
+    assert max(sizes) <= 500 and min(sizes) >= 0
+    assert sum(n <= 10 for n in sizes) / len(sizes) > 0.8
+    assert sum(sizes) / len(sizes) < 12
 
 
 def test_valid_and_neighbour_pushes_are_grammatical_json():
