@@ -3,22 +3,50 @@
 from __future__ import annotations
 
 import hmac
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable
+import logging
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any, Awaitable, Callable, Literal
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from delivrd import results
+from delivrd import results, storable
 from delivrd.store import ReportQuery, Store, StoreError
 from delivrd.store.base import ListQuery
 
+log = logging.getLogger("delivrd.api")
+
+MIN_LIMIT = 1
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
+#: cursors are row ids, PostgreSQL bigint
+MAX_CURSOR = 2**63 - 1
 
 _encode = msgspec.json.Encoder().encode
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def whole_number_pattern(high: int) -> str:
+    """A whole number from 1 with at most as many digits as `high`, as text: ASCII digits only (`str.isdigit` and
+    `int` also take '²' or '٣'), no sign, no leading zero, and never so many digits that `int` refuses the text."""
+    return f"^[1-9][0-9]{{0,{len(str(high)) - 1}}}$"
+
+
+#: what a cursor looks like (the OpenAPI document says so too); its value must also be at most MAX_CURSOR
+CURSOR_PATTERN = whole_number_pattern(MAX_CURSOR)
+#: what a text parameter may hold: anything but NUL, which no store can hold as text
+TEXT_PATTERN = "^[^\\u0000]*$"
+_TEXT = re.compile(TEXT_PATTERN)
+
+
+class Health(msgspec.Struct, omit_defaults=True):
+    """What /healthz answers: `ok`, or `unavailable` with the reason (storage does not answer, or commits fail)."""
+
+    status: Literal["ok", "unavailable"]
+    error: str | None = None
 
 
 class ApiError(Exception):
@@ -28,7 +56,7 @@ class ApiError(Exception):
 
 
 class BadParameter(ApiError):
-    """A query parameter the caller must fix (answered 400, result 1007)."""
+    """A query or path parameter the caller must fix (answered 400, result 1007)."""
 
 
 def json_response(data: Any, status: int = 200) -> Response:
@@ -40,74 +68,109 @@ def error_response(code: int, message: str) -> Response:
 
 
 def parse_time(name: str, text: str) -> int:
-    """ISO 8601 (date, or date and time; no offset means UTC) → microseconds since the epoch."""
+    """ISO 8601 (date, or date and time; no offset means UTC) → microseconds since the epoch, exactly (no float),
+    within the times the API can show (`storable.micros`): anything else is the caller's mistake."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise BadParameter(f"{name} must be an ISO 8601 date or time, e.g. 2026-11-24T08:00:00Z; got {text!r}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1_000_000)
+    micros = (moment - _EPOCH) // timedelta(microseconds=1)  # aware arithmetic: no OverflowError near year 1 or 9999
+    if not storable.micros(micros):
+        raise BadParameter(
+            f"{name} must be between {storable.moment(storable.FIRST_MICRO).isoformat()} and"
+            f" {storable.moment(storable.LAST_MICRO).isoformat()} in UTC; got {text!r}"
+        )
+    return micros
 
 
 class Params:
-    """The query string of one request, read once, with every name checked against what the route takes."""
+    """The query string and path parameters of one request, read and checked once, before any storage is touched.
 
-    def __init__(self, request: Request, *allowed: str, paged: bool = True) -> None:
+    Every client mistake is a BadParameter here (400, result 1007), on both backends alike: an unknown name,
+    a NUL character (no store can hold it as text, and PostgreSQL would fail the query), a malformed or
+    out-of-range number or time (given empty too), `since` not before `until`. An empty text filter filters
+    nothing.
+    """
+
+    def __init__(self, request: Request, *allowed: str, paged: bool = True, window: bool = True) -> None:
         self.values = dict(request.query_params)
-        known = {*allowed, "since", "until", *(("limit", "cursor") if paged else ())}
+        known = {*allowed, *(("since", "until") if window else ()), *(("limit", "cursor") if paged else ())}
         unknown = sorted(set(self.values) - known)
         if unknown:
             raise BadParameter(
                 f"unknown query parameter(s): {', '.join(unknown)}; this route takes " + ", ".join(sorted(known))
             )
+        for name, value in [*self.values.items(), *request.path_params.items()]:
+            if not _TEXT.fullmatch(str(value)):
+                raise BadParameter(f"{name} contains a NUL character (\\u0000), which no stored text can hold")
+        self.since = self._time("since")
+        self.until = self._time("until")
+        if self.since is not None and self.until is not None and self.since >= self.until:
+            raise BadParameter("since must be before until")
+        limit = self._whole("limit", MIN_LIMIT, MAX_LIMIT, f"a whole number from {MIN_LIMIT} to {MAX_LIMIT}")
+        self.limit = limit or DEFAULT_LIMIT
+        self.cursor = self._whole("cursor", 1, MAX_CURSOR, "a next_cursor value from an earlier page")
 
     def text(self, name: str) -> str | None:
-        value = self.values.get(name)
-        return value if value else None
+        return self.values.get(name) or None
 
-    def time(self, name: str) -> int | None:
-        value = self.text(name)
+    def choice(self, name: str, choices: tuple[str, ...]) -> str | None:
+        value = self.values.get(name)
+        if value is not None and value not in choices:
+            raise BadParameter(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        return value
+
+    def _time(self, name: str) -> int | None:
+        value = self.values.get(name)
         return None if value is None else parse_time(name, value)
 
-    def limit(self) -> int:
-        value = self.values.get("limit", str(DEFAULT_LIMIT))
-        if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
-            raise BadParameter(f"limit must be a whole number from 1 to {MAX_LIMIT}; got {value!r}")
-        return int(value)
-
-    def cursor(self) -> int | None:
-        value = self.text("cursor")
+    def _whole(self, name: str, low: int, high: int, what: str) -> int | None:
+        value = self.values.get(name)
         if value is None:
             return None
-        if not value.isdigit():
-            raise BadParameter(f"cursor must be a next_cursor value from an earlier page; got {value!r}")
+        if not re.fullmatch(whole_number_pattern(high), value) or not low <= int(value) <= high:
+            raise BadParameter(f"{name} must be {what}; got {value!r}")
         return int(value)
 
     def list_query(self, **equal: str | None) -> ListQuery:
-        return ListQuery(
-            **equal, since=self.time("since"), until=self.time("until"), limit=self.limit(), before_id=self.cursor()
-        )
+        return ListQuery(**equal, since=self.since, until=self.until, limit=self.limit, before_id=self.cursor)
 
 
 Handler = Callable[[Request, Store], Awaitable[Any]]
+Answer = Callable[[Request], Awaitable[Response]]
 
 
-def endpoint(handler: Handler, api_key: str | None) -> Callable[[Request], Awaitable[Response]]:
+def json_errors(answer: Answer) -> Answer:
+    """Every failure of a read route as a JSON answer: an ApiError as its code, a StoreError as 503, and anything
+    else (a bug) as 500 INTERNAL, logged with its traceback, instead of Starlette's bare text/plain 500."""
+
+    async def run(request: Request) -> Response:
+        try:
+            return await answer(request)
+        except ApiError as exc:
+            return error_response(exc.code, str(exc))
+        except StoreError as exc:
+            return error_response(results.COMMIT_FAILED, str(exc))
+        except Exception:
+            log.exception("%s %s failed", request.method, request.url.path)
+            return error_response(results.INTERNAL, "unexpected error in delivrd (logged); retrying will not help")
+
+    return run
+
+
+def endpoint(handler: Handler, api_key: str | None) -> Answer:
     """Wrap a handler: check the API key, turn its result into JSON and its failures into JSON errors."""
     expected = f"Bearer {api_key}".encode() if api_key else None
 
+    @json_errors
     async def run(request: Request) -> Response:
         if expected is not None:
             given = request.headers.get("authorization", "").encode("latin-1", "replace")
             if not hmac.compare_digest(given, expected):
                 return error_response(results.BAD_API_KEY, "send the API key as 'Authorization: Bearer <key>'")
-        try:
-            return json_response(await handler(request, request.app.state.store))
-        except ApiError as exc:
-            return error_response(exc.code, str(exc))
-        except StoreError as exc:
-            return error_response(results.COMMIT_FAILED, str(exc))
+        return json_response(await handler(request, request.app.state.store))
 
     return run
 
@@ -116,8 +179,8 @@ async def list_reports(request: Request, store: Store) -> Any:
     p = Params(request, "sid", "mobile", "nationcode", "report_status", "errmsg")
     query = ReportQuery(
         sid=p.text("sid"), mobile=p.text("mobile"), nationcode=p.text("nationcode"),
-        report_status=p.text("report_status"), errmsg=p.text("errmsg"), since=p.time("since"),
-        until=p.time("until"), limit=p.limit(), before_id=p.cursor(),
+        report_status=p.text("report_status"), errmsg=p.text("errmsg"), since=p.since, until=p.until,
+        limit=p.limit, before_id=p.cursor,
     )  # fmt: skip
     return await store.reports(query)
 
@@ -137,20 +200,23 @@ async def list_inbox(request: Request, store: Store) -> Any:
     return await store.inbox(p.list_query(route=p.text("route"), outcome=p.text("outcome")))
 
 
+@json_errors
 async def healthz(request: Request) -> Response:
+    """503 while storage does not answer, or while commits fail (a full disk still answers reads)."""
+    error = request.app.state.writer.failing
     try:
         await request.app.state.store.ping()
     except StoreError as exc:
-        return json_response({"status": "unavailable", "error": str(exc)}, status=503)
-    return json_response({"status": "ok"})
+        error = str(exc)
+    if error is not None:
+        return json_response(Health("unavailable", error), status=503)
+    return json_response(Health("ok"))
 
 
+@json_errors
 async def metrics(request: Request) -> Response:
     """Prometheus text: what the store has counted, and the writer's group-commit figures."""
-    try:
-        counters = await request.app.state.store.counters()
-    except StoreError as exc:
-        return error_response(results.COMMIT_FAILED, str(exc))
+    counters = await request.app.state.store.counters()
     writer = request.app.state.writer
     lines = []
     for name, help_text, value in (

@@ -81,7 +81,7 @@ def routes(
         return messages.view(sid, sends[0] if sends else None, page.items, pending)
 
     async def register(request: Request, store: Store) -> Any:
-        Params(request, paged=False)
+        Params(request, paged=False, window=False)
         try:
             rows = [send for call in messages.decode_calls(await _body(request, max_body_bytes)) for send in messages.sends_of(call)]
         except messages.SendError as exc:
@@ -101,7 +101,7 @@ def routes(
         return Registered(new=new, known=len(rows) - new, messages=views)
 
     async def one_message(request: Request, store: Store) -> Any:
-        Params(request, paged=False)
+        Params(request, paged=False, window=False)
         sid = request.path_params["sid"]
         view = await message_view(store, sid, pending_after())
         if view is None:
@@ -117,7 +117,7 @@ def routes(
             nationcode, mobile = messages.split_phone(phone)
         except messages.SendError as exc:
             raise BadParameter(str(exc).replace("PhoneNumber", "the phone in the path")) from None
-        since, until = p.time("since"), p.time("until")
+        since, until = p.since, p.until
         sends = await store.sends(SendQuery(nationcode=nationcode, mobile=mobile, limit=MAX_ITEMS))
         page = await store.reports(
             ReportQuery(mobile=mobile, nationcode=nationcode, since=since, until=until, limit=MAX_ITEMS)
@@ -135,16 +135,10 @@ def routes(
 
     async def get_stats(request: Request, store: Store) -> Any:
         p = Params(request, "by", paged=False)
-        by = p.text("by")
-        if by is not None and by not in stats.GROUPS:
-            raise BadParameter(f"by must be one of {', '.join(stats.GROUPS)}; got {by!r}")
-        since, until = p.time("since"), p.time("until")
-        if since is not None and until is not None and since >= until:
-            raise BadParameter("since must be before until")
-        return await stats.compute(store, since, until, by, no_receipt_after)
+        return await stats.compute(store, p.since, p.until, p.choice("by", stats.GROUPS), no_receipt_after)
 
     async def receipt_codes(request: Request, store: Store) -> Any:
-        p = Params(request, "code", paged=False)
+        p = Params(request, "code", paged=False, window=False)
         if "code" in p.values:
             return receipts.lookup(p.values["code"])
         return receipts.catalogue()

@@ -11,6 +11,7 @@ import asyncio
 import csv
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -178,6 +179,23 @@ def _seconds(ms: int | None) -> str:
 # -- export ------------------------------------------------------------------------------------
 
 
+#: a text cell starting with one of these is a formula to a spreadsheet (`=1+2`, `@SUM(…)`, `+cmd|…`, `-2+3`,
+#: and tab or CR, which some strip before reading one)
+FORMULA_STARTS = ("=", "@", "+", "-", "\t", "\r")
+#: …except an E.164 phone number, "+" and digits only: never a formula, so kept as received
+E164 = re.compile(r"\+[0-9]+")
+
+
+def csv_cell(value: Any) -> Any:
+    """`value` as a CSV cell that a spreadsheet shows and never runs: text that would start a formula gets a
+    single quote in front (OWASP's advice against CSV injection); so does text that starts with one already, so
+    that removing one leading quote from every cell that has one gives back exactly what was stored. Numbers
+    and E.164 numbers are kept as they are."""
+    if isinstance(value, str) and value.startswith((*FORMULA_STARTS, "'")) and not E164.fullmatch(value):
+        return "'" + value
+    return value
+
+
 REPORT_FIELDS = ("id", "sid", "nationcode", "mobile", "phone", "report_status", "errmsg", "description",
                  "user_receive_time", "user_receive_at", "ext", "extra", "received_at", "duplicates")  # fmt: skip
 MESSAGE_FIELDS = ("sid", "nationcode", "mobile", "state", "code", "category", "template_id", "sign_name", "sent_at",
@@ -229,7 +247,7 @@ async def export_command(args: argparse.Namespace) -> int:
             writer.writeheader()
         async for row in rows:
             if writer is not None:
-                writer.writerow(row)
+                writer.writerow({name: csv_cell(value) for name, value in row.items()})
             else:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1

@@ -7,7 +7,8 @@ from typing import Any
 import msgspec
 
 from delivrd import __version__, results, stats
-from delivrd.api import DEFAULT_LIMIT, MAX_LIMIT
+from delivrd import storable
+from delivrd.api import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, MIN_LIMIT, TEXT_PATTERN, Health
 from delivrd.dashboard.activity import Activity
 from delivrd.insight_api import PhoneTimeline, Registered
 from delivrd.messages import MessageView, SendSmsCall
@@ -73,18 +74,29 @@ def _page(item: str) -> dict[str, Any]:
     }
 
 
-def _param(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": schema or {"type": "string"}}  # fmt: skip
+#: a text parameter of the read API (`api.Params` refuses a NUL in any)
+TEXT = {"type": "string", "pattern": TEXT_PATTERN}
 
 
+def _param(name: str, description: str, schema: dict[str, Any] = TEXT) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+#: the times `since` and `until` may name (`api.parse_time` checks them against the same limits)
+_SPAN = f"from {storable.moment(storable.FIRST_MICRO).date()} to {storable.moment(storable.LAST_MICRO).date()} UTC"
+_TIME = {"type": "string", "format": "date-time"}
 PAGING = [
-    _param("since", "only items received at or after this ISO 8601 time (no offset: UTC)"),
-    _param("until", "only items received before this ISO 8601 time (no offset: UTC)"),
-    _param("limit", f"page size, 1 to {MAX_LIMIT}", {"type": "integer", "default": DEFAULT_LIMIT}),
-    _param("cursor", "next_cursor of the previous page"),
-]
-API_ERRORS = _answers(results.BAD_PARAMETER, results.BAD_API_KEY, results.COMMIT_FAILED)
+    _param("since", f"only items received at or after this ISO 8601 time (no offset: UTC; a date alone is"
+                    f" midnight), {_SPAN}, before until", _TIME),
+    _param("until", f"only items received before this ISO 8601 time (no offset: UTC), {_SPAN}", _TIME),
+    _param("limit", f"page size, {MIN_LIMIT} to {MAX_LIMIT}",
+           {"type": "integer", "minimum": MIN_LIMIT, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}),
+    _param("cursor", f"next_cursor of the previous page (at most {MAX_CURSOR})",
+           {"type": "string", "pattern": CURSOR_PATTERN}),
+]  # fmt: skip
+#: the answers every read route may give besides its own
+READ_ERRORS = (results.BAD_PARAMETER, results.BAD_API_KEY, results.COMMIT_FAILED, results.INTERNAL)
+API_ERRORS = _answers(*READ_ERRORS)
 
 
 def _listing(summary: str, item: str, *params: dict[str, Any]) -> dict[str, Any]:
@@ -114,14 +126,13 @@ def _callback(summary: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _get(summary: str, schema: dict[str, Any], *params: dict[str, Any], found: bool = False) -> dict[str, Any]:
-    errors = _answers(results.BAD_PARAMETER, results.BAD_API_KEY, results.COMMIT_FAILED,
-                      *((results.NOT_FOUND,) if found else ()))  # fmt: skip
+    errors = _answers(*READ_ERRORS, *((results.NOT_FOUND,) if found else ()))
     return {"get": {"summary": summary, "parameters": list(params), "security": [{"apiKey": []}],
                     "responses": {"200": _json(schema, summary), **errors}}}  # fmt: skip
 
 
 def _path(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "description": description, "schema": {"type": "string"}}
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": TEXT}
 
 
 def insight_paths() -> dict[str, Any]:
@@ -134,14 +145,14 @@ def insight_paths() -> dict[str, Any]:
             "security": [{"apiKey": []}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("SendSmsCall")}}},
             "responses": {"200": _json(_ref("Registered"), "what was registered"), **_answers(
-                results.BAD_BODY, results.TOO_LARGE, results.BAD_API_KEY, results.COMMIT_FAILED)},
+                results.BAD_BODY, results.TOO_LARGE, *READ_ERRORS)},
         }},
         "/v1/messages/{sid}": _get("One message: its send, receipts and state", _ref("MessageView"),
                                    _path("sid", "Tencent's sid (SerialNo)"), found=True),
         "/v1/phones/{phone}": _get("Every message to one number, newest first", _ref("PhoneTimeline"),
                                    _path("phone", "E.164, e.g. +8613800138000"), *window),
         "/v1/stats": _get("Totals, success rate and latency of the messages in a range, grouped", _ref("Stats"),
-                          *window, _param("by", "group by", {"enum": list(stats.GROUPS)})),
+                          *window, _param("by", "group by", {"type": "string", "enum": list(stats.GROUPS)})),
         "/v1/receipt-codes": _get("The receipt code catalogue, or what one code means",
                                   {"anyOf": [_ref("Catalogue"), _ref("ReceiptCode")]},
                                   _param("code", "one receipt code (errmsg) to look up")),
@@ -151,7 +162,7 @@ def insight_paths() -> dict[str, Any]:
 def document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
         [Answer, TencentReport, TencentReply, Report, Reply, Reject, InboxEntry, SendSmsCall, Registered, MessageView,
-         PhoneTimeline, stats.Stats, Catalogue, ReceiptCode, Activity],
+         PhoneTimeline, stats.Stats, Catalogue, ReceiptCode, Activity, Health],
         ref_template="#/components/schemas/{name}",
     )
     report_body = {"anyOf": [{"type": "array", "items": _ref("TencentReport")}, _ref("TencentReport")]}
@@ -187,8 +198,10 @@ def document() -> dict[str, Any]:
             "/v1/activity": _get("The last callback received, and counts since the database was created",
                                  _ref("Activity")),
             **insight_paths(),
-            "/healthz": {"get": {"summary": "Storage answers", "responses": {
-                "200": {"description": '{"status":"ok"}'}, "503": {"description": "storage unavailable"}}}},
+            "/healthz": {"get": {"summary": "Storage answers and commits", "responses": {
+                "200": _json(_ref("Health"), '{"status":"ok"}'),
+                "503": _json(_ref("Health"), "storage does not answer, or the latest commit failed: error says why"),
+                **_answers(results.INTERNAL)}}},
             "/metrics": {"get": {"summary": "Prometheus counters", "responses": {"200": {"description": "text"}}}},
         },  # fmt: skip
         "components": {

@@ -31,6 +31,22 @@ log = logging.getLogger("delivrd.store.postgres")
 DAY = 86_400_000_000  # microseconds
 PARTITIONED = ("inbox", "reports")
 DAYS_AHEAD = 3
+# How long to wait for PostgreSQL. Without limits, a server that stops answering (a dropped network, a hung
+# host: packets vanish, nothing is refused) holds the writer and /healthz forever; TCP alone notices only
+# after many minutes. asyncpg has no TCP keepalive option (0.32 sets only TCP_NODELAY on its socket), so the
+# client-side timeouts below are what catch a silent server.
+#: a connection is made in milliseconds on a working network; one that takes this long will not be made
+CONNECT_TIMEOUT = 5.0
+#: the server cancels any statement running longer (no legitimate one comes near: a group commit and the
+#: statistics of a long range take well under a second); the connection stays usable
+STATEMENT_TIMEOUT_MS = 30_000
+#: client side, a little after the server's own limit: fires only when the server no longer answers at all
+COMMAND_TIMEOUT = STATEMENT_TIMEOUT_MS / 1000 + 5
+#: /healthz is probed every few seconds and must answer promptly either way
+PING_TIMEOUT = 2.0
+#: the server's keepalive probes (every 10 s after 30 s idle, 3 unanswered = gone) end the sessions of a
+#: delivrd host that vanished, so their locks do not outlive it by the kernel's default two hours
+SERVER_KEEPALIVES = {"tcp_keepalives_idle": "30", "tcp_keepalives_interval": "10", "tcp_keepalives_count": "3"}
 #: errors after which the transaction surely rolled back, so trying the group again is safe
 RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
@@ -192,12 +208,13 @@ class PostgresStore(PostgresInsight, Store):
         self._days: set[int] = set()  # days whose partitions are known to exist
         self._shard = os.getpid() % 1024  # this process's counter rows
         # fail a write that waits on a lock this long (→ 503) rather than hang; name the connections
-        self._settings = {"lock_timeout": "5s"}
+        self._settings = {"lock_timeout": "5s", **SERVER_KEEPALIVES}
         if "application_name=" not in (urlsplit(url).query or ""):
             self._settings["application_name"] = "delivrd"
 
     async def _connect(self) -> asyncpg.Connection:
-        return await asyncpg.connect(self.url, server_settings=self._settings, timeout=10)
+        """A connection of its own, for schema changes: no statement timeout (a migration may take long)."""
+        return await asyncpg.connect(self.url, server_settings=self._settings, timeout=CONNECT_TIMEOUT)
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -209,7 +226,8 @@ class PostgresStore(PostgresInsight, Store):
             finally:
                 await conn.close()
             self._pool = await asyncpg.create_pool(
-                self.url, min_size=1, max_size=self.pool_size, server_settings=self._settings, timeout=10
+                self.url, min_size=1, max_size=self.pool_size, timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT,
+                server_settings={**self._settings, "statement_timeout": str(STATEMENT_TIMEOUT_MS)},
             )
             await self.maintain()
         except StoreError:
@@ -297,7 +315,7 @@ class PostgresStore(PostgresInsight, Store):
             await self._ensure_days({push.received_at // DAY for push in pushes})
             for attempt in range(3):
                 try:
-                    await self._get_pool().fetchrow(WRITE_GROUP, *args)
+                    await self._call("fetchrow", WRITE_GROUP, *args)
                     return
                 except RETRYABLE:  # the statement was rolled back whole: trying again is safe
                     if attempt == 2:
@@ -309,14 +327,32 @@ class PostgresStore(PostgresInsight, Store):
 
     # -- reading ------------------------------------------------------------------------------
 
-    async def _fetch(self, sql: str, *args: Any) -> list:
+    async def _call(self, method: str, sql: str, *args: Any, timeout: float = COMMAND_TIMEOUT) -> Any:
+        """One statement on a pooled connection, in `timeout` for the wait for a connection and again for the
+        statement. A connection whose statement ended without the server's answer (a timeout, a lost network)
+        is closed, not returned: returning it would first wait, up to the command timeout again, for a server
+        that may not answer to confirm the cancel."""
+        pool = self._get_pool()
+        conn = await pool.acquire(timeout=timeout)
         try:
-            return await self._get_pool().fetch(sql, *args)
+            return await getattr(conn, method)(sql, *args, timeout=timeout)
+        except BaseException as exc:
+            if not isinstance(exc, asyncpg.PostgresError):
+                conn.terminate()
+            raise
+        finally:
+            await pool.release(conn)
+
+    async def _fetch(self, sql: str, *args: Any, timeout: float = COMMAND_TIMEOUT) -> list:
+        try:
+            return await self._call("fetch", sql, *args, timeout=timeout)
+        except asyncpg.DataError:
+            raise  # a value PostgreSQL cannot take got past the API's checks: a bug to fix (500), not an outage (503)
         except FAILURES as exc:
             raise StoreError(f"PostgreSQL read failed: {_reason(exc)}") from exc
 
     async def ping(self) -> None:
-        await self._fetch("SELECT 1 FROM counters LIMIT 1")
+        await self._fetch("SELECT 1 FROM counters LIMIT 1", timeout=PING_TIMEOUT)
 
     async def counters(self) -> dict[str, int]:
         rows = await self._fetch("SELECT name, sum(value)::bigint FROM counters GROUP BY name")

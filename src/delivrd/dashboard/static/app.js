@@ -8,14 +8,19 @@
   const I18N = window.DELIVRD_I18N;
   const KEY = "delivrd.key";       // sessionStorage: the API key, for this tab only
   const LANG = "delivrd.lang";     // localStorage: the chosen language
-  let lang = localStorage.getItem(LANG) || (/^zh\b/i.test(navigator.language || "") ? "zh" : "en");
+  const stored = localStorage.getItem(LANG);
+  let lang = stored && Object.hasOwn(I18N, stored) ? stored : /^zh\b/i.test(navigator.language || "") ? "zh" : "en";
   let renderSeq = 0;               // a newer render makes an older one's late answers moot
   let chart = null;
 
   // ---------- small helpers ----------
 
+  /** `object[key]` when `object` has `key` itself: a key from data or the URL ("constructor", "__proto__")
+      must find nothing rather than what every object inherits. */
+  const own = (object, key) => (object && Object.hasOwn(object, key) ? object[key] : undefined);
+
   function t(key, vars) {
-    let text = (I18N[lang] && I18N[lang][key]) || I18N.en[key] || key;
+    let text = own(own(I18N, lang), key) || own(I18N.en, key) || key;
     for (const [name, value] of Object.entries(vars || {})) text = text.split("{" + name + "}").join(String(value));
     return text;
   }
@@ -175,7 +180,7 @@
     if (chart) { chart.destroy(); chart = null; }
     const pages = { overview, search, rejects };
     try {
-      const view = await (pages[page] || overview)(params, () => seq === renderSeq);
+      const view = await (own(pages, page) || overview)(params, () => seq === renderSeq);
       if (seq === renderSeq && view) main.replaceChildren(view);
     } catch (err) {
       if (seq !== renderSeq) return;
@@ -199,7 +204,7 @@
       until = params.get("until") ? new Date(params.get("until")) : new Date(now);
     } else {
       until = new Date(now);
-      since = new Date(now - (RANGES[range] || RANGES["24h"]));
+      since = new Date(now - (own(RANGES, range) || RANGES["24h"]));
     }
     const by = until - since <= 2 * 86400e3 ? "hour" : "day";
     return { range, since: since.toISOString(), until: until.toISOString(), by };
@@ -271,7 +276,7 @@
   };
   function country(code) {
     if (code === null || code === undefined || code === "") return "—";
-    const region = REGIONS[code];
+    const region = own(REGIONS, code);
     if (!region || !Intl.DisplayNames) return "+" + code;
     return "+" + code + " " + new Intl.DisplayNames([locale()], { type: "region" }).of(region);
   }
@@ -397,7 +402,7 @@
   // ---------- search ----------
 
   function stateBadge(state) {
-    const tone = { delivered: "good", failed: "bad", no_receipt: "warn" }[state] || "";
+    const tone = own({ delivered: "good", failed: "bad", no_receipt: "warn" }, state) || "";
     return h("span", { class: "badge " + tone, "data-testid": "state" }, t("state." + state));
   }
 

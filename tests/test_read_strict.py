@@ -1,0 +1,315 @@
+"""The read API is strict: every client mistake is a JSON 400 (result 1007) on both backends, never a 500 or 503,
+and a failure that is not the client's is still a JSON answer. /healthz tells the truth about commits and about a
+PostgreSQL that stopped answering."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from conftest import POSTGRES_URL, Backend, ServerProcess
+from dashboard.browser import browser, open_page  # noqa: F401  (fixtures)
+from factories import batch, body, report
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from delivrd import results
+from delivrd.api import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, MIN_LIMIT, TEXT_PATTERN, endpoint
+from delivrd.openapi import document
+from delivrd.stats import GROUPS
+
+ACK = {"result": 0, "errmsg": "OK"}
+T = TypeVar("T")
+
+#: bad values of the parameters most routes take, as raw query strings (sent unencoded by httpx's `url`)
+BAD_WINDOW = [
+    "since=0001-01-01T00:00:00%2B23:59",  # year 0 in UTC: was an OverflowError, a bare 500
+    "until=9999-12-31T23:59:59-23:59",  # year 10000 in UTC
+    "since=0001-01-01",  # not showable in every offset (storable.FIRST_MICRO is a day later)
+    "since=last%20tuesday",
+    "since=",  # given, and empty: not a time
+    "since=%C2%B2",
+    "until=2026-11-24%00",
+    "since=2026-11-25&until=2026-11-24",  # since after until: one rule on every route
+    "since=2026-11-24T08:00:00%2B08:00&until=2026-11-24T00:00:00Z",  # the same instant
+]
+BAD_PAGING = [
+    "limit=%C2%B2",  # '²': a digit to str.isdigit, not to int()
+    "limit=",
+    "limit=%D9%A3",  # '٣' (Arabic-Indic three): int() takes it, the API does not
+    f"limit={MIN_LIMIT - 1}",
+    f"limit={MAX_LIMIT + 1}",
+    "limit=-1",
+    "limit=%2B5",
+    "limit=1e2",
+    "limit=007",  # no leading zero: an integer's text, as the OpenAPI document has it
+    "limit=%205",
+    "limit=" + "9" * 5000,  # more digits than int() converts
+    "cursor=%C2%B2",
+    "cursor=",
+    "cursor=0",
+    f"cursor={MAX_CURSOR + 1}",  # bigint overflow: was a 503 "read failed" on PostgreSQL
+    "cursor=99999999999999999999999",
+    "cursor=" + "9" * 5000,
+    "cursor=-5",
+    "cursor=abc",
+]
+#: route → its own bad queries; each route also gets the shared tables that apply to it
+ROUTES = {
+    "/v1/reports": ["sid=%00", "mobile=13800%0000000", "nationcode=%00", "report_status=%00", "errmsg=%00",
+                    "sids=1", *BAD_WINDOW, *BAD_PAGING],
+    "/v1/rejects": ["route=%00", "reason=x", *BAD_WINDOW, *BAD_PAGING],
+    "/v1/replies": ["mobile=%00", *BAD_WINDOW, *BAD_PAGING],
+    "/v1/inbox": ["route=callback%00", "outcome=%00", *BAD_WINDOW, *BAD_PAGING],
+    "/v1/messages/2019:5388840000000000001": ["limit=10", "sid=x", "since=2026-11-24"],
+    "/v1/phones/%2B8613800138000": ["limit=10", "cursor=1", *BAD_WINDOW],
+    "/v1/stats": ["by=week", "by=DAY", "by=%00", "by=", "limit=10", *BAD_WINDOW],
+    "/v1/receipt-codes": ["code=%00", "code=DELIVRD%00", "limit=1", "until=2026-11-24"],
+    "/v1/activity": ["limit=1", "x="],
+}  # fmt: skip
+#: NUL in a path parameter: PostgreSQL text cannot hold it, so it is the client's mistake, not an outage
+BAD_PATHS = ["/v1/messages/%00", "/v1/messages/2019%00:1", "/v1/phones/%00", "/v1/phones/%2B86138%0000138000"]
+
+
+def bad_answers(client: httpx.Client, urls: list[str]) -> list[str]:
+    """The URLs not answered 400 JSON with result 1007, each with what came instead."""
+    wrong = []
+    for url in urls:
+        answer = client.get(url)
+        is_json = answer.headers.get("content-type") == "application/json"
+        if answer.status_code != 400 or not is_json or answer.json().get("result") != results.BAD_PARAMETER:
+            wrong.append(f"{url}: {answer.status_code} {answer.headers.get('content-type')} {answer.text[:200]}")
+    return wrong
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_every_client_mistake_is_a_json_400(client, route):
+    urls = [f"{route}?{query}" for query in ROUTES[route]]
+    if route.startswith("/v1/reports"):
+        client.post("/sms/callback", content=body(batch(0, 3)))  # a store with rows in it, too
+    assert bad_answers(client, urls) == []
+
+
+def test_nul_in_a_path_parameter_is_a_json_400(client):
+    assert bad_answers(client, BAD_PATHS) == []
+
+
+def test_the_edges_of_every_range_are_accepted(client):
+    client.post("/sms/callback", content=body(batch(0, 3)))
+    first, last = "0001-01-02T00:00:00Z", "9999-12-30T23:59:59.999999Z"
+    for url, params in (
+        ("/v1/reports", {"limit": MIN_LIMIT, "cursor": MAX_CURSOR, "since": first, "until": last}),
+        ("/v1/reports", {"limit": MAX_LIMIT, "cursor": 1}),
+        ("/v1/stats", {"since": first, "until": last, "by": "day"}),
+        ("/v1/phones/+8613800000001", {"since": "2026-11-24T08:00:00+08:00", "until": last}),
+        ("/v1/reports", {"sid": "", "mobile": ""}),  # an empty text filter filters nothing
+    ):
+        answer = client.get(url, params=params)
+        assert answer.status_code == 200, (url, params, answer.text)
+    assert len(client.get("/v1/reports", params={"cursor": MAX_CURSOR}).json()["items"]) == 3
+    assert client.get("/v1/stats", params={"since": first}).json()["since"] == "0001-01-02T00:00:00.000000Z"
+
+
+@pytest.mark.parametrize(
+    "query, errmsg",
+    [
+        ("limit=%C2%B2", f"limit must be a whole number from {MIN_LIMIT} to {MAX_LIMIT}; got '²'"),
+        ("since=2026-11-25&until=2026-11-24", "since must be before until"),
+        ("sid=a%00", "sid contains a NUL character (\\u0000), which no stored text can hold"),
+    ],
+)
+def test_the_message_says_what_to_fix(client, query, errmsg):
+    assert client.get(f"/v1/reports?{query}").json() == {"result": results.BAD_PARAMETER, "errmsg": errmsg}
+
+
+@pytest.mark.backends("sqlite")  # routing, not storage
+def test_a_405_says_which_methods_the_route_takes(client):
+    for method, path, allow in (("POST", "/v1/reports", "GET, HEAD"), ("DELETE", "/v1/messages/x", "GET, HEAD"),
+                                ("GET", "/v1/messages", "POST"), ("PUT", "/healthz", "GET, HEAD")):  # fmt: skip
+        answer = client.request(method, path)
+        allowed = set(answer.headers.get("allow", "").split(", "))  # Starlette's order varies from run to run
+        assert (answer.status_code, allowed) == (405, set(allow.split(", "))), (method, path)
+        assert answer.json()["result"] == results.METHOD_NOT_ALLOWED
+
+
+def test_an_unexpected_error_is_a_logged_json_500(caplog):
+    """Not reachable from outside by design, so in process: a handler that fails as a bug would."""
+
+    async def broken(request, store):
+        raise ZeroDivisionError("a bug")
+
+    app = Starlette(routes=[Route("/v1/broken", endpoint(broken, None))])
+    app.state.store = None
+
+    async def get() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://delivrd") as client:
+            return await client.get("/v1/broken")
+
+    with caplog.at_level(logging.ERROR, "delivrd.api"):
+        answer = asyncio.run(get())
+    assert answer.status_code == 500 and answer.headers["content-type"] == "application/json"
+    assert answer.json()["result"] == results.INTERNAL
+    assert "ZeroDivisionError: a bug" in caplog.text and "Traceback" in caplog.text
+
+
+def test_the_openapi_document_states_the_rules_the_code_checks():
+    spec = document()
+    params = {p["name"]: p["schema"] for p in spec["paths"]["/v1/reports"]["get"]["parameters"]}
+    assert params["limit"] == {"type": "integer", "minimum": MIN_LIMIT, "maximum": MAX_LIMIT,
+                               "default": DEFAULT_LIMIT}  # fmt: skip
+    assert params["cursor"]["pattern"] == CURSOR_PATTERN
+    assert params["sid"]["pattern"] == TEXT_PATTERN and re.fullmatch(TEXT_PATTERN, "a\x00b") is None
+    assert params["since"]["format"] == params["until"]["format"] == "date-time"
+    stats = {p["name"]: p["schema"] for p in spec["paths"]["/v1/stats"]["get"]["parameters"]}
+    assert stats["by"]["enum"] == list(GROUPS)
+    for path in ("/v1/reports", "/v1/stats", "/v1/messages/{sid}"):
+        assert {"400", "500"} <= set(spec["paths"][path]["get"]["responses"])
+
+
+class SilentProxy:
+    """A TCP proxy on 127.0.0.1 in front of PostgreSQL that can go silent, as a broken network does: it then
+    forwards nothing either way and answers nothing, but keeps every connection open and accepts new ones."""
+
+    def __init__(self, target: str) -> None:
+        parts = urlsplit(target)
+        self.target = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        self.silent = False
+        self.loop = asyncio.new_event_loop()
+        self.server = self.loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0))
+        self.port = self.server.sockets[0].getsockname()[1]
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, database_url: str) -> str:
+        """`database_url` through the proxy."""
+        parts = urlsplit(database_url)
+        netloc = parts.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{self.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            if not self.silent:  # dropped: neither forwarded nor refused, the connection stays open
+                writer.write(data)
+                await writer.drain()
+        writer.close()  # one side hung up: so does the other
+
+    def close(self) -> None:
+        async def stop() -> None:
+            self.server.close()
+            for task in asyncio.all_tasks() - {asyncio.current_task()}:
+                task.cancel()
+
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+@contextmanager
+def elapsed(limit: float) -> Iterator[None]:
+    start = time.monotonic()
+    yield
+    assert time.monotonic() - start < limit
+
+
+@pytest.mark.backends("postgresql")
+def test_a_postgresql_that_stops_answering_is_answered_503_not_waited_for(backend, tmp_path):
+    proxy = SilentProxy(POSTGRES_URL)
+    db = tmp_path / "silent.db"
+    server = ServerProcess(db, database_url=proxy.url(backend.database_url(db)))
+    try:
+        server.start()
+        with httpx.Client(base_url=server.url, timeout=25) as client:
+            assert client.post("/sms/callback", content=body(batch(0, 3))).json() == ACK
+            proxy.silent = True
+            with elapsed(5):
+                health = client.get("/healthz")
+            assert health.status_code == 503 and health.json()["status"] == "unavailable", health.text
+            with elapsed(15):  # at the latest the writer's commit timeout (10 s), checked a few times per timeout
+                push = client.post("/sms/callback", content=body(batch(3, 3)))
+            assert push.status_code == 503, push.text
+            assert push.json()["result"] in (results.COMMIT_FAILED, results.COMMIT_TIMEOUT), push.text
+            with elapsed(5):
+                assert client.get("/healthz").status_code == 503
+    finally:
+        server.kill()
+        proxy.close()
+
+
+@contextmanager
+def commits_refused(backend: Backend, server: ServerProcess) -> Iterator[None]:
+    """Hold the database's write lock from a connection of our own, so that the server's commits fail (after
+    SQLite's busy timeout or PostgreSQL's lock_timeout) while its reads, and so its store ping, still answer."""
+    if backend.name == "sqlite":
+        conn = sqlite3.connect(server.db, isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")  # in WAL mode readers go on; writers wait, then give up
+        try:
+            yield
+        finally:
+            conn.close()
+        return
+    loop = asyncio.new_event_loop()
+    pg = loop.run_until_complete(asyncpg.connect(server.database_url))
+    loop.run_until_complete(pg.execute("BEGIN; LOCK TABLE inbox IN ACCESS EXCLUSIVE MODE"))
+    try:
+        yield
+    finally:
+        loop.run_until_complete(pg.close())
+        loop.close()
+
+
+def test_healthz_is_503_while_commits_fail_and_ok_once_one_succeeds(backend, server, client):
+    with commits_refused(backend, server):
+        refused = client.post("/sms/callback", content=body(batch(0, 3)), timeout=20)
+        assert refused.status_code == 503, refused.text  # COMMIT_FAILED, or COMMIT_TIMEOUT if the writer retried
+        health = wait_for(lambda: client.get("/healthz"), lambda answer: answer.status_code == 503, within=5)
+        assert health.json()["status"] == "unavailable" and health.json()["error"], health.text
+        assert client.get("/v1/reports").status_code == 200  # reads still work: it is the commits that fail
+    assert client.post("/sms/callback", content=body(batch(0, 3))).json() == ACK
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def wait_for(get: Callable[[], T], done: Callable[[T], bool], within: float) -> T:
+    """`get()` again until `done` says so, for at most `within` seconds; its last value either way."""
+    deadline = time.monotonic() + within
+    while not done(value := get()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return value
+
+
+#: names every JavaScript object inherits: as data-derived keys of a plain object they find a function, not nothing
+INHERITED = ("constructor", "__proto__", "toString", "hasOwnProperty")
+
+
+# Last in the module: Playwright's sync API keeps an event loop running in this thread until the module's
+# browser closes, and the tests above call asyncio.run().
+@pytest.mark.backends("sqlite")  # the page's lookups are the subject; the store only has to hold the names
+def test_the_dashboard_shows_data_named_like_object_properties(server, client, open_page):
+    from playwright.sync_api import expect
+
+    reports = [report(n, nationcode=name, errmsg=name, sid=name, report_status="FAIL")
+               for n, name in enumerate(INHERITED)]  # fmt: skip
+    assert client.post("/sms/callback", content=body(reports)).json() == ACK
+    watched = open_page()
+    page = watched.page
+    page.goto(server.url + "/#/constructor?range=constructor")  # an unknown page and range: the overview, 24 h
+    expect(page.locator("[data-testid=total]")).to_have_text(str(len(INHERITED)), timeout=15_000)
+    countries = page.locator("[data-testid=countries]")
+    for name in INHERITED:
+        expect(countries.locator("tr", has_text=f"+{name}")).to_have_count(1)
+        expect(page.locator("[data-testid=codes]").locator("tr", has_text=name)).to_contain_text("Unknown")
+    page.goto(server.url + "/#/search?q=constructor")
+    expect(page.locator("[data-testid=state]")).to_have_text("failed", timeout=15_000)
