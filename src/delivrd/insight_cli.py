@@ -345,7 +345,7 @@ async def reconcile_command(args: argparse.Namespace) -> int:
             push = Push.decoded(CALLBACK, time.time_ns() // 1000, "reconcile", body, tencent.parse_reports(body))
             await store.write([push])
             pulled += len(batch)
-            quarantined += len(rejects)
+            quarantined += push.rejected
     finally:
         await store.close()
     print(f"pulled {pulled} receipts from Tencent and stored them ({quarantined} quarantined);"

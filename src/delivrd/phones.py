@@ -34,5 +34,5 @@ def split(phone: str) -> tuple[str, str]:
                 break
             return digits[:length], digits[length:]
     else:
-        raise ValueError(f"{phone!r} does not start with a country calling code")
+        raise ValueError(f"{phone!r} does not start with a known country calling code")
     raise ValueError(f"{phone!r} has a country calling code and no number after it")
