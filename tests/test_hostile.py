@@ -188,3 +188,20 @@ def test_a_body_slower_than_the_timeout_is_answered_408_and_kept(start_server):
     with httpx.Client(base_url=server.url) as client:
         (entry,) = wait_for_inbox(client, 1)
         assert entry["outcome"] == "incomplete" and entry["status"] == 408
+
+
+def test_a_sid_with_a_newline_is_found_by_its_own_route(client):
+    report = {**GOOD, "sid": "a\nb"}
+    assert client.post("/sms/callback", json=[report]).json() == ACK
+    found = client.get("/v1/messages/" + quote("a\nb", safe=""))
+    assert found.status_code == 200 and found.json()["reports"][0]["sid"] == "a\nb"
+
+
+@pytest.mark.parametrize(("nationcode", "mobile"), [("0", "13800138000"), ("999", "1"), ("86", "0"), ("1234", "5")])
+def test_every_stored_phone_is_found_by_the_phone_route(client, nationcode, mobile):
+    report = {**GOOD, "nationcode": nationcode, "mobile": mobile}
+    assert client.post("/sms/callback", json=[report]).json() == ACK
+    (stored,) = client.get("/v1/reports").json()["items"]
+    if stored["phone"] is not None:
+        timeline = client.get("/v1/phones/" + quote(stored["phone"], safe=""))
+        assert timeline.status_code == 200 and timeline.json()["messages"][0]["reports"][0]["id"] == stored["id"]

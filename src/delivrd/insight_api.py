@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 from starlette.requests import Request
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.routing import Route
 
 from delivrd import messages, receipts, results, stats
@@ -18,6 +19,14 @@ from delivrd.api import ApiError, BadParameter, Params, endpoint
 from delivrd.models import Report
 from delivrd.store import ReportQuery, Store
 from delivrd.store.base import SendQuery
+
+class AnyText(PathConvertor):
+    """A path parameter that may hold anything a stored value holds, a newline too (`path` stops at one)."""
+
+    regex = "[\\s\\S]*"
+
+
+register_url_convertor("anytext", AnyText())
 
 #: receipts and sends shown for one sid or one phone
 MAX_ITEMS = 1000
@@ -145,7 +154,7 @@ def routes(
 
     return [
         Route("/v1/messages", endpoint(register, api_key), methods=["POST"]),
-        Route("/v1/messages/{sid:path}", endpoint(one_message, api_key)),
+        Route("/v1/messages/{sid:anytext}", endpoint(one_message, api_key)),
         Route("/v1/phones/{phone}", endpoint(one_phone, api_key)),
         Route("/v1/stats", endpoint(get_stats, api_key)),
         Route("/v1/receipt-codes", endpoint(receipt_codes, api_key)),
