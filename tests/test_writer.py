@@ -157,21 +157,35 @@ def test_one_poisoned_push_among_100_fails_alone_and_is_kept():
     assert writer.failing is None
 
 
-def test_storage_down_gives_up_after_a_few_attempts_not_one_per_push():
+def refused_group(store: GatedStore, size: int) -> list:
+    """What `size` pushes queued together behind the gate are answered."""
+
     async def scenario():
-        store = GatedStore()
-        store.failures = 10**6
         writer = Writer(store)
         writer.start()
-        waiting = [asyncio.create_task(writer.submit(a_push(n))) for n in range(1000)]
+        waiting = [asyncio.create_task(writer.submit(a_push(n))) for n in range(size)]
         await asyncio.sleep(0.01)
         store.gate.set()
-        answers = await asyncio.gather(*waiting, return_exceptions=True)
-        return answers, store
+        return await asyncio.gather(*waiting, return_exceptions=True)
 
-    answers, store = run(scenario())
+    return run(scenario())
+
+
+def test_storage_down_gives_up_after_a_few_attempts_not_one_per_push():
+    store = GatedStore()
+    store.failures = 10**6  # failures the store does not call unavailable: the writer looks for a culprit
+    answers = refused_group(store, 1000)
     assert {a.code for a in answers} == {results.COMMIT_FAILED}
     assert store.attempts <= 10 + 3  # log2(1000) halvings, the push again, its bare body
+
+
+def test_storage_unavailable_fails_the_group_at_once():
+    store = GatedStore()
+    store.down = True
+    answers = refused_group(store, 100)
+    assert {a.code for a in answers} == {results.COMMIT_FAILED}
+    assert "database is locked" in answers[0].message
+    assert store.attempts == 1
 
 
 def test_commit_that_hangs_times_out():
@@ -223,21 +237,3 @@ def test_push_queued_behind_a_hanging_commit_times_out_too():
     refused, store = run(scenario())
     assert refused.code == results.COMMIT_TIMEOUT
     assert sum(len(g) for g in store.groups) == 2
-
-
-def test_storage_unavailable_fails_the_group_at_once():
-    async def scenario():
-        store = GatedStore()
-        store.down = True
-        writer = Writer(store)
-        writer.start()
-        waiting = [asyncio.create_task(writer.submit(a_push(n))) for n in range(100)]
-        await asyncio.sleep(0.01)
-        store.gate.set()
-        answers = await asyncio.gather(*waiting, return_exceptions=True)
-        return answers, store
-
-    answers, store = run(scenario())
-    assert {a.code for a in answers} == {results.COMMIT_FAILED}
-    assert "database is locked" in answers[0].message
-    assert store.attempts == 1
