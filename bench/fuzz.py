@@ -861,20 +861,21 @@ def check_exports(run: Run, database: list[str], reports: int | None) -> dict[st
     return judge_exports(run, run_exports(database), reports)
 
 
-def run_exports(database: list[str]) -> list[tuple[str, str, int | None, str]]:
-    """Each export, one after the other: (what, format, exit status or None when it timed out, stderr)."""
-    done = []
-    for what in ("reports", "messages"):
-        for fmt in ("csv", "jsonl"):
-            with tempfile.NamedTemporaryFile(suffix=f".{fmt}") as target:
-                cmd = [sys.executable, "-m", "delivrd", "export", what, "--format", fmt, "-o", target.name, *database]
-                try:
-                    proc = subprocess.run(cmd, capture_output=True, timeout=1800)
-                except subprocess.TimeoutExpired:
-                    done.append((what, fmt, None, ""))
-                    continue
-                done.append((what, fmt, proc.returncode, proc.stderr.decode(errors="replace")))
-    return done
+def run_exports(database: list[str], at_once: int = 2) -> list[tuple[str, str, int | None, str]]:
+    """Each export, `at_once` at a time: (what, format, exit status or None when it timed out, stderr)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(what: str, fmt: str) -> tuple[str, str, int | None, str]:
+        with tempfile.NamedTemporaryFile(suffix=f".{fmt}") as target:
+            cmd = [sys.executable, "-m", "delivrd", "export", what, "--format", fmt, "-o", target.name, *database]
+            try:
+                proc = subprocess.run(cmd, capture_output=True, timeout=1800)
+            except subprocess.TimeoutExpired:
+                return what, fmt, None, ""
+            return what, fmt, proc.returncode, proc.stderr.decode(errors="replace")
+
+    with ThreadPoolExecutor(at_once) as pool:
+        return list(pool.map(lambda job: one(*job), [(w, f) for w in ("reports", "messages") for f in ("csv", "jsonl")]))
 
 
 def judge_exports(run: Run, done: list[tuple[str, str, int | None, str]], reports: int | None) -> dict[str, Any]:
