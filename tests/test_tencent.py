@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from delivrd import results, tencent
+from delivrd import results, storable, tencent
 
 SAMPLE = {
     "user_receive_time": "2015-10-17 08:03:04",
@@ -198,3 +198,18 @@ def test_a_lone_surrogate_escape_is_quarantined_alone():
     ]
     lone = tencent.parse_reports(b'{"sid":"\\ud800","mobile":"1","report_status":"FAIL"}')
     assert lone.rows == [] and lone.rejected == 1
+
+
+def test_extra_fields_nest_at_most_the_depth_reads_can_decode_again():
+    def report(levels: int) -> bytes:
+        return b'[{"sid":"d","mobile":"1","report_status":"SUCCESS","extra":' + b"[" * levels + b"]" * levels + b"}]"
+
+    assert len(tencent.parse_reports(report(storable.MAX_DEPTH - 1)).rows) == 1  # with the object around it
+    too_deep = tencent.parse_reports(report(500))  # ingest could decode it; reads deeper in the stack could not
+    assert too_deep.rows == [] and "deeper than 64 levels" in too_deep.rejects[0].reason
+
+
+def test_a_lone_surrogate_beside_a_number_no_decoder_holds_fails_alone():
+    body = b"[" + GOOD_JSON + b',{"sid":"b","mobile":"1","report_status":"SUCCESS","description":"\\ud800","ext":'
+    decoded = tencent.parse_reports(body + b"1" * 5000 + b"}]")
+    assert [row[0] for row in decoded.rows] == ["a1"] and decoded.rejects[0].reason == "a number is out of range"

@@ -119,4 +119,7 @@ def extra_fields(text: str | None) -> dict[str, msgspec.Raw] | None:
     """The stored JSON text of unknown fields, returned as they were received."""
     if text is None:
         return None
-    return msgspec.json.decode(text, type=dict[str, msgspec.Raw])
+    try:
+        return msgspec.json.decode(text, type=dict[str, msgspec.Raw])
+    except RecursionError:  # stored before ingest bounded their depth (storable.MAX_DEPTH): shown as text
+        return {"(too deep to show)": msgspec.Raw(msgspec.json.encode(text))}

@@ -14,6 +14,10 @@ from datetime import datetime, timedelta, timezone
 #: such columns; 128 characters are at most 512 bytes in UTF-8 (Tencent's sids are about 30).
 KEY_CHARS = 128
 
+#: How deep fields Tencent may add later (`extra`) may nest. Reading them back decodes them again,
+#: deeper in the stack than ingest did, so what ingest barely took (~990 levels) would fail every read.
+MAX_DEPTH = 64
+
 #: The Unix seconds a time may have: a day inside years 1 to 9999, so that it can be shown in any
 #: offset (UTC, UTC+8, the user's zone) without leaving the years `datetime` knows.
 FIRST_SECOND = int(datetime(1, 1, 2, tzinfo=timezone.utc).timestamp())
@@ -51,3 +55,14 @@ def moment(value_micros: int, zone: timezone = timezone.utc) -> datetime:
     """
     offset = zone.utcoffset(None)
     return (_EPOCH.replace(tzinfo=None) + offset + timedelta(microseconds=value_micros)).replace(tzinfo=zone)
+
+
+def depth(value: object, limit: int = MAX_DEPTH) -> bool:
+    """Whether JSON `value` nests no more than `limit` arrays and objects (walked a level at a time,
+    without recursion)."""
+    level = [value]
+    for _ in range(limit):
+        level = [v for c in level if isinstance(c, (list, dict)) for v in (c.values() if isinstance(c, dict) else c)]
+        if not level:
+            return True
+    return not any(isinstance(c, (list, dict)) for c in level)

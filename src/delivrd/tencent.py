@@ -91,7 +91,10 @@ def _extras(item: dict[str, Any], known: frozenset[str]) -> str | None:
     """Fields Tencent may add later, kept as a JSON object text (None when there are none)."""
     if item.keys() <= known:
         return None
-    return _encode({k: v for k, v in item.items() if k not in known}).decode()
+    extra = {k: v for k, v in item.items() if k not in known}
+    if not storable.depth(extra):
+        raise ValueError(f"fields other than Tencent's nest deeper than {storable.MAX_DEPTH} levels")
+    return _encode(extra).decode()
 
 
 @lru_cache(maxsize=4096)  # a push's reports mostly share a few seconds
@@ -228,7 +231,7 @@ def _decode_leniently(body: bytes) -> list[Any] | None:
     """
     try:
         text = body.decode("utf-8", "surrogateescape")
-        data = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        data = json.loads(text, parse_constant=_no_constant, parse_float=_finite, parse_int=_integer)
     except (ValueError, RecursionError):
         return None
     if type(data) is dict:
@@ -257,6 +260,13 @@ class _Huge:
 
     def __str__(self) -> str:
         return self.text
+
+
+def _integer(text: str) -> int | _Huge:
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python converts (4,300)
+        return _Huge(text)
 
 
 def _finite(text: str) -> float | _Huge:
