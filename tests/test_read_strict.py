@@ -18,7 +18,6 @@ import asyncpg
 import httpx
 import pytest
 from conftest import POSTGRES_URL, Backend, ServerProcess
-from dashboard.browser import browser, open_page  # noqa: F401  (fixtures)
 from factories import batch, body, report
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -288,28 +287,3 @@ def wait_for(get: Callable[[], T], done: Callable[[T], bool], within: float) -> 
     while not done(value := get()) and time.monotonic() < deadline:
         time.sleep(0.1)
     return value
-
-
-#: names every JavaScript object inherits: as data-derived keys of a plain object they find a function, not nothing
-INHERITED = ("constructor", "__proto__", "toString", "hasOwnProperty")
-
-
-# Last in the module: Playwright's sync API keeps an event loop running in this thread until the module's
-# browser closes, and the tests above call asyncio.run().
-@pytest.mark.backends("sqlite")  # the page's lookups are the subject; the store only has to hold the names
-def test_the_dashboard_shows_data_named_like_object_properties(server, client, open_page):
-    from playwright.sync_api import expect
-
-    reports = [report(n, nationcode=name, errmsg=name, sid=name, report_status="FAIL")
-               for n, name in enumerate(INHERITED)]  # fmt: skip
-    assert client.post("/sms/callback", content=body(reports)).json() == ACK
-    watched = open_page()
-    page = watched.page
-    page.goto(server.url + "/#/constructor?range=constructor")  # an unknown page and range: the overview, 24 h
-    expect(page.locator("[data-testid=total]")).to_have_text(str(len(INHERITED)), timeout=15_000)
-    countries = page.locator("[data-testid=countries]")
-    for name in INHERITED:
-        expect(countries.locator("tr", has_text=f"+{name}")).to_have_count(1)
-        expect(page.locator("[data-testid=codes]").locator("tr", has_text=name)).to_contain_text("Unknown")
-    page.goto(server.url + "/#/search?q=constructor")
-    expect(page.locator("[data-testid=state]")).to_have_text("failed", timeout=15_000)
