@@ -63,6 +63,7 @@ import httpx
 import msgspec
 
 from bench import fuzz_gen as gen
+from delivrd.tencent import MAX_REJECT_ROWS
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("DELIVRD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -663,12 +664,14 @@ async def check_inbox(client: httpx.AsyncClient, run: Run, opts: Options, before
         return out
     kept = array("Q")
     too_large: Counter = Counter()
-    rows = 0
+    rows = quarantined = reject_rows = 0
     async with contextlib.aclosing(page_all(client, run, "/v1/inbox", "inbox")) as entries:
         async for entry in entries:
             if entry["id"] <= before_id:
                 break
             rows += 1
+            quarantined += entry["rejected"]
+            reject_rows += min(entry["rejected"], MAX_REJECT_ROWS) + (entry["rejected"] > MAX_REJECT_ROWS)
             route = entry.get("route")
             if entry.get("body") is not None:
                 body = entry["body"].encode("utf-8", "surrogatepass")
@@ -679,6 +682,8 @@ async def check_inbox(client: httpx.AsyncClient, run: Run, opts: Options, before
                 continue
             kept.append(body_digest(str(route), body))
     out["rows"] = rows
+    out["quarantined"] = quarantined  # items, as delivrd_rejects_total counts them
+    out["reject_rows"] = reject_rows  # what /v1/rejects lists: a row each for the first MAX_REJECT_ROWS, then one
     if rows != run.sent:
         run.fail("inbox", "GET /v1/inbox rows != requests sent", sent=run.sent, rows=rows)
     missing_n = unexpected_n = 0
@@ -695,6 +700,20 @@ async def check_inbox(client: httpx.AsyncClient, run: Run, opts: Options, before
     if too_large != run.oversize:
         run.fail("inbox", "bodiless rows != bodies sent over the limit", kept=dict(too_large), sent=dict(run.oversize))
     return out
+
+
+def judge_rejects(run: Run, inbox: dict[str, Any], store: dict[str, Any]) -> None:
+    """The quarantine agrees with the inbox: delivrd_rejects_total counts the items each body had
+    quarantined, and /v1/rejects lists a row for each of a body's first MAX_REJECT_ROWS, then one more."""
+    if "quarantined" not in inbox or run.incomplete:
+        return
+    metric = store.get("rejects_metric")
+    if metric is not None and metric != inbox["quarantined"]:
+        run.fail("reads", "delivrd_rejects_total != items quarantined by the inbox", metric=metric,
+                 inbox=inbox["quarantined"])  # fmt: skip
+    if store.get("rejects") != inbox["reject_rows"]:
+        run.fail("reads", "reject rows listed != rows the inbox's counts call for", listed=store.get("rejects"),
+                 inbox=inbox["reject_rows"])  # fmt: skip
 
 
 async def check_store(client: httpx.AsyncClient, run: Run, opts: Options, server: Server | None) -> dict[str, Any]:
@@ -781,10 +800,10 @@ async def check_store(client: httpx.AsyncClient, run: Run, opts: Options, server
     # the listings agree with the counters (what /metrics says is stored is what can be read)
     if server is not None and not run.incomplete:
         m = await metrics(client) or {}
-        for name, listed in (("delivrd_reports_total", reports), ("delivrd_replies_total", replies),
-                             ("delivrd_rejects_total", rejects)):  # fmt: skip
+        for name, listed in (("delivrd_reports_total", reports), ("delivrd_replies_total", replies)):
             if name in m and m[name] != listed:
                 run.fail("reads", f"{name} != items listed", metric=m[name], listed=listed)
+        out["rejects_metric"] = m.get("delivrd_rejects_total")
 
     # check 4: one report at a time, through every route that shows it
     sample = strange + plain
@@ -943,6 +962,7 @@ async def _run(opts: Options, base_url: str, server: Server | None, run: Run, da
                                                 check_store(client, run, opts, server))  # fmt: skip
         finally:
             done = await exports if exports is not None else None
+        judge_rejects(run, inbox, store)
         judged = judge_exports(run, done, store.get("reports")) if done is not None else None
         run.checked_in = time.monotonic() - checking
     return {"inbox": inbox, "store": store, "exports": judged}
