@@ -15,6 +15,8 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from delivrd import results
 
@@ -205,3 +207,37 @@ def test_every_stored_phone_is_found_by_the_phone_route(client, nationcode, mobi
     if stored["phone"] is not None:
         timeline = client.get("/v1/phones/" + quote(stored["phone"], safe=""))
         assert timeline.status_code == 200 and timeline.json()["messages"][0]["reports"][0]["id"] == stored["id"]
+
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.integers(min_value=2**62, max_value=2**80)
+    | st.floats(allow_nan=False) | st.text() | st.sampled_from(["a\u0000b", "\ud800", "+8613800138000", "Ok",
+                                                                  "0001-01-01T00:00:00+14:00", "x" * 200]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+_status = st.fixed_dictionaries(
+    {"PhoneNumber": st.sampled_from(["+8613800138000", "+860", "+0", "8613800138000", "+86" + "1" * 200]) | _values},
+    optional={name: _values for name in ("SerialNo", "Fee", "SessionContext", "Code", "Message", "IsoCode")},
+)
+_call = st.fixed_dictionaries(
+    {"SendStatusSet": st.lists(_status, max_size=3) | _values},
+    optional={"TemplateId": _values, "SignName": _values, "SentAt": _values},
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(call=_call)
+def test_any_send_registration_is_stored_or_refused_in_json_and_reads_go_on(server, call):
+    """POST /v1/messages faces the network too: whatever it is sent, a 200 or a JSON 400, never a 5xx."""
+    try:
+        content = json.dumps(call).encode("utf-8", "surrogatepass")
+    except ValueError:
+        return
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        answer = client.post("/v1/messages", content=content)
+        assert answer.status_code in (200, 400), answer.text
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.status_code == 200 or answer.json()["result"] == results.BAD_BODY
+        assert client.get("/v1/phones/+8613800138000").status_code == 200
+        assert client.get("/v1/stats", params={"by": "hour"}).status_code == 200
