@@ -63,6 +63,7 @@ import httpx
 import msgspec
 
 from bench import fuzz_gen as gen
+from bench.process import NotHealthy, wait_healthy
 from delivrd.tencent import MAX_REJECT_ROWS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,18 +147,12 @@ class Server:
                "--max-body-bytes", self.max_body, "--log-level", "warning"]  # fmt: skip
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"delivrd exited with {self.proc.returncode}:\n{self.log.read_text()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"delivrd did not become healthy:\n{self.log.read_text()}")
+        try:
+            wait_healthy(self.proc, self.url, self.log, timeout)
+        except NotHealthy:
+            self.stop()
+            raise
+        return self
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

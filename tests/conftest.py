@@ -15,11 +15,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from bench.process import NotHealthy, wait_healthy
 
 
 def free_port() -> int:
@@ -147,18 +148,12 @@ class ServerProcess:
         log = open(self.log, "ab")
         # its own process group, so a kill also reaches the worker processes of --workers
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"delivrd exited with {self.proc.returncode}:\n{self.log.read_text()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"delivrd did not become healthy:\n{self.log.read_text()}")
+        try:
+            wait_healthy(self.proc, self.url, self.log, timeout)
+        except NotHealthy:
+            self.kill()
+            raise
+        return self
 
     def stop(self, timeout: float = 20.0) -> bool:
         """SIGTERM and wait: the graceful path. True when the process shut down cleanly.

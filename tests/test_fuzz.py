@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,10 +19,9 @@ from conftest import BACKENDS, Backend, ServerProcess, require_postgres
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import fuzz  # noqa: E402
-from bench import fuzz_gen  # noqa: E402
+from bench import fuzz
+from bench import fuzz_gen
 
 SEED = 20261124
 REQUESTS = 3000

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
-from bench.__main__ import LostReports, verify  # noqa: E402
+from bench.__main__ import LostReports, verify
 
 
 def need_wrk() -> None:
