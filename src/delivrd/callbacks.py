@@ -12,7 +12,7 @@ import contextlib
 import hmac
 import logging
 import time
-from typing import Any, Awaitable, Callable, Iterator
+from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qs
 
 from delivrd import results, tencent
@@ -32,11 +32,11 @@ _ACK_START = {"type": "http.response.start", "status": 200,
 _ACK_BODY = {"type": "http.response.body", "body": results.ACK}
 
 
-_ALLOW_POST = [(b"allow", b"POST")]
-_CLOSE = [(b"connection", b"close")]  # the body was not read to its end: the connection cannot go on
+_ALLOW_POST = ((b"allow", b"POST"),)
+_CLOSE = ((b"connection", b"close"),)  # the body was not read to its end: the connection cannot go on
 
 
-async def _answer(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] = []) -> None:  # noqa: B006
+async def _answer(send: Send, status: int, body: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
     await send(
         {"type": "http.response.start", "status": status,
          "headers": [*_JSON_HEADERS, *headers, (b"content-length", str(len(body)).encode())]}
@@ -61,29 +61,23 @@ class Deadlines:
         self._late: set[asyncio.Task[Any]] = set()
         self._watcher: asyncio.Task[None] | None = None
 
-    @contextlib.contextmanager
-    def watching(self) -> Iterator[Callable[[], bool]]:
-        """While the block reads, the current task is cancelled once it passes the timeout; the
-        callable given says whether a CancelledError came from that (and takes it back)."""
-        task = asyncio.current_task()
-        assert task is not None
-        loop = task.get_loop()
+    def start(self, task: asyncio.Task[Any]) -> None:
+        """`task` reads a body from now on: it is cancelled once it passes the timeout."""
         if self._watcher is None or self._watcher.done():
-            self._watcher = loop.create_task(self._watch(loop), name="delivrd-body-deadlines")
-        self._reading[task] = loop.time()
+            self._watcher = task.get_loop().create_task(self._watch(task.get_loop()), name="delivrd-body-deadlines")
+        self._reading[task] = task.get_loop().time()
 
-        def late() -> bool:
-            if task not in self._late:
-                return False
-            self._late.discard(task)
-            task.uncancel()
-            return True
+    def stop(self, task: asyncio.Task[Any]) -> None:
+        self._reading.pop(task, None)
+        self._late.discard(task)
 
-        try:
-            yield late
-        finally:
-            self._reading.pop(task, None)
-            self._late.discard(task)
+    def expired(self, task: asyncio.Task[Any]) -> bool:
+        """Whether the CancelledError `task` just got came from its deadline (which is then taken back)."""
+        if task not in self._late:
+            return False
+        self._late.discard(task)
+        task.uncancel()
+        return True
 
     async def _watch(self, loop: asyncio.AbstractEventLoop) -> None:
         while True:
@@ -182,23 +176,27 @@ class CallbackRoute:
             return None, "complete"
         chunks: list[bytes] = []
         size = 0
-        with self.deadlines.watching() as late:
-            try:
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        return b"".join(chunks), "disconnect"
-                    chunk = message.get("body", b"")
-                    size += len(chunk)
-                    if size > self.max_body_bytes:
-                        return None, "complete"
-                    chunks.append(chunk)
-                    if not message.get("more_body", False):
-                        return b"".join(chunks), "complete"
-            except asyncio.CancelledError:
-                if late():
-                    return b"".join(chunks), "timeout"
-                raise
+        task = asyncio.current_task()
+        assert task is not None
+        self.deadlines.start(task)
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return b"".join(chunks), "disconnect"
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    return None, "complete"
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks), "complete"
+        except asyncio.CancelledError:
+            if self.deadlines.expired(task):
+                return b"".join(chunks), "timeout"
+            raise
+        finally:
+            self.deadlines.stop(task)
 
     def _parse(self, body: bytes, received_at: int, peer: str | None) -> Push:
         try:
