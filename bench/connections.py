@@ -29,7 +29,7 @@ from uvicorn.server import ServerState
 from bench import servers, wrk
 from bench.apps.ceiling import app
 from bench.servers import Context, Server
-from delivrd.serving import PROTOCOL, BoundedProtocol
+from delivrd.wire.serving import PROTOCOL, BoundedProtocol
 
 CONNECTIONS = 64
 

@@ -64,7 +64,7 @@ import msgspec
 
 from bench import fuzz_gen as gen
 from bench.process import NotHealthy, wait_healthy
-from delivrd.tencent import MAX_REJECT_ROWS
+from delivrd.providers.tencent.decode import MAX_REJECT_ROWS
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("DELIVRD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -84,7 +84,7 @@ def documented_results(readme: Path = ROOT / "README.md") -> dict[int, int]:
         for m in re.finditer(r"^\|\s*(\d+)\s*\|\s*(\d{3})\s*\|", section, re.M):
             table[int(m.group(1))] = int(m.group(2))
     if not table:
-        from delivrd import results
+        from delivrd.domain import results
 
         table = {code: status for code, (status, _) in results.TABLE.items()}
     return table

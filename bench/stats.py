@@ -28,11 +28,11 @@ import sys
 import time
 from pathlib import Path
 
-from delivrd.push import CALLBACK, Push
+from delivrd.writer.push import CALLBACK, Push
 from delivrd.store import migrations
 from delivrd.store.base import Store
-from delivrd.store.sqlite import SQLiteSchema, SQLiteStore
-from delivrd.tencent import report_row
+from delivrd.store.sqlite.store import SQLiteSchema, SQLiteStore
+from delivrd.providers.tencent.decode import report_row
 
 DAY_US = 86_400_000_000
 SPAN_DAYS = 30
@@ -108,7 +108,7 @@ async def load_postgres(url: str, reports: int) -> float:
     """The same data as `load`, in the schema `url` names (created at version 2, filled, then upgraded)."""
     import asyncpg
 
-    from delivrd.store.postgres import DAY, PostgresSchema, PostgresStore, partition_name
+    from delivrd.store.postgres.store import DAY, PostgresSchema, PostgresStore, partition_name
 
     started = time.perf_counter()
     conn = await asyncpg.connect(url)
@@ -150,7 +150,7 @@ async def load_postgres(url: str, reports: int) -> float:
 
 
 async def timings(store: Store, reports: int) -> dict[str, float]:
-    from delivrd import stats
+    from delivrd.query import stats
     from delivrd.store.base import ReportQuery, SendQuery
 
     await store.open()
@@ -250,7 +250,7 @@ async def postgres_case(url: str, reports: int) -> dict[str, float]:
     """Load (unless the schema holds the data already) and time one size on PostgreSQL."""
     import asyncpg
 
-    from delivrd.store.postgres import PostgresStore
+    from delivrd.store.postgres.store import PostgresStore
 
     name = f"stats_bench_{reports}"
     conn = await asyncpg.connect(url)

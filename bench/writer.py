@@ -27,10 +27,10 @@ from pathlib import Path
 
 import apsw
 
-from delivrd import tencent
-from delivrd.push import CALLBACK, Push
-from delivrd.store import sqlite as S
-from delivrd.store import sqlite_mobiles
+from delivrd.providers.tencent import decode as tencent
+from delivrd.writer.push import CALLBACK, Push
+from delivrd.store.sqlite import store as S
+from delivrd.store.sqlite import mobiles as sqlite_mobiles
 
 ITEM = ('{"user_receive_time":"2026-11-25 10:00:00","nationcode":"86","mobile":"138%08d",'
         '"report_status":"SUCCESS","errmsg":"DELIVRD","description":"用户短信接收成功","sid":"bench:%010d"}')  # fmt: skip

@@ -23,7 +23,7 @@ import pytest
 import uvicorn
 from conftest import ServerProcess, free_port
 
-from delivrd.serving import BoundedProtocol
+from delivrd.wire.serving import BoundedProtocol
 
 pytestmark = pytest.mark.backends("sqlite")
 

@@ -11,7 +11,7 @@ import sys
 
 from factories import body, report
 
-from delivrd.insight_cli import csv_cell
+from delivrd.cli.insight import csv_cell
 
 ACK = {"result": 0, "errmsg": "OK"}
 #: field → text that a spreadsheet would run (or, for `ext`, text that already starts with the quote)

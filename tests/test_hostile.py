@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from delivrd import results
+from delivrd.domain import results
 
 GOOD = {"sid": "2019:1", "mobile": "13800138000", "nationcode": "86", "report_status": "SUCCESS",
         "errmsg": "DELIVRD", "description": "ok", "user_receive_time": "2026-11-24 10:00:00"}  # fmt: skip

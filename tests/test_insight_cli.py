@@ -13,7 +13,7 @@ from factories import body
 from fake_tencent import SECRET_ID, SECRET_KEY, FakeTencent
 from insight_mix import generate
 
-from delivrd import tencent_sdk
+from delivrd.providers.tencent import sdk as tencent_sdk
 
 ACK = {"result": 0, "errmsg": "OK"}
 TENCENT_ENV = {"TENCENTCLOUD_SECRET_ID": SECRET_ID, "TENCENTCLOUD_SECRET_KEY": SECRET_KEY}

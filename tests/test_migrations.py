@@ -11,9 +11,9 @@ import pytest
 from factories import batch, body
 
 from delivrd.store import migrations
-from delivrd.store.sqlite_connect import connect
-from delivrd.store.postgres import PostgresSchema
-from delivrd.store.sqlite import SQLiteSchema
+from delivrd.store.sqlite.connect import connect
+from delivrd.store.postgres.store import PostgresSchema
+from delivrd.store.sqlite.store import SQLiteSchema
 
 ACK = {"result": 0, "errmsg": "OK"}
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from delivrd import phones
+from delivrd.domain import phones
 
 
 @given(nationcode=st.sampled_from(sorted(phones.CALLING_CODES)), mobile=st.from_regex(r"[0-9]{1,15}", fullmatch=True))

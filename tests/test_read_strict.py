@@ -22,10 +22,10 @@ from factories import batch, body, report
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from delivrd import results
-from delivrd.api import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, MIN_LIMIT, TEXT_PATTERN, endpoint
-from delivrd.openapi import document
-from delivrd.stats import GROUPS
+from delivrd.domain import results
+from delivrd.query.http import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, MIN_LIMIT, TEXT_PATTERN, endpoint
+from delivrd.query.openapi import document
+from delivrd.query.stats import GROUPS
 
 ACK = {"result": 0, "errmsg": "OK"}
 T = TypeVar("T")
@@ -154,7 +154,7 @@ def test_an_unexpected_error_is_a_logged_json_500(caplog):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://delivrd") as client:
             return await client.get("/v1/broken")
 
-    with caplog.at_level(logging.ERROR, "delivrd.api"):
+    with caplog.at_level(logging.ERROR, "delivrd.query.http"):
         answer = asyncio.run(get())
     assert answer.status_code == 500 and answer.headers["content-type"] == "application/json"
     assert answer.json()["result"] == results.INTERNAL

@@ -2,7 +2,7 @@
 
 import pytest
 
-from delivrd import receipts
+from delivrd.providers.tencent import receipts
 
 # Every code in shared/spec/tencent-sms-callbacks.md section 3, with the category it belongs to.
 SPEC_CODES = {

@@ -9,9 +9,9 @@ import time
 
 import httpx
 
-from delivrd.push import CALLBACK, Push
+from delivrd.writer.push import CALLBACK, Push
 from delivrd.store import open_store
-from delivrd.tencent import report_row
+from delivrd.providers.tencent.decode import report_row
 
 DAY = 86_400_000_000
 

@@ -5,7 +5,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from delivrd import results, storable, tencent
+from delivrd.domain import results
+from delivrd.domain import storable
+from delivrd.providers.tencent import decode as tencent
 
 SAMPLE = {
     "user_receive_time": "2015-10-17 08:03:04",

@@ -4,10 +4,10 @@ import asyncio
 
 import pytest
 
-from delivrd import results
-from delivrd.push import CALLBACK, Push
+from delivrd.domain import results
+from delivrd.writer.push import CALLBACK, Push
 from delivrd.store import StoreError, StoreUnavailable
-from delivrd.writer import Writer, WriteRefused
+from delivrd.writer.group_commit import Writer, WriteRefused
 
 
 class GatedStore:

@@ -1,3 +1,3 @@
-from delivrd.cli import main
+from delivrd.cli.main import main
 
 raise SystemExit(main())

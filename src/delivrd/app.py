@@ -15,10 +15,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from delivrd import api, callbacks, dashboard, insight_api, openapi, results
+from delivrd import dashboard
+from delivrd.query import http as api
+from delivrd.wire import callbacks
+from delivrd.query import insight as insight_api
+from delivrd.query import openapi
+from delivrd.domain import results
 from delivrd.config import Settings
 from delivrd.store import StoreError, open_store
-from delivrd.writer import Writer
+from delivrd.writer.group_commit import Writer
 
 log = logging.getLogger("delivrd.app")
 

@@ -1,6 +1,6 @@
 """`delivrd simulate check`: delivrd passes every case; a receiver that answers plain text fails them."""
 
-from delivrd.cli import main
+from delivrd.cli.main import main
 
 from .conftest import ack, plain_text, status
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import phonenumbers
 
-from delivrd import tencent
+from delivrd.providers.tencent import decode as tencent
 from delivrd.simulate.content import COUNTRIES, GLOBAL_FAILURES, MAINLAND_FAILURES, Reports, encode, malformed
 
 START = datetime(2026, 11, 24, 0, 0, tzinfo=timezone.utc)  # 08:00 in Beijing

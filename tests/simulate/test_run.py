@@ -5,7 +5,7 @@ import json
 import httpx
 import pytest
 
-from delivrd.cli import main
+from delivrd.cli.main import main
 from delivrd.simulate.ledger import read
 
 from factories import body, report

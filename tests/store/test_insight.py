@@ -2,10 +2,10 @@
 
 import asyncio
 
-from delivrd.push import CALLBACK, Push
+from delivrd.writer.push import CALLBACK, Push
 from delivrd.store.base import MessageQuery, Send, SendQuery, StatsQuery
 from delivrd.store import open_store
-from delivrd.tencent import report_row
+from delivrd.providers.tencent.decode import report_row
 
 T0 = 1_790_000_000_000_000  # µs, a whole second
 HOUR = 3_600_000_000
@@ -113,7 +113,7 @@ COPIED = {
 def sql(backend, db, statement, rows=None):
     """Run one statement on `db` directly (not through delivrd): fetch rows, or insert `rows`."""
     if backend.name == "sqlite":
-        from delivrd.store.sqlite_connect import connect
+        from delivrd.store.sqlite.connect import connect
 
         conn = connect(str(db))
         try:
@@ -164,7 +164,7 @@ def test_upgrading_derives_the_messages_the_write_path_keeps(tmp_path, backend):
     old = tmp_path / "old.db"
     assert make_old_database(backend, old) == 2
     if backend.name == "postgresql":  # the day's partition, as a serving delivrd would have made it
-        from delivrd.store.postgres import DAY, partition_name
+        from delivrd.store.postgres.store import DAY, partition_name
 
         day = T0 // DAY
         sql(backend, old, f"CREATE TABLE {partition_name('reports', day)} PARTITION OF reports"

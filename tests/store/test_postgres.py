@@ -6,9 +6,9 @@ import time
 import pytest
 from conftest import postgres
 
-from delivrd.push import CALLBACK, Push
-from delivrd.store.postgres import DAY, DAYS_AHEAD, PostgresStore, partition_name
-from delivrd.tencent import report_row
+from delivrd.writer.push import CALLBACK, Push
+from delivrd.store.postgres.store import DAY, DAYS_AHEAD, PostgresStore, partition_name
+from delivrd.providers.tencent.decode import report_row
 
 NOW = int(time.time() * 1_000_000)
 

@@ -2,14 +2,14 @@
 
 import asyncio
 
-from delivrd.push import CALLBACK, Push
+from delivrd.writer.push import CALLBACK, Push
 from delivrd.store import ReportQuery
 from delivrd.store import migrations
-from delivrd.store.sqlite import SQLiteStore
-from delivrd.store.sqlite_connect import connect
+from delivrd.store.sqlite.store import SQLiteStore
+from delivrd.store.sqlite.connect import connect
 
 SCHEMA_VERSION = migrations.latest("sqlite")
-from delivrd.tencent import report_row
+from delivrd.providers.tencent.decode import report_row
 
 
 def a_push(n: int) -> Push:

@@ -8,11 +8,11 @@ import time
 import httpx
 import pytest
 
-from delivrd.push import CALLBACK, Push
+from delivrd.writer.push import CALLBACK, Push
 from delivrd.store import ReportQuery
-from delivrd.store.sqlite import SQLiteStore
-from delivrd.store.sqlite_connect import connect
-from delivrd.tencent import report_row
+from delivrd.store.sqlite.store import SQLiteStore
+from delivrd.store.sqlite.connect import connect
+from delivrd.providers.tencent.decode import report_row
 from tests.factories import body, report
 
 MOBILE = "13900139000"
@@ -80,7 +80,7 @@ def test_found_in_the_tail_in_the_index_across_restart_and_after_prune(tmp_path)
 
 
 def test_indexes_full_chunks_while_serving(tmp_path, monkeypatch):
-    from delivrd.store import sqlite_mobiles
+    from delivrd.store.sqlite import mobiles as sqlite_mobiles
 
     monkeypatch.setattr(sqlite_mobiles, "CHUNK", 3)
     db = tmp_path / "c.db"

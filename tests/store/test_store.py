@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from delivrd.push import CALLBACK, REPLY, Push
+from delivrd.writer.push import CALLBACK, REPLY, Push
 from delivrd.store import ReportQuery, StoreError, open_store
 from delivrd.store.base import ListQuery, Send, SendQuery
-from delivrd.tencent import Quarantined, reply_row, report_row
+from delivrd.providers.tencent.decode import Quarantined, reply_row, report_row
 
 NOW = int(time.time() * 1_000_000)
 DAY = 86_400_000_000
@@ -208,7 +208,7 @@ def test_concurrent_starters_on_an_empty_database_both_succeed(make_store):
 async def bump_version(store, backend) -> None:
     """Mark the database as migrated by a newer delivrd."""
     if backend.name == "sqlite":
-        from delivrd.store.sqlite_connect import connect
+        from delivrd.store.sqlite.connect import connect
 
         db = connect(store.path)
         db.execute("PRAGMA user_version = 999")
@@ -223,8 +223,8 @@ async def bump_version(store, backend) -> None:
 
 def test_one_push_the_store_refuses_fails_alone_in_its_group(make_store):
     """A value no decoder check caught (here an int64 overflow) must cost its own push only."""
-    from delivrd import results
-    from delivrd.writer import Writer, WriteRefused
+    from delivrd.domain import results
+    from delivrd.writer.group_commit import Writer, WriteRefused
 
     async def scenario():
         store = await opened(make_store())

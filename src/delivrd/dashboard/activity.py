@@ -12,7 +12,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.routing import Route
 
-from delivrd.api import BadParameter, endpoint
+from delivrd.query.http import BadParameter, endpoint
 from delivrd.store import Store
 from delivrd.store.base import ListQuery
 

@@ -11,14 +11,14 @@ from datetime import datetime, timezone
 
 import httpx
 
-from delivrd.arguments import fraction, positive
+from delivrd.cli.arguments import fraction, positive
 from delivrd.simulate import check as conformance
 from delivrd.simulate import ledger as ledgers
 from delivrd.simulate.content import Reports
 from delivrd.simulate.progress import Progress, print_summary
 from delivrd.simulate.sender import MAX_BATCH, Plan, Stats, run as run_plan
 from delivrd.simulate.verify import ReadError, verify as verify_ledger
-from delivrd.tencent import UTC8
+from delivrd.providers.tencent.decode import UTC8
 
 DESCRIPTION = """\
 Push realistic status reports at a callback URL the way Tencent does: JSON arrays

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from delivrd.tencent import REPORT_FIELDS, UTC8
+from delivrd.providers.tencent.decode import REPORT_FIELDS, UTC8
 
 #: `user_receive_time`'s shape, read by Tencent as Beijing time.
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"

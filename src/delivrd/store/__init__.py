@@ -11,9 +11,9 @@ def open_store(db: str, database_url: str | None = None, *, migrate: bool = Fals
         if not database_url.startswith(("postgresql://", "postgres://")):
             scheme = database_url.partition(":")[0]
             raise StoreError(f"unsupported database URL scheme {scheme!r}: use postgresql://user@host/db, or --db for SQLite")
-        from delivrd.store.postgres import PostgresStore
+        from delivrd.store.postgres.store import PostgresStore
 
         return PostgresStore(database_url, migrate=migrate)
-    from delivrd.store.sqlite import SQLiteStore
+    from delivrd.store.sqlite.store import SQLiteStore
 
     return SQLiteStore(db, migrate=migrate)

@@ -6,8 +6,8 @@ import abc
 from dataclasses import dataclass
 from typing import AsyncIterator, Sequence
 
-from delivrd.models import Page, SendRecord
-from delivrd.push import Push
+from delivrd.query.models import Page, SendRecord
+from delivrd.writer.push import Push
 
 
 class StoreError(Exception):

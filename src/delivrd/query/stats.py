@@ -16,8 +16,8 @@ from typing import Iterable
 
 import msgspec
 
-from delivrd import receipts
-from delivrd.models import iso_utc
+from delivrd.providers.tencent import receipts
+from delivrd.query.models import iso_utc
 from delivrd.store import Store
 from delivrd.store.base import STORE_GROUPS, StatsQuery, StatsRow
 

@@ -23,9 +23,9 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.sms.v20210111 import models, sms_client
 
-from delivrd.tencent import UTC8
+from delivrd.providers.tencent.decode import UTC8
 
-log = logging.getLogger("delivrd.tencent_sdk")
+log = logging.getLogger("delivrd.providers.tencent.sdk")
 
 DEFAULT_ENDPOINT = "https://sms.tencentcloudapi.com"
 DEFAULT_REGION = "ap-guangzhou"

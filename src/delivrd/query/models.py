@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
-from delivrd import storable
-from delivrd.tencent import UTC8
+from delivrd.domain import storable
+from delivrd.providers.tencent.decode import UTC8
 
 
 def iso_utc(micros: int) -> str:

@@ -15,8 +15,10 @@ from typing import Annotated, Any
 
 import msgspec
 
-from delivrd import phones, receipts, storable
-from delivrd.models import Report, SendRecord
+from delivrd.domain import phones
+from delivrd.providers.tencent import receipts
+from delivrd.domain import storable
+from delivrd.query.models import Report, SendRecord
 from delivrd.store.base import Send
 
 

@@ -17,15 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
-from delivrd.models import InboxEntry, Page, Reject, Reply, Report, extra_fields, iso_utc, iso_utc8
-from delivrd.push import CALLBACK, Push
-from delivrd.store import insight_sql, migrations, sqlite_mobiles
-from delivrd.store.sqlite_connect import UNAVAILABLE, Connection, Error, closed, connect, immediate
+from delivrd.query.models import InboxEntry, Page, Reject, Reply, Report, extra_fields, iso_utc, iso_utc8
+from delivrd.writer.push import CALLBACK, Push
+from delivrd.store import insight_sql, migrations
+from delivrd.store.sqlite import mobiles as sqlite_mobiles
+from delivrd.store.sqlite.connect import UNAVAILABLE, Connection, Error, closed, connect, immediate
 from delivrd.store.base import ListQuery, ReportQuery, Store, StoreError, StoreUnavailable
-from delivrd.store.sqlite_insight import SQLiteInsight
+from delivrd.store.sqlite.insight import SQLiteInsight
 
 T = TypeVar("T")
-log = logging.getLogger("delivrd.store.sqlite")
+log = logging.getLogger("delivrd.store.sqlite.store")
 
 #: The write connection's page cache, in KiB (SQLite's default is 2 MiB).
 WRITER_CACHE_KIB = 64 * 1024

@@ -20,8 +20,9 @@ from typing import Annotated, Any, Callable, Literal
 
 import msgspec
 
-from delivrd import results, storable
-from delivrd.phones import e164
+from delivrd.domain import results
+from delivrd.domain import storable
+from delivrd.domain.phones import e164
 
 #: Tencent's timestamps (`user_receive_time`) are Beijing time.
 UTC8 = timezone(timedelta(hours=8), "UTC+8")

@@ -15,11 +15,12 @@ import time
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qs
 
-from delivrd import results, tencent
-from delivrd.push import CALLBACK, REPLY, Push
-from delivrd.writer import Writer, WriteRefused
+from delivrd.domain import results
+from delivrd.providers.tencent import decode as tencent
+from delivrd.writer.push import CALLBACK, REPLY, Push
+from delivrd.writer.group_commit import Writer, WriteRefused
 
-log = logging.getLogger("delivrd.callbacks")
+log = logging.getLogger("delivrd.wire.callbacks")
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

@@ -19,11 +19,11 @@ import asyncio
 import logging
 from collections import deque
 
-from delivrd import results
-from delivrd.push import Push
+from delivrd.domain import results
+from delivrd.writer.push import Push
 from delivrd.store import Store, StoreError, StoreUnavailable
 
-log = logging.getLogger("delivrd.writer")
+log = logging.getLogger("delivrd.writer.group_commit")
 
 
 class WriteRefused(Exception):

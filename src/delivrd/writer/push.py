@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from delivrd import results
-from delivrd.tencent import BodyError, Decoded, Quarantined, preview
+from delivrd.domain import results
+from delivrd.providers.tencent.decode import BodyError, Decoded, Quarantined, preview
 
 #: Routes a push can arrive on; the same names are stored in the inbox.
 CALLBACK = "callback"

@@ -24,15 +24,15 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from delivrd import results
+from delivrd.domain import results
 from delivrd.config import Settings
 
-log = logging.getLogger("delivrd.serving")
+log = logging.getLogger("delivrd.wire.serving")
 
 #: file descriptors kept from connections for the store's files and sockets, logs and the event loop
 FD_RESERVE = 64
 #: how uvicorn, in this process and in each --workers process, finds the protocol
-PROTOCOL = "delivrd.serving:BoundedProtocol"
+PROTOCOL = "delivrd.wire.serving:BoundedProtocol"
 #: seconds between two warnings that connections are being shed
 SHED_REPORT_EVERY = 60.0
 

@@ -11,7 +11,7 @@ watermark (the tail), in one statement, so one snapshot sees both consistently.
 
 from __future__ import annotations
 
-from delivrd.store.sqlite_connect import Connection, immediate
+from delivrd.store.sqlite.connect import Connection, immediate
 
 #: reports waiting before an indexing transaction runs (~10 ms of work: what a commit may
 #: wait behind one at moderate load); under saturating load the store indexes more at once

@@ -9,8 +9,9 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from delivrd import __version__, insight_cli
-from delivrd.arguments import byte_size, duration, positive
+from delivrd import __version__
+from delivrd.cli import insight as insight_cli
+from delivrd.cli.arguments import byte_size, duration, positive
 from delivrd.config import Settings
 from delivrd.simulate import cli as simulate
 from delivrd.store import StoreError, migrations, open_store
@@ -236,7 +237,7 @@ async def _check_store(settings: Settings) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from delivrd import serving  # uvicorn is imported by `serve` only
+    from delivrd.wire import serving  # uvicorn is imported by `serve` only
 
     settings = Settings(
         host=args.host,

@@ -6,14 +6,16 @@ from typing import Any
 
 import msgspec
 
-from delivrd import __version__, results, stats
-from delivrd import storable
-from delivrd.api import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, MIN_LIMIT, TEXT_PATTERN, Health
+from delivrd import __version__
+from delivrd.domain import results
+from delivrd.query import stats
+from delivrd.domain import storable
+from delivrd.query.http import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, MIN_LIMIT, TEXT_PATTERN, Health
 from delivrd.dashboard.activity import Activity
-from delivrd.insight_api import PhoneTimeline, Registered
-from delivrd.messages import MessageView, SendSmsCall
-from delivrd.models import InboxEntry, Reject, Reply, Report
-from delivrd.receipts import Catalogue, ReceiptCode
+from delivrd.query.insight import PhoneTimeline, Registered
+from delivrd.query.messages import MessageView, SendSmsCall
+from delivrd.query.models import InboxEntry, Reject, Reply, Report
+from delivrd.providers.tencent.receipts import Catalogue, ReceiptCode
 
 
 class Answer(msgspec.Struct):

@@ -105,7 +105,7 @@ class _Index:
 
 @lru_cache(maxsize=1)
 def _index() -> _Index:
-    text = resources.files("delivrd").joinpath("receipts.json").read_text(encoding="utf-8")
+    text = resources.files(__package__).joinpath("receipts.json").read_text(encoding="utf-8")
     return _Index(json.loads(text))
 
 

@@ -13,11 +13,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from delivrd import results, storable
+from delivrd.domain import results
+from delivrd.domain import storable
 from delivrd.store import ReportQuery, Store, StoreError
 from delivrd.store.base import ListQuery
 
-log = logging.getLogger("delivrd.api")
+log = logging.getLogger("delivrd.query.http")
 
 MIN_LIMIT = 1
 MAX_LIMIT = 1000

@@ -11,13 +11,13 @@ import time
 from itertools import islice
 from typing import TYPE_CHECKING, AsyncIterator, Sequence
 
-from delivrd.models import SendRecord, iso_utc
+from delivrd.query.models import SendRecord, iso_utc
 from delivrd.store import insight_sql
 from delivrd.store.base import MessageQuery, MessageRow, Send, SendQuery, StatsQuery, StatsRow, StoreError
-from delivrd.store.sqlite_connect import Error, closed, connect, immediate
+from delivrd.store.sqlite.connect import Error, closed, connect, immediate
 
 if TYPE_CHECKING:
-    from delivrd.store.sqlite import SQLiteStore
+    from delivrd.store.sqlite.store import SQLiteStore
 
 INSERT_SEND = (
     "INSERT INTO sends (sid, phone, nationcode, mobile, sent_at, template_id, sign_name, fee, session_context,"

@@ -19,14 +19,14 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from delivrd.models import Page
-from delivrd.push import CALLBACK, Push
+from delivrd.query.models import Page
+from delivrd.writer.push import CALLBACK, Push
 from delivrd.store import insight_sql, migrations
 from delivrd.store.base import ListQuery, ReportQuery, Store, StoreError, StoreUnavailable
-from delivrd.store.postgres_insight import PostgresInsight
-from delivrd.store.sqlite import _inbox, _reject, _reply, _report  # the same row shapes on both backends
+from delivrd.store.postgres.insight import PostgresInsight
+from delivrd.store.sqlite.store import _inbox, _reject, _reply, _report  # the same row shapes on both backends
 
-log = logging.getLogger("delivrd.store.postgres")
+log = logging.getLogger("delivrd.store.postgres.store")
 
 DAY = 86_400_000_000  # microseconds
 PARTITIONED = ("inbox", "reports")

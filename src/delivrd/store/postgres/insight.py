@@ -11,13 +11,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, AsyncIterator, Sequence
 
-from delivrd.models import SendRecord
+from delivrd.query.models import SendRecord
 from delivrd.store import insight_sql
 from delivrd.store.base import MessageQuery, MessageRow, Send, SendQuery, StatsQuery, StatsRow, StoreError
-from delivrd.store.sqlite_insight import CHUNK, SEND_COLUMNS, send_record
+from delivrd.store.sqlite.insight import CHUNK, SEND_COLUMNS, send_record
 
 if TYPE_CHECKING:
-    from delivrd.store.postgres import PostgresStore
+    from delivrd.store.postgres.store import PostgresStore
 
 # ON CONFLICT DO NOTHING without a target: either unique index (sid+mobile, or a refused
 # number's mobile+sent_at) makes a send already registered
@@ -43,7 +43,7 @@ class PostgresInsight:
     """register_sends, sends, messages and stats for PostgresStore."""
 
     async def register_sends(self: "PostgresStore", sends: Sequence[Send]) -> int:
-        from delivrd.store.postgres import FAILURES, _columns, _reason
+        from delivrd.store.postgres.store import FAILURES, _columns, _reason
 
         rows = [
             (s.sid, s.phone, s.nationcode, s.mobile, s.sent_at, s.template_id, s.sign_name, s.fee,
@@ -69,7 +69,7 @@ class PostgresInsight:
         return [send_record(r) for r in await self._fetch(sql, *args, query.limit)]
 
     async def messages(self: "PostgresStore", query: MessageQuery) -> AsyncIterator[list[MessageRow]]:
-        from delivrd.store.postgres import FAILURES, _reason
+        from delivrd.store.postgres.store import FAILURES, _reason
 
         try:
             async with self._get_pool().acquire() as conn, conn.transaction(readonly=True):

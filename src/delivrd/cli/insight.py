@@ -19,10 +19,13 @@ from typing import IO, Any, AsyncIterator, Iterator
 
 import msgspec
 
-from delivrd import messages, receipts, stats, tencent
-from delivrd.api import BadParameter, parse_time
-from delivrd.models import iso_utc
-from delivrd.push import CALLBACK, Push
+from delivrd.query import messages
+from delivrd.providers.tencent import receipts
+from delivrd.query import stats
+from delivrd.providers.tencent import decode as tencent
+from delivrd.query.http import BadParameter, parse_time
+from delivrd.query.models import iso_utc
+from delivrd.writer.push import CALLBACK, Push
 from delivrd.store import ReportQuery, Store, StoreError, open_store
 from delivrd.store.base import MessageQuery, Send
 
@@ -37,7 +40,7 @@ class Failed(Exception):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from delivrd.cli import add_database_options, add_no_receipt_after
+    from delivrd.cli.main import add_database_options, add_no_receipt_after
 
     def window(p: argparse.ArgumentParser, what: str) -> None:
         p.add_argument("--since", help=f"only {what} at or after this ISO 8601 time (no offset: UTC)")
@@ -85,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_database_options(p)
     p.set_defaults(func=lambda args: _run(import_command, args))
 
-    from delivrd.tencent_sdk import DEFAULT_ENDPOINT, DEFAULT_REGION
+    from delivrd.providers.tencent.sdk import DEFAULT_ENDPOINT, DEFAULT_REGION
 
     p = subparsers.add_parser(
         "reconcile",
@@ -216,7 +219,7 @@ async def _reports(store: Store, since: int | None, until: int | None) -> AsyncI
 
 
 async def _messages(store: Store, since: int | None, until: int | None, window: int) -> AsyncIterator[dict[str, Any]]:
-    from delivrd.models import iso_utc8
+    from delivrd.query.models import iso_utc8
 
     query = MessageQuery(since=since, until=until, pending_after=time.time_ns() // 1000 - window * 1_000_000)
     async for chunk in store.messages(query):
@@ -324,7 +327,7 @@ async def import_command(args: argparse.Namespace) -> int:
 async def reconcile_command(args: argparse.Namespace) -> int:
     from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 
-    from delivrd import tencent_sdk
+    from delivrd.providers.tencent import sdk as tencent_sdk
 
     try:
         sms = tencent_sdk.client(args.endpoint, args.region)

@@ -14,9 +14,12 @@ from starlette.requests import Request
 from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.routing import Route
 
-from delivrd import messages, receipts, results, stats
-from delivrd.api import ApiError, BadParameter, Params, endpoint
-from delivrd.models import Report
+from delivrd.query import messages
+from delivrd.providers.tencent import receipts
+from delivrd.domain import results
+from delivrd.query import stats
+from delivrd.query.http import ApiError, BadParameter, Params, endpoint
+from delivrd.query.models import Report
 from delivrd.store import ReportQuery, Store
 from delivrd.store.base import SendQuery
 

@@ -1,0 +1,1 @@
+"""The `delivrd` command."""

@@ -1,0 +1,1 @@
+"""The provider boundary: each SMS provider's wire format behind one package."""

@@ -1,0 +1,1 @@
+"""Tencent Cloud SMS: its callback bodies, receipt codes and SendSms client."""

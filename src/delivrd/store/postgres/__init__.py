@@ -1,0 +1,1 @@
+"""PostgreSQL storage (several processes and machines on one database)."""
