@@ -108,7 +108,8 @@ async def load_postgres(url: str, reports: int) -> float:
     """The same data as `load`, in the schema `url` names (created at version 2, filled, then upgraded)."""
     import asyncpg
 
-    from delivrd.store.postgres.store import DAY, PostgresSchema, PostgresStore, partition_name
+    from delivrd.domain.clock import DAY_US as DAY
+    from delivrd.store.postgres.store import PostgresSchema, PostgresStore, partition_name
 
     started = time.perf_counter()
     conn = await asyncpg.connect(url)

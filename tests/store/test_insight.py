@@ -164,7 +164,8 @@ def test_upgrading_derives_the_messages_the_write_path_keeps(tmp_path, backend):
     old = tmp_path / "old.db"
     assert make_old_database(backend, old) == 2
     if backend.name == "postgresql":  # the day's partition, as a serving delivrd would have made it
-        from delivrd.store.postgres.store import DAY, partition_name
+        from delivrd.domain.clock import DAY_US as DAY
+        from delivrd.store.postgres.store import partition_name
 
         day = T0 // DAY
         sql(backend, old, f"CREATE TABLE {partition_name('reports', day)} PARTITION OF reports"

@@ -7,7 +7,8 @@ import pytest
 from conftest import postgres
 
 from delivrd.writer.push import CALLBACK, Push
-from delivrd.store.postgres.store import DAY, DAYS_AHEAD, PostgresStore, partition_name
+from delivrd.domain.clock import DAY_US as DAY
+from delivrd.store.postgres.store import DAYS_AHEAD, PostgresStore, partition_name
 from delivrd.providers.tencent.decode import report_row
 
 NOW = int(time.time() * 1_000_000)

@@ -13,12 +13,12 @@ import json
 import os
 import re
 import sys
-import time
 from pathlib import Path
 from typing import IO, Any, AsyncIterator, Iterator
 
 import msgspec
 
+from delivrd.domain import clock
 from delivrd.query import messages
 from delivrd.providers.tencent import receipts
 from delivrd.query import stats
@@ -221,7 +221,7 @@ async def _reports(store: Store, since: int | None, until: int | None) -> AsyncI
 async def _messages(store: Store, since: int | None, until: int | None, window: int) -> AsyncIterator[dict[str, Any]]:
     from delivrd.query.models import iso_utc8
 
-    query = MessageQuery(since=since, until=until, pending_after=time.time_ns() // 1000 - window * 1_000_000)
+    query = MessageQuery(since=since, until=until, pending_after=clock.now_micros() - window * 1_000_000)
     async for chunk in store.messages(query):
         for m in chunk:
             category = "delivered" if m.state == "delivered" else receipts.category(m.code) if m.state == "failed" else None
@@ -298,7 +298,7 @@ def _csv_call(row: dict[str, str]) -> messages.SendSmsCall:
 
 async def import_command(args: argparse.Namespace) -> int:
     fmt, lines = _lines(args)
-    now = time.time_ns() // 1000
+    now = clock.now_micros()
     sends: list[Send] = []
     errors: list[str] = []
     for number, line in lines:
@@ -345,7 +345,7 @@ async def reconcile_command(args: argparse.Namespace) -> int:
             if batch is None:
                 break
             body = json.dumps(batch, ensure_ascii=False).encode()
-            push = Push.decoded(CALLBACK, time.time_ns() // 1000, "reconcile", body, tencent.parse_reports(body))
+            push = Push.decoded(CALLBACK, clock.now_micros(), "reconcile", body, tencent.parse_reports(body))
             await store.write([push])
             pulled += len(batch)
             quarantined += push.rejected

@@ -5,7 +5,6 @@ Same auth, JSON and error style as `api` (its `endpoint`, `Params` and errors).
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +13,7 @@ from starlette.requests import Request
 from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.routing import Route
 
+from delivrd.domain import clock
 from delivrd.query import messages
 from delivrd.providers.tencent import receipts
 from delivrd.domain import results
@@ -65,7 +65,7 @@ class PhoneTimeline(msgspec.Struct):
 
 
 def _now() -> int:
-    return time.time_ns() // 1000
+    return clock.now_micros()
 
 
 async def _body(request: Request, limit: int) -> bytes:

@@ -9,12 +9,12 @@ message, in Python, for the message and phone views.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
 import msgspec
 
+from delivrd.domain import clock
 from delivrd.domain import phones
 from delivrd.providers.tencent import receipts
 from delivrd.domain import storable
@@ -81,7 +81,7 @@ def decode_calls(body: bytes) -> list[SendSmsCall]:
 def sent_at_micros(text: str | None, now: int | None = None) -> int:
     """SentAt (ISO 8601; no offset means UTC) → microseconds; absent means now."""
     if text is None or text == "":
-        return time.time_ns() // 1000 if now is None else now
+        return clock.now_micros() if now is None else now
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from delivrd.domain import storable
-from delivrd.providers.tencent.decode import UTC8
+from delivrd.domain.clock import UTC8
 
 
 def iso_utc(micros: int) -> str:

@@ -10,12 +10,12 @@ it). `GET /v1/stats` and `delivrd stats` both call `compute`.
 from __future__ import annotations
 
 import math
-import time
 from collections import Counter
 from typing import Iterable
 
 import msgspec
 
+from delivrd.domain import clock
 from delivrd.providers.tencent import receipts
 from delivrd.query.models import iso_utc
 from delivrd.store import Store
@@ -140,7 +140,7 @@ async def compute(
     """Statistics of the messages in [since, until); `no_receipt_after` in seconds, `now` in µs (default: now)."""
     if by is not None and by not in GROUPS:
         raise ValueError(f"by must be one of {', '.join(GROUPS)}; got {by!r}")
-    now = time.time_ns() // 1000 if now is None else now
+    now = clock.now_micros() if now is None else now
     query = StatsQuery(
         since=since, until=until, pending_after=now - no_receipt_after * 1_000_000,
         by=by if by in STORE_GROUPS else None,

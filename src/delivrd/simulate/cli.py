@@ -18,7 +18,7 @@ from delivrd.simulate.content import Reports
 from delivrd.simulate.progress import Progress, print_summary
 from delivrd.simulate.sender import MAX_BATCH, Plan, Stats, run as run_plan
 from delivrd.simulate.verify import ReadError, verify as verify_ledger
-from delivrd.providers.tencent.decode import UTC8
+from delivrd.domain.clock import UTC8
 
 DESCRIPTION = """\
 Push realistic status reports at a callback URL the way Tencent does: JSON arrays

@@ -14,7 +14,8 @@ from typing import Any
 
 import msgspec
 
-from delivrd.providers.tencent.decode import REPORT_FIELDS, UTC8
+from delivrd.domain.clock import UTC8
+from delivrd.providers.tencent.decode import REPORT_FIELDS
 
 #: `user_receive_time`'s shape, read by Tencent as Beijing time.
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"

@@ -15,14 +15,13 @@ from __future__ import annotations
 import re
 from typing import Iterable, Sequence
 
+from delivrd.domain.clock import DAY_US, HOUR_US
 from delivrd.store.base import MessageQuery, StatsQuery, StatsRow
 
 #: microsecond bounds standing for "no bound" (keeps the SQL text and its plan fixed)
 EARLIEST = -(2**62)
 LATEST = 2**62
 
-DAY_US = 86_400_000_000
-HOUR_US = 3_600_000_000
 
 
 def _least(a: str, b: str) -> str:

@@ -11,10 +11,10 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import time
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qs
 
+from delivrd.domain import clock
 from delivrd.domain import results
 from delivrd.providers.tencent import decode as tencent
 from delivrd.writer.push import CALLBACK, REPLY, Push
@@ -123,7 +123,7 @@ class CallbackRoute:
         if scope["method"] != "POST":
             return await _answer(send, 405, results.error_body(results.METHOD_NOT_ALLOWED,
                                  f"{scope['path']} takes POST only"), _ALLOW_POST)  # fmt: skip
-        received_at = time.time_ns() // 1000
+        received_at = clock.now_micros()
         client = scope.get("client")
         peer = client[0] if client else None
         if self.token is not None and not self._token_ok(scope):

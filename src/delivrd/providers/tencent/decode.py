@@ -22,10 +22,10 @@ import msgspec
 
 from delivrd.domain import results
 from delivrd.domain import storable
+from delivrd.domain.clock import UTC8
 from delivrd.domain.phones import e164
 
 #: Tencent's timestamps (`user_receive_time`) are Beijing time.
-UTC8 = timezone(timedelta(hours=8), "UTC+8")
 
 REPORT_FIELDS = ("sid", "nationcode", "mobile", "report_status", "errmsg", "description", "user_receive_time", "ext")
 REQUIRED_REPORT_FIELDS = ("sid", "mobile", "report_status")

@@ -23,7 +23,7 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.sms.v20210111 import models, sms_client
 
-from delivrd.providers.tencent.decode import UTC8
+from delivrd.domain.clock import UTC8
 
 log = logging.getLogger("delivrd.providers.tencent.sdk")
 

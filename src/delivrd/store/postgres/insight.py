@@ -8,9 +8,9 @@ messages the range holds.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, AsyncIterator, Sequence
 
+from delivrd.domain import clock
 from delivrd.query.models import SendRecord
 from delivrd.store import insight_sql
 from delivrd.store.base import MessageQuery, MessageRow, Send, SendQuery, StatsQuery, StatsRow, StoreError
@@ -51,7 +51,7 @@ class PostgresInsight:
             for s in sends
         ]  # fmt: skip
         try:
-            new = await self._get_pool().fetchval(REGISTER_SENDS, *_columns(rows, 12), time.time_ns() // 1000)
+            new = await self._get_pool().fetchval(REGISTER_SENDS, *_columns(rows, 12), clock.now_micros())
         except FAILURES as exc:
             raise StoreError(f"PostgreSQL commit failed: {_reason(exc)}") from exc
         return new

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from delivrd.domain.clock import DAY_US
 from delivrd.query.models import Page
 from delivrd.writer.push import CALLBACK, Push
 from delivrd.store import insight_sql, migrations
@@ -28,7 +29,6 @@ from delivrd.store.sqlite.store import _inbox, _reject, _reply, _report  # the s
 
 log = logging.getLogger("delivrd.store.postgres.store")
 
-DAY = 86_400_000_000  # microseconds
 PARTITIONED = ("inbox", "reports")
 DAYS_AHEAD = 3
 # How long to wait for PostgreSQL. Without limits, a server that stops answering (a dropped network, a hung
@@ -146,7 +146,7 @@ def describe(url: str) -> str:
 
 
 def partition_name(table: str, day: int) -> str:
-    return f"{table}_p{datetime.fromtimestamp(day * DAY / 1e6, timezone.utc):%Y%m%d}"
+    return f"{table}_p{datetime.fromtimestamp(day * DAY_US / 1e6, timezone.utc):%Y%m%d}"
 
 
 class PostgresSchema:
@@ -260,7 +260,7 @@ class PostgresStore(PostgresInsight, Store):
     # -- partitions and retention ------------------------------------------------------------
 
     async def maintain(self) -> None:
-        today = _now() // DAY
+        today = _now() // DAY_US
         try:
             await self._ensure_days(range(today - 1, today + DAYS_AHEAD + 1))
         except FAILURES as exc:
@@ -276,13 +276,13 @@ class PostgresStore(PostgresInsight, Store):
                 for table in PARTITIONED:
                     await conn.execute(
                         f"CREATE TABLE IF NOT EXISTS {partition_name(table, day)} PARTITION OF {table}"
-                        f" FOR VALUES FROM ({day * DAY}) TO ({(day + 1) * DAY})"
+                        f" FOR VALUES FROM ({day * DAY_US}) TO ({(day + 1) * DAY_US})"
                     )
         self._days.update(missing)
 
     async def prune(self, before: int) -> None:
         """Drop every day partition that ends by `before`; delete the unpartitioned rows of those days."""
-        cutoff = before // DAY * DAY  # whole days: the rest of a day goes when all of it is old
+        cutoff = before // DAY_US * DAY_US  # whole days: the rest of a day goes when all of it is old
         try:
             async with self._get_pool().acquire() as conn:
                 for table in PARTITIONED:
@@ -293,7 +293,7 @@ class PostgresStore(PostgresInsight, Store):
                     )
                     for (name,) in names:
                         day = _day_of(table, name)
-                        if day is not None and (day + 1) * DAY <= cutoff:
+                        if day is not None and (day + 1) * DAY_US <= cutoff:
                             await conn.execute(f"DROP TABLE IF EXISTS {name}")
                             self._days.discard(day)
                 for table, column in (("report_keys", "received_at"), ("replies", "received_at"),
@@ -312,7 +312,7 @@ class PostgresStore(PostgresInsight, Store):
     async def write(self, pushes: Sequence[Push]) -> None:
         args = _group_arguments(pushes, self._shard)
         try:
-            await self._ensure_days({push.received_at // DAY for push in pushes})
+            await self._ensure_days({push.received_at // DAY_US for push in pushes})
             for attempt in range(3):
                 try:
                     await self._call("fetchrow", WRITE_GROUP, *args)
@@ -408,7 +408,7 @@ def _day_of(table: str, name: str) -> int | None:
         moment = datetime.strptime(name.removeprefix(f"{table}_p"), "%Y%m%d").replace(tzinfo=timezone.utc)
     except ValueError:
         return None
-    return int(moment.timestamp()) * 1_000_000 // DAY
+    return int(moment.timestamp()) * 1_000_000 // DAY_US
 
 
 def _group_arguments(pushes: Sequence[Push], shard: int) -> list:

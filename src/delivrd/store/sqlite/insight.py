@@ -7,10 +7,10 @@ The SQL itself is shared with every backend (`insight_sql`).
 
 from __future__ import annotations
 
-import time
 from itertools import islice
 from typing import TYPE_CHECKING, AsyncIterator, Sequence
 
+from delivrd.domain import clock
 from delivrd.query.models import SendRecord, iso_utc
 from delivrd.store import insight_sql
 from delivrd.store.base import MessageQuery, MessageRow, Send, SendQuery, StatsQuery, StatsRow, StoreError
@@ -55,7 +55,7 @@ class SQLiteInsight:
         conn = self._conn
         if conn is None:
             raise closed()
-        now = time.time_ns() // 1000
+        now = clock.now_micros()
         rows = [
             (s.sid, s.phone, s.nationcode, s.mobile, s.sent_at, s.template_id, s.sign_name, s.fee,
              s.session_context, s.code, s.message, s.iso_code, now)
