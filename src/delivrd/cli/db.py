@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from delivrd.cli.options import add_database_options, add_retention_option
+from delivrd.cli.options import add_database_options, add_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prune = commands.add_parser(
         "prune", help="apply retention once: remove what is older than --retention-days (serve does it hourly)"
     )
-    add_retention_option(prune, required=True)
+    add_settings(prune, "retention_days", required=True)
     for sub, func in ((status, db_status), (upgrade, db_upgrade), (prune, db_prune)):
         add_database_options(sub)
         sub.set_defaults(func=func)
@@ -75,7 +75,7 @@ def db_prune(args: argparse.Namespace) -> int:
         store = open_store(args.db, args.database_url)
         await store.open()
         try:
-            await store.prune(retention_cutoff(int(args.retention_days)))
+            await store.prune(retention_cutoff(args.retention_days))
         finally:
             await store.close()
 

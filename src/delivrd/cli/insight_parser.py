@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Callable
 
-from delivrd.cli.options import SEND_CSV_COLUMNS, add_database_options, add_no_receipt_after
+from delivrd.cli.options import SEND_CSV_COLUMNS, add_database_options, add_settings
 from delivrd.providers.tencent.constants import DEFAULT_ENDPOINT, DEFAULT_REGION
 from delivrd.query.stats import GROUPS
 
@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     window(p, "messages sent")
     p.add_argument("--by", choices=GROUPS, help="one row per group")
     p.add_argument("--json", action="store_true", help="print the answer as JSON, exactly as GET /v1/stats")
-    add_no_receipt_after(p)
+    add_settings(p, "no_receipt_after")
     add_database_options(p)
     p.set_defaults(func=_later("stats_command"))
 
@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     window(p, "items")
     p.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="default: csv")
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
-    add_no_receipt_after(p)
+    add_settings(p, "no_receipt_after")
     add_database_options(p)
     p.set_defaults(func=_later("export_command"))
 

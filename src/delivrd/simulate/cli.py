@@ -12,7 +12,7 @@ import random
 import sys
 from datetime import datetime, timezone
 
-from delivrd.cli.arguments import fraction, positive
+from delivrd.option_types import fraction, positive
 from delivrd.domain.clock import UTC8
 from delivrd.providers.tencent.constants import MAX_BATCH
 

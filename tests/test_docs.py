@@ -1,0 +1,45 @@
+"""The README's tables against the code they describe: configuration against `delivrd.config`, result codes
+against `delivrd.domain.results`. A setting or code added without its row (or a row left behind) fails here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from delivrd.config import OPTIONS, flag, variable
+from delivrd.domain import results
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def table(heading: str) -> list[list[str]]:
+    """The rows of the first Markdown table under `heading` (its header and rule left out), cells stripped of
+    surrounding spaces and backquotes."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index(f"\n{heading}\n")
+    lines = text[start:].splitlines()[2:]
+    first = next(n for n, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[first + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip().strip("`") for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+def test_the_configuration_table_lists_every_setting_with_its_flag_variable_and_default():
+    documented = {(flag_, variable_ or None, default or None) for flag_, variable_, default, *_ in table("## Configuration")}
+    declared = {
+        (flag(name), None if option.switch else variable(name), option.default) for name, option in OPTIONS.items()
+    }
+    assert documented == declared
+
+
+def test_the_result_code_table_lists_every_code_with_its_http_status():
+    documented = {(int(code), int(status)) for code, status, *_ in table("### Result codes")}
+    assert documented == {(code, status) for code, (status, _) in results.TABLE.items()}
+
+
+def test_the_tables_are_found():
+    assert len(table("## Configuration")) == len(OPTIONS)
+    assert len(table("### Result codes")) == len(results.TABLE)
+
