@@ -16,6 +16,7 @@ from delivrd.query.insight import PhoneTimeline, Registered
 from delivrd.query.messages import MessageView, SendSmsCall
 from delivrd.query.models import InboxEntry, Reject, Reply, Report
 from delivrd.providers.tencent.receipts import Catalogue, ReceiptCode
+from delivrd.providers.tencent.shapes import TencentReply, TencentReport
 
 
 class Answer(msgspec.Struct):
@@ -23,30 +24,6 @@ class Answer(msgspec.Struct):
 
     result: int
     errmsg: str
-
-
-class TencentReport(msgspec.Struct, kw_only=True):
-    """One status report as Tencent pushes it; unknown extra fields are accepted and kept."""
-
-    user_receive_time: str
-    nationcode: str
-    mobile: str
-    report_status: str
-    errmsg: str
-    description: str
-    sid: str
-    ext: str | None = None
-
-
-class TencentReply(msgspec.Struct, kw_only=True):
-    """One reply (MO) SMS as Tencent pushes it."""
-
-    extend: str
-    mobile: str
-    nationcode: str
-    sign: str
-    text: str
-    time: int
 
 
 def _ref(name: str) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from delivrd.domain import results
-from delivrd.providers.tencent.decode import BodyError, Decoded, Quarantined, preview
+from delivrd.providers.base import BodyError, Decoded, Quarantined, preview
 
 #: Routes a push can arrive on; the same names are stored in the inbox.
 CALLBACK = "callback"
@@ -28,7 +28,7 @@ class Push:
     rows: list[tuple] = field(default_factory=list)
     rejects: list[Quarantined] = field(default_factory=list)
     result: int = 0  # the `result` code answered (delivrd.results)
-    #: items quarantined, when more than `rejects` lists (tencent.MAX_REJECT_ROWS); None: as many as listed
+    #: items quarantined, when more than `rejects` lists (a provider lists a bounded number); None: as many as listed
     quarantined: int | None = None
 
     @property
