@@ -3,10 +3,12 @@ against `delivrd.domain.results`. A setting or code added without its row (or a 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from delivrd.config import OPTIONS, flag, variable
 from delivrd.domain import results
+from delivrd.writer.push import OUTCOMES
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -43,3 +45,10 @@ def test_the_tables_are_found():
     assert len(table("## Configuration")) == len(OPTIONS)
     assert len(table("### Result codes")) == len(results.TABLE)
 
+
+
+def test_the_readme_names_every_inbox_outcome():
+    text = README.read_text(encoding="utf-8")
+    start = text.index("Each inbox entry has an `outcome`")
+    paragraph = text[start : text.index("\n\n", start)]
+    assert set(re.findall(r"`(\w+)`", paragraph)) - {"outcome"} == set(OUTCOMES)

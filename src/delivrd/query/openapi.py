@@ -17,6 +17,7 @@ from delivrd.query.messages import MessageView, SendSmsCall
 from delivrd.query.models import InboxEntry, Reject, Reply, Report
 from delivrd.providers.tencent.receipts import Catalogue, ReceiptCode
 from delivrd.providers.tencent.shapes import TencentReply, TencentReport
+from delivrd.writer.push import OUTCOMES
 
 
 class Answer(msgspec.Struct):
@@ -172,7 +173,7 @@ def document() -> dict[str, Any]:
                 "Every request body that reached a callback route, as received",
                 "InboxEntry",
                 _param("route", "callback or reply"),
-                _param("outcome", "stored, partial, quarantined, rejected, too_large or unauthorized"),
+                _param("outcome", "; ".join(f"{name}: {meaning}" for name, meaning in OUTCOMES.items())),
             ),
             "/v1/activity": _get("The last callback received, and counts since the database was created",
                                  _ref("Activity")),

@@ -129,17 +129,17 @@ class CallbackRoute:
         client = scope.get("client")
         peer = client[0] if client else None
         if self.token is not None and not self._token_ok(scope):
-            push = Push(self.route, received_at, peer, 401, "unauthorized", 0, None)
+            push = Push.unauthorized(self.route, received_at, peer)
             await self._record(push)
             return await _refuse(send, results.BAD_TOKEN, "missing or wrong ?token= for this callback URL")
         body, ended = await self._read_body(scope, receive)
         if body is None:
-            push = Push(self.route, received_at, peer, 413, "too_large", self._declared_length(scope) or 0, None)
+            push = Push.too_large(self.route, received_at, peer, self._declared_length(scope))
             await self._record(push)
             message = f"body is larger than the limit of {self.max_body_bytes} bytes (--max-body-bytes)"
             return await _answer(send, 413, results.error_body(results.TOO_LARGE, message), _CLOSE)
         if ended != "complete":  # what arrived is kept, as received, but it is not the push that was sent
-            push = Push(self.route, received_at, peer, 408, "incomplete", len(body), body)
+            push = Push.incomplete(self.route, received_at, peer, body)
             await self._record(push)
             if ended == "timeout":  # the rest of the body may still come: this connection can carry nothing more
                 message = f"the body did not arrive within {self.body_timeout:g}s (--body-timeout)"
