@@ -3,6 +3,8 @@ against `delivrd.domain.results`. A setting or code added without its row (or a 
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import re
 from pathlib import Path
 
@@ -52,3 +54,40 @@ def test_the_readme_names_every_inbox_outcome():
     start = text.index("Each inbox entry has an `outcome`")
     paragraph = text[start : text.index("\n\n", start)]
     assert set(re.findall(r"`(\w+)`", paragraph)) - {"outcome"} == set(OUTCOMES)
+
+
+DOCS = [README, *sorted((README.parent / "docs").glob("*.md"))]
+SOURCE = README.parent / "src" / "delivrd"
+
+
+def test_every_file_the_docs_name_exists():
+    """`src/delivrd/…`, and `a/b.py` taken from the repository root or from src/delivrd/, as the README's map
+    of the code names them: a module moved without its docs fails here."""
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        named = [m[1] if m[2] != "*" else m[1].rpartition("/")[0]  # a pattern (NNNN_*.sql): its folder
+                 for m in re.finditer(r"(src/delivrd/[\w/.-]*\w)(\*?)", text)]
+        named += [m for m in re.findall(r"`([\w.-]+(?:/[\w.-]+)+\.(?:py|json|sql))`", text) if not m.startswith("src/")]
+        missing = [p for p in named if not (README.parent / p).exists() and not (SOURCE / p).exists()
+                   and not p.startswith("bench/results/")]  # what `make bench` writes  # fmt: skip
+        assert not missing, f"{doc.name} names files that do not exist: {missing}"
+
+
+def test_every_module_the_docs_name_imports():
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        for dotted in set(re.findall(r"\b(delivrd(?:\.\w+)+)", text)) - {"delivrd.db"}:
+            module, attributes = dotted, []
+            while not _is_module(module):
+                module, _, attribute = module.rpartition(".")
+                attributes.insert(0, attribute)
+            value = importlib.import_module(module)
+            for attribute in attributes:
+                value = getattr(value, attribute)
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a name inside a module, not a submodule
+        return False
