@@ -1,7 +1,7 @@
 """The options of `delivrd stats`, `export`, `import sends` and `reconcile`; their code is `cli.insight`.
 
-Apart from that code so that building the command line imports neither the store's queries nor Tencent's SDK:
-`cli.insight` is imported only when one of these commands runs.
+Apart from that code so that building the command line imports none of what they run (the read path, the
+SendSms decoder, rich, Tencent's SDK): `cli.insight` is imported only when one of these commands runs.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Every command's options are declared when the parser is built, but a command's code is imported only when it
 runs, so `delivrd db status` does not start by importing the HTTP server, the read API, the simulator or
-Tencent's SDK. The modules imported here declare options only and import nothing heavy.
+Tencent's SDK. The command modules imported here import, at their top, only what declaring options needs;
+each handler imports the rest.
 """
 
 from __future__ import annotations
