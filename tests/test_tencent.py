@@ -215,3 +215,13 @@ def test_a_lone_surrogate_beside_a_number_no_decoder_holds_fails_alone():
     body = b"[" + GOOD_JSON + b',{"sid":"b","mobile":"1","report_status":"SUCCESS","description":"\\ud800","ext":'
     decoded = tencent.parse_reports(body + b"1" * 5000 + b"}]")
     assert [row[0] for row in decoded.rows] == ["a1"] and decoded.rejects[0].reason == "a number is out of range"
+
+
+def test_tencent_is_a_provider_whose_functions_are_the_decoders():
+    from delivrd.providers import default
+    from delivrd.providers.base import Provider
+
+    provider = default()
+    assert isinstance(provider, Provider) and provider.name == "tencent"
+    assert (provider.parse_reports, provider.parse_replies) == (tencent.parse_reports, tencent.parse_replies)
+    assert provider.category("DELIVRD") == "delivered"

@@ -1,66 +1,132 @@
-"""Settings of `delivrd serve`: every option is a flag and a DELIVRD_* environment variable.
+"""Settings of `delivrd serve`, each declared once: name, flag, DELIVRD_* variable, how its text reads, default, help.
 
-The environment is also how `serve` hands its settings to each worker process
-(`--workers`): uvicorn starts workers from an import string, and each builds its
-app from `Settings.from_env()`, so one process and N processes run the same code.
+Each field of `Settings` carries an `Option` from which come the field's default, `from_env`/`to_env` and the
+command-line options (`cli.options.add_settings`); a test checks the README's configuration table against it.
+The flag is `--` and the name with dashes, the variable `DELIVRD_` and the name in capitals.
+
+The environment is also how `serve` hands its settings to each worker process (`--workers`): uvicorn starts
+workers from an import string, and each builds its app from `Settings.from_env()`, so one process and N
+processes run the same code.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
-from typing import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Mapping
 
-_INTS = frozenset(
-    {"port", "max_body_bytes", "workers", "retention_days", "no_receipt_after", "max_header_bytes", "max_headers",
-     "max_connections"}
-)  # fmt: skip
-_FLOATS = frozenset({"body_timeout", "header_timeout", "keepalive_timeout", "drain_timeout"})
+from delivrd.option_types import byte_size, duration, positive
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def _yes(text: str) -> bool:
+    return text.lower() in ("1", "true", "yes")
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """How a person gives one setting."""
+
+    parse: Callable[[str], Any]  # text (flag, variable or `default`) → value; raises ArgumentTypeError
+    default: str | None  # as a person writes it, and as the README shows it; None: not set
+    help: str
+    secret: bool = False  # never shown by --help: taken from the variable when the flag is not given
+    switch: bool = False  # a flag without a value (default off) and no variable of its own
+    choices: tuple[str, ...] | None = None
+
+    def value(self) -> Any:
+        """The default as the value the setting holds."""
+        return False if self.switch else None if self.default is None else self.parse(self.default)
+
+
+def _setting(default: str | None, parse: Callable[[str], Any], help: str, **how: Any) -> Any:
+    option = Option(parse, default, help, **how)
+    return field(default=option.value(), metadata={"option": option})
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    db: str = "delivrd.db"
-    database_url: str | None = None
-    callback_token: str | None = None
-    api_key: str | None = None
-    max_body_bytes: int = 1024 * 1024
-    log_level: str = "info"
-    migrate: bool = False
-    workers: int = 1
-    retention_days: int | None = None
-    no_receipt_after: int = 72 * 3600  # seconds: a send with no receipt after this is `no_receipt`
-    body_timeout: float = 10.0  # seconds from a request's headers to the end of its body
-    header_timeout: float = 10.0  # seconds from a connection's start, or a response's end, to the next request's headers
-    keepalive_timeout: float = 5.0  # seconds an idle connection is kept after a response
-    max_header_bytes: int = 64 * 1024  # the request line and headers together
-    max_headers: int = 100
-    max_connections: int = 1000  # per process, and never above its open-file limit less a reserve
-    drain_timeout: float = 15.0  # seconds SIGTERM waits for requests under way; above body_timeout
+    """What one delivrd process runs with; the fields in the order `delivrd serve --help` lists them."""
+
+    host: str = _setting("127.0.0.1", str, "address to listen on")
+    port: int = _setting("8080", int, "port to listen on")
+    db: str = _setting("delivrd.db", str, "SQLite database file, created if missing")
+    database_url: str | None = _setting(None, str, "PostgreSQL URL instead of SQLite, postgresql://user@host/db")
+    callback_token: str | None = _setting(
+        None, str, "require ?token=<this> on the callback URLs; use a long random secret", secret=True
+    )
+    api_key: str | None = _setting(None, str, "require 'Authorization: Bearer <this>' on /v1/*", secret=True)
+    max_body_bytes: int = _setting(
+        "1m", byte_size, "larger callback bodies are answered 413 without being read; accepts 512k, 1m"
+    )
+    no_receipt_after: int = _setting(
+        "72h", duration, "a send with no receipt this long after it was sent counts as no_receipt rather than"
+        " pending; accepts 90m, 72h, 3d",
+    )  # fmt: skip
+    migrate: bool = _setting(
+        None, _yes, "upgrade an older database schema at start instead of refusing to run (a new database is"
+        " always created at the latest version)", switch=True,
+    )  # fmt: skip
+    retention_days: int | None = _setting(
+        None, positive(int), "remove reports, replies, rejects, inbox bodies (and sends, by sent_at) older than this"
+        " many days (SQLite: rows, in small batches; PostgreSQL: whole day partitions)",
+    )  # fmt: skip
+    workers: int = _setting(
+        "1", positive(int), "processes serving on the same port; more than 1 needs PostgreSQL (--database-url),"
+        " since SQLite has a single writer",
+    )  # fmt: skip
+    header_timeout: float = _setting(
+        "10", positive(float), "seconds a connection has to send a request's headers, from its start or the end of"
+        " the previous response; then it is closed",
+    )  # fmt: skip
+    body_timeout: float = _setting(
+        "10", positive(float), "seconds a callback has, after its headers, to send its whole body; then it is"
+        " answered 408",
+    )  # fmt: skip
+    keepalive_timeout: float = _setting(
+        "5", positive(float), "seconds an idle connection is kept open after a response (at most --header-timeout)"
+    )
+    max_header_bytes: int = _setting(
+        "64k", byte_size, "larger request lines and headers, together, are answered 431; accepts 64k"
+    )
+    max_headers: int = _setting("100", positive(int), "requests with more headers are answered 431")
+    max_connections: int = _setting(
+        "1000", positive(int), "open connections per process (lowered to fit the open-file limit, ulimit -n); at"
+        " the cap a new connection closes the one idle longest",
+    )  # fmt: skip
+    drain_timeout: float = _setting(
+        "15", positive(float), "seconds SIGTERM waits for the requests under way before it ends them; must exceed"
+        " --body-timeout",
+    )  # fmt: skip
+    log_level: str = _setting("info", str, "log verbosity", choices=LOG_LEVELS)
 
     def to_env(self) -> dict[str, str | None]:
         """DELIVRD_* variables that `from_env` reads back to these settings (None: unset it)."""
         env: dict[str, str | None] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            env[f"DELIVRD_{f.name.upper()}"] = None if value is None else str(int(value) if f.name == "migrate" else value)
+        for name in OPTIONS:
+            value = getattr(self, name)
+            env[variable(name)] = None if value is None else str(int(value) if type(value) is bool else value)
         return env
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         values: dict[str, object] = {}
-        for f in fields(cls):
-            text = environ.get(f"DELIVRD_{f.name.upper()}")
-            if text is None or text == "":
-                continue
-            if f.name in _INTS:
-                values[f.name] = int(text)
-            elif f.name in _FLOATS:
-                values[f.name] = float(text)
-            elif f.name == "migrate":
-                values[f.name] = text.lower() in ("1", "true", "yes")
-            else:
-                values[f.name] = text
+        for name, option in OPTIONS.items():
+            text = environ.get(variable(name))
+            if text:
+                values[name] = option.parse(text)
         return cls(**values)  # type: ignore[arg-type]
+
+
+#: every setting's Option, by name, in declaration order
+OPTIONS: dict[str, Option] = {f.name: f.metadata["option"] for f in fields(Settings)}
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def variable(name: str) -> str:
+    """The DELIVRD_* variable of a setting (a switch's carries it to worker processes only)."""
+    return f"DELIVRD_{name.upper()}"

@@ -19,11 +19,12 @@ from typing import IO, Any, AsyncIterator, Iterator
 import msgspec
 
 from delivrd.domain import clock
+from delivrd.domain.iso_time import parse_time
 from delivrd.query import messages
+from delivrd.cli.options import SEND_CSV_COLUMNS
 from delivrd.providers.tencent import receipts
 from delivrd.query import stats
 from delivrd.providers.tencent import decode as tencent
-from delivrd.query.http import BadParameter, parse_time
 from delivrd.query.models import iso_utc
 from delivrd.writer.push import CALLBACK, Push
 from delivrd.store import ReportQuery, Store, StoreError, open_store
@@ -31,83 +32,17 @@ from delivrd.store.base import MessageQuery, Send
 
 #: sends registered per transaction by `import sends`
 IMPORT_CHUNK = 5000
-SEND_CSV_COLUMNS = ("SerialNo", "PhoneNumber", "Fee", "SessionContext", "Code", "Message", "IsoCode", "TemplateId",
-                    "SignName", "SentAt")  # fmt: skip
 
 
 class Failed(Exception):
     """A command cannot go on; the message is printed as one line."""
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    from delivrd.cli.main import add_database_options, add_no_receipt_after
-
-    def window(p: argparse.ArgumentParser, what: str) -> None:
-        p.add_argument("--since", help=f"only {what} at or after this ISO 8601 time (no offset: UTC)")
-        p.add_argument("--until", help=f"only {what} before this ISO 8601 time (no offset: UTC)")
-
-    p = subparsers.add_parser(
-        "stats",
-        help="delivery statistics as a table (the same numbers as GET /v1/stats)",
-        description="Totals, success rate (delivered / (delivered + failed)) and delivery latency of the messages"
-        " sent in a time range: registered sends by their SentAt, receipts with no registered send by when they"
-        " arrived.",
-    )
-    window(p, "messages sent")
-    p.add_argument("--by", choices=stats.GROUPS, help="one row per group")
-    p.add_argument("--json", action="store_true", help="print the answer as JSON, exactly as GET /v1/stats")
-    add_no_receipt_after(p)
-    add_database_options(p)
-    p.set_defaults(func=lambda args: _run(stats_command, args))
-
-    p = subparsers.add_parser(
-        "export",
-        help="write reports or messages of a time range as CSV or JSON lines",
-        description="reports: every stored receipt (newest first, by when delivrd received it). messages: one row"
-        " per message with its state, as the statistics count them.",
-    )
-    p.add_argument("what", choices=("reports", "messages"))
-    window(p, "items")
-    p.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="default: csv")
-    p.add_argument("-o", "--output", help="file to write (default: standard output)")
-    add_no_receipt_after(p)
-    add_database_options(p)
-    p.set_defaults(func=lambda args: _run(export_command, args))
-
-    p = subparsers.add_parser(
-        "import",
-        help="register sends from a file (as POST /v1/messages does)",
-        description="Register what was sent, so receipts have context. CSV: one row per number, with the columns "
-        + ", ".join(SEND_CSV_COLUMNS) + " (PhoneNumber required; SentAt ISO 8601, default now). JSON lines: one"
-        " SendSms call per line, as POST /v1/messages takes it. Nothing is stored if a line is bad; importing the"
-        " same file twice changes nothing.",
-    )
-    p.add_argument("what", choices=("sends",))
-    p.add_argument("file", help="the file, or - for standard input")
-    p.add_argument("--format", choices=("csv", "jsonl"), help="default: from the file name (.csv, else JSON lines)")
-    add_database_options(p)
-    p.set_defaults(func=lambda args: _run(import_command, args))
-
-    from delivrd.providers.tencent.sdk import DEFAULT_ENDPOINT, DEFAULT_REGION
-
-    p = subparsers.add_parser(
-        "reconcile",
-        help="pull missed receipts from Tencent (PullSmsSendStatus) and store them",
-        description="Pulls every receipt Tencent still holds for the application (PullSmsSendStatus, which Tencent"
-        " must have enabled for the account) and stores each as if it had been pushed: a receipt that was also"
-        " pushed is stored once. Credentials: TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY.",
-    )
-    p.add_argument("--sdk-app-id", required=True, help="the SMS application's SmsSdkAppId (1400…)")
-    p.add_argument("--region", default=DEFAULT_REGION, help=f"default: {DEFAULT_REGION}")
-    p.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"Tencent's API endpoint (default: {DEFAULT_ENDPOINT})")
-    add_database_options(p)
-    p.set_defaults(func=lambda args: _run(reconcile_command, args))
-
-
-def _run(command: Any, args: argparse.Namespace) -> int:
+def run(command: Any, args: argparse.Namespace) -> int:
+    """`command` to its end; what stops it is one line on standard error and exit status 2."""
     try:
         return asyncio.run(command(args))
-    except (Failed, StoreError, BadParameter, ValueError) as exc:
+    except (Failed, StoreError, ValueError) as exc:
         print(f"delivrd: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other Unix tools do

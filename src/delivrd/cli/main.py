@@ -1,295 +1,22 @@
-"""The `delivrd` command: `serve` runs the service; each subcommand explains itself with --help."""
+"""The `delivrd` command: `serve` runs the service; each subcommand explains itself with --help.
+
+Every command's options are declared when the parser is built, but a command's code is imported only when it
+runs, so `delivrd db status` does not start by importing the HTTP server, the read API, the simulator or
+Tencent's SDK. The command modules imported here import, at their top, only what declaring options needs;
+each handler imports the rest.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import os
-import sys
-from typing import Callable, Sequence
+from typing import Sequence
 
 from delivrd import __version__
-from delivrd.cli import insight as insight_cli
-from delivrd.cli.arguments import byte_size, duration, positive
-from delivrd.config import Settings
+from delivrd.cli import db, insight_parser, serve
 from delivrd.simulate import cli as simulate
-from delivrd.store import StoreError, migrations, open_store
-
-DEFAULTS = Settings()
 
 
-def _env(name: str, default: object) -> object:
-    return os.environ.get(f"DELIVRD_{name.upper()}", default)
-
-
-def add_retention_option(p: argparse.ArgumentParser, required: bool = False) -> None:
-    default = _env("retention_days", None)
-    p.add_argument(
-        "--retention-days",
-        type=positive(int),
-        default=default,
-        required=required and default is None,
-        help="remove reports, replies, rejects, inbox bodies (and sends, by sent_at) older than this many days"
-        " (SQLite: rows, in small batches; PostgreSQL: whole day partitions) [DELIVRD_RETENTION_DAYS]",
-    )
-
-
-def add_no_receipt_after(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--no-receipt-after",
-        type=duration,
-        default=_env("no_receipt_after", "72h"),
-        help="a send with no receipt this long after it was sent counts as no_receipt rather than pending;"
-        " accepts 90m, 72h, 3d [DELIVRD_NO_RECEIPT_AFTER]",
-    )
-
-
-def add_database_options(p: argparse.ArgumentParser) -> None:
-    """--db and --database-url, shared by every command that opens the store."""
-    p.add_argument("--db", default=_env("db", DEFAULTS.db), help="SQLite database file, created if missing [DELIVRD_DB]")
-    p.add_argument(
-        "--database-url",
-        default=_env("database_url", None),
-        help="PostgreSQL URL instead of SQLite, postgresql://user@host/db [DELIVRD_DATABASE_URL]",
-    )
-
-
-def add_db(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "db",
-        help="show, upgrade or prune the database (schema version, migrations, retention)",
-        description="Schema migrations are versioned; `delivrd serve` refuses an older schema unless --migrate.",
-    )
-    commands = p.add_subparsers(title="db commands", metavar="DB_COMMAND", required=True)
-    status = commands.add_parser("status", help="print the schema version of the database and the latest one")
-    upgrade = commands.add_parser("upgrade", help="apply every pending migration (safe to run again)")
-    prune = commands.add_parser(
-        "prune", help="apply retention once: remove what is older than --retention-days (serve does it hourly)"
-    )
-    add_retention_option(prune, required=True)
-    for sub, func in ((status, db_status), (upgrade, db_upgrade), (prune, db_prune)):
-        add_database_options(sub)
-        sub.set_defaults(func=func)
-
-
-def db_status(args: argparse.Namespace) -> int:
-    try:
-        store = open_store(args.db, args.database_url)
-        current = asyncio.run(store.schema_version())
-    except StoreError as exc:
-        print(f"delivrd: {exc}", file=sys.stderr)
-        return 2
-    target = migrations.latest(store.dialect)
-    state = "up to date" if current == target else "newer than this delivrd" if current > target else "needs upgrade"
-    print(f"schema version {current}, latest {target}: {state}")
-    return 0 if current == target else 1
-
-
-def db_upgrade(args: argparse.Namespace) -> int:
-    async def run() -> tuple[int, int]:
-        store = open_store(args.db, args.database_url, migrate=True)
-        before = await store.schema_version()
-        await store.open()
-        after = await store.schema_version()
-        await store.close()
-        return before, after
-
-    try:
-        before, after = asyncio.run(run())
-    except StoreError as exc:
-        print(f"delivrd: {exc}", file=sys.stderr)
-        return 2
-    print(f"schema version {before} → {after}" if after != before else f"schema version {after}: up to date")
-    return 0
-
-
-def db_prune(args: argparse.Namespace) -> int:
-    from delivrd.app import retention_cutoff
-
-    async def run() -> None:
-        store = open_store(args.db, args.database_url)
-        await store.open()
-        try:
-            await store.prune(retention_cutoff(int(args.retention_days)))
-        finally:
-            await store.close()
-
-    try:
-        asyncio.run(run())
-    except StoreError as exc:
-        print(f"delivrd: {exc}", file=sys.stderr)
-        return 2
-    print(f"removed what was received more than {args.retention_days} day(s) ago")
-    return 0
-
-
-def add_connection_options(p: argparse.ArgumentParser) -> None:
-    """The bounds on each HTTP connection and on how many there are (see delivrd.serving)."""
-    p.add_argument(
-        "--header-timeout",
-        type=positive(float),
-        default=_env("header_timeout", DEFAULTS.header_timeout),
-        help="seconds a connection has to send a request's headers, from its start or the end of the previous"
-        " response; then it is closed [DELIVRD_HEADER_TIMEOUT]",
-    )
-    p.add_argument(
-        "--body-timeout",
-        type=positive(float),
-        default=_env("body_timeout", DEFAULTS.body_timeout),
-        help="seconds a callback has, after its headers, to send its whole body; then it is answered 408"
-        " [DELIVRD_BODY_TIMEOUT]",
-    )
-    p.add_argument(
-        "--keepalive-timeout",
-        type=positive(float),
-        default=_env("keepalive_timeout", DEFAULTS.keepalive_timeout),
-        help="seconds an idle connection is kept open after a response (at most --header-timeout)"
-        " [DELIVRD_KEEPALIVE_TIMEOUT]",
-    )
-    p.add_argument(
-        "--max-header-bytes",
-        type=byte_size,
-        default=_env("max_header_bytes", DEFAULTS.max_header_bytes),
-        help="larger request lines and headers, together, are answered 431; accepts 64k [DELIVRD_MAX_HEADER_BYTES]",
-    )
-    p.add_argument(
-        "--max-headers",
-        type=positive(int),
-        default=_env("max_headers", DEFAULTS.max_headers),
-        help="requests with more headers are answered 431 [DELIVRD_MAX_HEADERS]",
-    )
-    p.add_argument(
-        "--max-connections",
-        type=positive(int),
-        default=_env("max_connections", DEFAULTS.max_connections),
-        help="open connections per process (lowered to fit the open-file limit, ulimit -n); at the cap a new"
-        " connection closes the one idle longest [DELIVRD_MAX_CONNECTIONS]",
-    )
-    p.add_argument(
-        "--drain-timeout",
-        type=positive(float),
-        default=_env("drain_timeout", DEFAULTS.drain_timeout),
-        help="seconds SIGTERM waits for the requests under way before it ends them; must exceed --body-timeout"
-        " [DELIVRD_DRAIN_TIMEOUT]",
-    )
-
-
-def add_serve(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "serve",
-        help="run the callback receiver, the read API and the dashboard",
-        description=(
-            "Run delivrd: Tencent posts status reports to /sms/callback (and replies to /sms/reply); "
-            "each is acked with {\"result\":0,\"errmsg\":\"OK\"} only after it is committed. "
-            "The dashboard is at / and the read API under /v1/. "
-            "Every option can also be set with the DELIVRD_* environment variable named beside it."
-        ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("--host", default=_env("host", DEFAULTS.host), help="address to listen on [DELIVRD_HOST]")
-    p.add_argument("--port", type=int, default=_env("port", DEFAULTS.port), help="port to listen on [DELIVRD_PORT]")
-    add_database_options(p)
-    p.add_argument(
-        "--callback-token",
-        help="require ?token=<this> on the callback URLs; use a long random secret [DELIVRD_CALLBACK_TOKEN]",
-    )
-    p.add_argument(
-        "--api-key",
-        help="require 'Authorization: Bearer <this>' on /v1/* [DELIVRD_API_KEY]",
-    )
-    p.add_argument(
-        "--max-body-bytes",
-        type=byte_size,
-        default=_env("max_body_bytes", DEFAULTS.max_body_bytes),
-        help="larger callback bodies are answered 413 without being read; accepts 512k, 1m [DELIVRD_MAX_BODY_BYTES]",
-    )
-    add_no_receipt_after(p)
-    p.add_argument(
-        "--migrate",
-        action="store_true",
-        help="upgrade an older database schema at start instead of refusing to run (a new database is always"
-        " created at the latest version)",
-    )
-    add_retention_option(p)
-    p.add_argument(
-        "--workers",
-        type=positive(int),
-        default=_env("workers", DEFAULTS.workers),
-        help="processes serving on the same port; more than 1 needs PostgreSQL (--database-url), since SQLite"
-        " has a single writer [DELIVRD_WORKERS]",
-    )
-    add_connection_options(p)
-    p.add_argument(
-        "--log-level",
-        default=_env("log_level", DEFAULTS.log_level),
-        choices=["critical", "error", "warning", "info", "debug"],
-        help="log verbosity [DELIVRD_LOG_LEVEL]",
-    )
-    p.set_defaults(func=serve)
-
-
-async def _check_store(settings: Settings) -> None:
-    """Open and close the store once before serving, so a bad path or URL is one clear line."""
-    store = open_store(settings.db, settings.database_url, migrate=settings.migrate)
-    await store.open()
-    await store.close()
-
-
-def serve(args: argparse.Namespace) -> int:
-    from delivrd.wire import serving  # uvicorn is imported by `serve` only
-
-    settings = Settings(
-        host=args.host,
-        port=int(args.port),
-        db=args.db,
-        database_url=args.database_url,
-        callback_token=args.callback_token or _env("callback_token", None),  # secrets: never shown in --help
-        api_key=args.api_key or _env("api_key", None),
-        max_body_bytes=byte_size(args.max_body_bytes),
-        log_level=args.log_level,
-        migrate=args.migrate,
-        workers=int(args.workers),
-        retention_days=None if args.retention_days is None else int(args.retention_days),
-        no_receipt_after=args.no_receipt_after,
-        header_timeout=float(args.header_timeout),
-        body_timeout=float(args.body_timeout),
-        keepalive_timeout=float(args.keepalive_timeout),
-        max_header_bytes=byte_size(args.max_header_bytes),
-        max_headers=int(args.max_headers),
-        max_connections=int(args.max_connections),
-        drain_timeout=float(args.drain_timeout),
-    )
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if settings.workers > 1 and not settings.database_url:
-        print(
-            "delivrd: --workers above 1 needs PostgreSQL (--database-url): SQLite allows one writer at a time,"
-            " and one process already keeps it busy",
-            file=sys.stderr,
-        )
-        return 2
-    if settings.drain_timeout <= settings.body_timeout:
-        print(
-            f"delivrd: --drain-timeout ({settings.drain_timeout:g} s) must exceed --body-timeout"
-            f" ({settings.body_timeout:g} s), so that a request under way at SIGTERM is answered",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        asyncio.run(_check_store(settings))
-    except StoreError as exc:  # say what is wrong in one line, no traceback
-        print(f"delivrd: {exc}", file=sys.stderr)
-        return 2
-    for name, value in settings.to_env().items():  # what each worker's `create()` reads
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    serving.run(settings)
-    return 0
-
-
-def parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="delivrd",
         description=(
@@ -299,16 +26,13 @@ def parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -
     )
     p.add_argument("--version", action="version", version=f"delivrd {__version__}")
     subparsers = p.add_subparsers(title="commands", metavar="COMMAND")
-    add_serve(subparsers)
-    add_db(subparsers)
-    insight_cli.register(subparsers)
-    for register in extra:
+    for register in (serve.register, db.register, insight_parser.register, simulate.register):
         register(subparsers)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = parser([simulate.register])
+    p = parser()
     args = p.parse_args(argv)
     if not hasattr(args, "func"):
         p.print_help()

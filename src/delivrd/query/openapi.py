@@ -16,6 +16,8 @@ from delivrd.query.insight import PhoneTimeline, Registered
 from delivrd.query.messages import MessageView, SendSmsCall
 from delivrd.query.models import InboxEntry, Reject, Reply, Report
 from delivrd.providers.tencent.receipts import Catalogue, ReceiptCode
+from delivrd.providers.tencent.shapes import TencentReply, TencentReport
+from delivrd.writer.push import OUTCOMES
 
 
 class Answer(msgspec.Struct):
@@ -23,30 +25,6 @@ class Answer(msgspec.Struct):
 
     result: int
     errmsg: str
-
-
-class TencentReport(msgspec.Struct, kw_only=True):
-    """One status report as Tencent pushes it; unknown extra fields are accepted and kept."""
-
-    user_receive_time: str
-    nationcode: str
-    mobile: str
-    report_status: str
-    errmsg: str
-    description: str
-    sid: str
-    ext: str | None = None
-
-
-class TencentReply(msgspec.Struct, kw_only=True):
-    """One reply (MO) SMS as Tencent pushes it."""
-
-    extend: str
-    mobile: str
-    nationcode: str
-    sign: str
-    text: str
-    time: int
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -195,7 +173,7 @@ def document() -> dict[str, Any]:
                 "Every request body that reached a callback route, as received",
                 "InboxEntry",
                 _param("route", "callback or reply"),
-                _param("outcome", "stored, partial, quarantined, rejected, too_large or unauthorized"),
+                _param("outcome", "; ".join(f"{name}: {meaning}" for name, meaning in OUTCOMES.items())),
             ),
             "/v1/activity": _get("The last callback received, and counts since the database was created",
                                  _ref("Activity")),

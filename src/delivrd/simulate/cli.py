@@ -1,24 +1,20 @@
-"""`delivrd simulate` (push like Tencent), `delivrd simulate verify` (ledger vs read API), `… check` (conformance)."""
+"""`delivrd simulate` (push like Tencent), `delivrd simulate verify` (ledger vs read API), `… check` (conformance).
+
+Each command's code (httpx, the sender, the checker) is imported when it runs: every `delivrd` command builds this
+parser, `delivrd db status` included.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import random
 import sys
 from datetime import datetime, timezone
 
-import httpx
-
-from delivrd.cli.arguments import fraction, positive
-from delivrd.simulate import check as conformance
-from delivrd.simulate import ledger as ledgers
-from delivrd.simulate.content import Reports
-from delivrd.simulate.progress import Progress, print_summary
-from delivrd.simulate.sender import MAX_BATCH, Plan, Stats, run as run_plan
-from delivrd.simulate.verify import ReadError, verify as verify_ledger
+from delivrd.option_types import fraction, positive
 from delivrd.domain.clock import UTC8
+from delivrd.providers.tencent.constants import MAX_BATCH
 
 DESCRIPTION = """\
 Push realistic status reports at a callback URL the way Tencent does: JSON arrays
@@ -44,6 +40,8 @@ every case passes, 1 otherwise; 2 for bad usage or an unreachable read API.
 
 def _url(text: str) -> str:
     """An http(s) URL with a host; caught here rather than as a connection error on every push."""
+    import httpx
+
     try:
         url = httpx.URL(text)
     except httpx.InvalidURL as exc:
@@ -145,6 +143,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from delivrd.simulate import ledger as ledgers
+    from delivrd.simulate.content import Reports
+    from delivrd.simulate.progress import Progress, print_summary
+    from delivrd.simulate.sender import Plan, Stats, run as run_plan
+
     if not args.url:
         args.parser.error("--url is required (the callback URL to push to)")
     seed = args.seed if args.seed is not None else random.randrange(2**31)
@@ -182,6 +187,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def verify(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from delivrd.simulate import ledger as ledgers
+    from delivrd.simulate.verify import ReadError, verify as verify_ledger
+
     try:
         entries = ledgers.read(args.ledger)
     except (OSError, ValueError) as exc:
@@ -209,6 +219,8 @@ def verify(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
+    from delivrd.simulate import check as conformance
+
     outcomes = conformance.check(args.url, timeout=args.timeout)
     width = max(len(o.case.name) for o in outcomes)
     for o in outcomes:

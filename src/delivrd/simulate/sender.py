@@ -20,11 +20,9 @@ from typing import Any, Callable
 
 import httpx
 
+from delivrd.providers.tencent.constants import MAX_BATCH
 from delivrd.simulate.content import MALFORMED_KINDS, Reports, encode, malformed
 from delivrd.simulate.ledger import Ledger
-
-#: Tencent sends at most this many reports in one push.
-MAX_BATCH = 100
 
 
 def judge(response: httpx.Response) -> str | None:

@@ -1,8 +1,8 @@
-"""The callback routes Tencent calls, as plain ASGI: the hot path, with nothing in the way.
+"""The callback routes the provider (Tencent) calls, as plain ASGI: the hot path, with nothing in the way.
 
-Each request body becomes one `Push` (inbox row + parsed rows + quarantined items)
-that the writer commits; the ack is sent only after that commit. Whatever goes
-wrong, the answer is JSON with a `result` code from `delivrd.results`.
+Each request body becomes one `Push` (inbox row + rows decoded by the provider + quarantined
+items) that the writer commits; the ack is sent only after that commit. Whatever goes
+wrong, the answer is JSON with a `result` code from `delivrd.domain.results`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from urllib.parse import parse_qs
 
 from delivrd.domain import clock
 from delivrd.domain import results
-from delivrd.providers.tencent import decode as tencent
+from delivrd.providers import default as default_provider
+from delivrd.providers.base import BodyError, Provider
 from delivrd.writer.push import CALLBACK, REPLY, Push
 from delivrd.writer.group_commit import Writer, WriteRefused
 
@@ -94,18 +95,19 @@ class CallbackRoute:
     """POST handler for one callback route (`route` is CALLBACK or REPLY).
 
     Total: whatever the bytes, the body reaches the writer as a push (kept in the inbox) before
-    anything can fail, and every answer is JSON with a `result` from `delivrd.results`.
+    anything can fail, and every answer is JSON with a `result` from `delivrd.domain.results`.
     """
 
     def __init__(self, route: str, writer: Callable[[], Writer], *, token: str | None, max_body_bytes: int,
-                 body_timeout: float = 10.0) -> None:  # fmt: skip
+                 body_timeout: float = 10.0, provider: Provider | None = None) -> None:  # fmt: skip
         self.route = route
         self.writer = writer
         self.token = token.encode() if token else None
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
         self.deadlines = Deadlines(body_timeout)
-        self.parse = tencent.parse_reports if route == CALLBACK else tencent.parse_replies
+        provider = provider or default_provider()
+        self.parse = provider.parse_reports if route == CALLBACK else provider.parse_replies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -127,17 +129,17 @@ class CallbackRoute:
         client = scope.get("client")
         peer = client[0] if client else None
         if self.token is not None and not self._token_ok(scope):
-            push = Push(self.route, received_at, peer, 401, "unauthorized", 0, None)
+            push = Push.unauthorized(self.route, received_at, peer)
             await self._record(push)
             return await _refuse(send, results.BAD_TOKEN, "missing or wrong ?token= for this callback URL")
         body, ended = await self._read_body(scope, receive)
         if body is None:
-            push = Push(self.route, received_at, peer, 413, "too_large", self._declared_length(scope) or 0, None)
+            push = Push.too_large(self.route, received_at, peer, self._declared_length(scope))
             await self._record(push)
             message = f"body is larger than the limit of {self.max_body_bytes} bytes (--max-body-bytes)"
             return await _answer(send, 413, results.error_body(results.TOO_LARGE, message), _CLOSE)
         if ended != "complete":  # what arrived is kept, as received, but it is not the push that was sent
-            push = Push(self.route, received_at, peer, 408, "incomplete", len(body), body)
+            push = Push.incomplete(self.route, received_at, peer, body)
             await self._record(push)
             if ended == "timeout":  # the rest of the body may still come: this connection can carry nothing more
                 message = f"the body did not arrive within {self.body_timeout:g}s (--body-timeout)"
@@ -202,11 +204,11 @@ class CallbackRoute:
     def _parse(self, body: bytes, received_at: int, peer: str | None) -> Push:
         try:
             decoded = self.parse(body)
-        except tencent.BodyError as exc:
+        except BodyError as exc:
             return Push.refused(self.route, received_at, peer, body, exc)
         except Exception as exc:  # a bug in decoding must not lose the body: keep it, refused whole
             log.exception("decoding a %s body of %d bytes failed", self.route, len(body))
-            error = tencent.BodyError(results.BAD_SHAPE, f"body could not be decoded ({type(exc).__name__})")
+            error = BodyError(results.BAD_SHAPE, f"body could not be decoded ({type(exc).__name__})")
             return Push.refused(self.route, received_at, peer, body, error)
         return Push.decoded(self.route, received_at, peer, body, decoded)
 
@@ -218,8 +220,9 @@ class CallbackRoute:
             log.warning("could not record a refused %s request: %s", self.route, refused.message)
 
 
-def routes(writer: Callable[[], Writer], *, token: str | None, max_body_bytes: int,
-           body_timeout: float = 10.0) -> dict[str, CallbackRoute]:  # fmt: skip
-    """Path → handler for the two callback routes."""
-    options: dict[str, Any] = {"token": token, "max_body_bytes": max_body_bytes, "body_timeout": body_timeout}
+def routes(writer: Callable[[], Writer], *, token: str | None, max_body_bytes: int, body_timeout: float = 10.0,
+           provider: Provider | None = None) -> dict[str, CallbackRoute]:  # fmt: skip
+    """Path → handler for the two callback routes, decoding `provider`'s format (default: `providers.default()`)."""
+    options: dict[str, Any] = {"token": token, "max_body_bytes": max_body_bytes, "body_timeout": body_timeout,
+                               "provider": provider}  # fmt: skip
     return {"/sms/callback": CallbackRoute(CALLBACK, writer, **options), "/sms/reply": CallbackRoute(REPLY, writer, **options)}

@@ -1,7 +1,7 @@
-"""Tencent Cloud SMS wire format: decode a push into rows, encode the ack.
+"""Tencent Cloud SMS wire format: a status-report or reply push decoded into rows to store and items to quarantine.
 
-Everything that knows Tencent's field names lives here, so another provider's
-format is one more module. Decoding is lenient where the meaning is unambiguous
+Everything that knows Tencent's field names lives here (in the terms of `providers.base`),
+so another provider's format is one more package. Decoding is lenient where the meaning is unambiguous
 (a JSON number where a string was expected is kept as its string) and strict where
 it would be guessed (a report with no `sid`, `mobile` or a `report_status` other
 than SUCCESS/FAIL is quarantined with a reason, never stored as a report).
@@ -14,7 +14,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any, Callable, Literal
 
@@ -24,8 +24,7 @@ from delivrd.domain import results
 from delivrd.domain import storable
 from delivrd.domain.clock import UTC8
 from delivrd.domain.phones import e164
-
-#: Tencent's timestamps (`user_receive_time`) are Beijing time.
+from delivrd.providers.base import BodyError, Decoded, Quarantined, preview
 
 REPORT_FIELDS = ("sid", "nationcode", "mobile", "report_status", "errmsg", "description", "user_receive_time", "ext")
 REQUIRED_REPORT_FIELDS = ("sid", "mobile", "report_status")
@@ -36,24 +35,6 @@ _KNOWN_REPORT = frozenset(REPORT_FIELDS)
 _KNOWN_REPLY = frozenset(REPLY_FIELDS)
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
-
-
-class BodyError(ValueError):
-    """The whole body is unusable (not JSON, or not an array/object)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass(slots=True)
-class Quarantined:
-    """An item that could not be understood, kept with its reason and raw text."""
-
-    index: int | None
-    reason: str
-    raw: str
 
 
 def _text(item: dict[str, Any], name: str, key: bool = False) -> str | None:
@@ -139,20 +120,6 @@ class Undecodable:
 
     raw: str  # as received, made text (`preview`)
     reason: str
-
-
-def preview(raw: bytes, limit: int | None = None) -> str:
-    """Bytes as text for the quarantine: invalid UTF-8 and NUL replaced (a text column holds neither)."""
-    return raw[:limit].decode("utf-8", "replace").replace("\x00", "\ufffd")
-
-
-@dataclass(slots=True)
-class Decoded:
-    """What one body gave: rows to store, the quarantine's rows, and how many items were quarantined."""
-
-    rows: list[tuple]
-    rejects: list[Quarantined]
-    rejected: int
 
 
 def _undecodable_reason(exc: BaseException) -> str:

@@ -24,11 +24,10 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.sms.v20210111 import models, sms_client
 
 from delivrd.domain.clock import UTC8
+from delivrd.providers.tencent.constants import DEFAULT_ENDPOINT, DEFAULT_REGION
 
 log = logging.getLogger("delivrd.providers.tencent.sdk")
 
-DEFAULT_ENDPOINT = "https://sms.tencentcloudapi.com"
-DEFAULT_REGION = "ap-guangzhou"
 #: PullSmsSendStatus hands out at most this many per call
 PULL_LIMIT = 100
 

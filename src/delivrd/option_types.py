@@ -1,7 +1,8 @@
-"""Argument types shared by every `delivrd` command: sizes, durations, counts and fractions.
+"""The types of delivrd's settings and command options: sizes, durations, counts and fractions as people write them.
 
-Each turns a command-line string into a value or raises `argparse.ArgumentTypeError`
-with the examples a person needs, so argparse prints one clear usage line.
+Each turns text (a flag's value, a DELIVRD_* variable, a default in `config`) into a value or raises
+`argparse.ArgumentTypeError` with the examples a person needs, so argparse prints one clear usage line.
+Apart from the CLI because the service reads its settings from the environment with them too.
 """
 
 from __future__ import annotations

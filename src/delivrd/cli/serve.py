@@ -1,0 +1,74 @@
+"""`delivrd serve`: the options of the service, checked, handed to each worker through the environment."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from delivrd.cli.options import add_settings, secret
+from delivrd.config import OPTIONS, Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="run the callback receiver, the read API and the dashboard",
+        description=(
+            "Run delivrd: Tencent posts status reports to /sms/callback (and replies to /sms/reply); "
+            "each is acked with {\"result\":0,\"errmsg\":\"OK\"} only after it is committed. "
+            "The dashboard is at / and the read API under /v1/. "
+            "Every option can also be set with the DELIVRD_* environment variable named beside it."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_settings(p, *OPTIONS)
+    p.set_defaults(func=serve)
+
+
+async def _check_store(settings: Settings) -> None:
+    """Open and close the store once before serving, so a bad path or URL is one clear line."""
+    from delivrd.store import open_store
+
+    store = open_store(settings.db, settings.database_url, migrate=settings.migrate)
+    await store.open()
+    await store.close()
+
+
+def serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from delivrd.store import StoreError
+    from delivrd.wire import serving  # uvicorn is imported by `serve` only
+
+    settings = Settings(**{
+        name: secret(args, name) if option.secret else getattr(args, name) for name, option in OPTIONS.items()
+    })  # fmt: skip
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.workers > 1 and not settings.database_url:
+        print(
+            "delivrd: --workers above 1 needs PostgreSQL (--database-url): SQLite allows one writer at a time,"
+            " and one process already keeps it busy",
+            file=sys.stderr,
+        )
+        return 2
+    if settings.drain_timeout <= settings.body_timeout:
+        print(
+            f"delivrd: --drain-timeout ({settings.drain_timeout:g} s) must exceed --body-timeout"
+            f" ({settings.body_timeout:g} s), so that a request under way at SIGTERM is answered",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        asyncio.run(_check_store(settings))
+    except StoreError as exc:  # say what is wrong in one line, no traceback
+        print(f"delivrd: {exc}", file=sys.stderr)
+        return 2
+    for name, value in settings.to_env().items():  # what each worker's `create()` reads
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    serving.run(settings)
+    return 0
