@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from typing import Any, AsyncIterator
 
 import msgspec
@@ -15,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from delivrd import dashboard
+from delivrd import dashboard, providers
+from delivrd.domain.retention import retention_cutoff
 from delivrd.query import http as api
 from delivrd.wire import callbacks
 from delivrd.query import insight as insight_api
@@ -42,11 +42,6 @@ def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def retention_cutoff(days: int) -> int:
-    """Microseconds since the epoch, `days` days ago: what was received before it is removed."""
-    return int((time.time() - days * 86400) * 1_000_000)
-
-
 class Delivrd:
     """One delivrd process: a store, its writer, and the routes over them."""
 
@@ -56,6 +51,7 @@ class Delivrd:
         self.writer: Writer | None = None
         self.callbacks = callbacks.routes(
             self._writer,
+            provider=providers.default(),
             token=settings.callback_token,
             max_body_bytes=settings.max_body_bytes,
             body_timeout=settings.body_timeout,

@@ -16,7 +16,6 @@ from urllib.parse import parse_qs
 
 from delivrd.domain import clock
 from delivrd.domain import results
-from delivrd.providers import default as default_provider
 from delivrd.providers.base import BodyError, Provider
 from delivrd.writer.push import CALLBACK, REPLY, Push
 from delivrd.writer.group_commit import Writer, WriteRefused
@@ -98,15 +97,14 @@ class CallbackRoute:
     anything can fail, and every answer is JSON with a `result` from `delivrd.domain.results`.
     """
 
-    def __init__(self, route: str, writer: Callable[[], Writer], *, token: str | None, max_body_bytes: int,
-                 body_timeout: float = 10.0, provider: Provider | None = None) -> None:  # fmt: skip
+    def __init__(self, route: str, writer: Callable[[], Writer], *, provider: Provider, token: str | None,
+                 max_body_bytes: int, body_timeout: float = 10.0) -> None:  # fmt: skip
         self.route = route
         self.writer = writer
         self.token = token.encode() if token else None
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
         self.deadlines = Deadlines(body_timeout)
-        provider = provider or default_provider()
         self.parse = provider.parse_reports if route == CALLBACK else provider.parse_replies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -220,9 +218,9 @@ class CallbackRoute:
             log.warning("could not record a refused %s request: %s", self.route, refused.message)
 
 
-def routes(writer: Callable[[], Writer], *, token: str | None, max_body_bytes: int, body_timeout: float = 10.0,
-           provider: Provider | None = None) -> dict[str, CallbackRoute]:  # fmt: skip
-    """Path → handler for the two callback routes, decoding `provider`'s format (default: `providers.default()`)."""
+def routes(writer: Callable[[], Writer], *, provider: Provider, token: str | None, max_body_bytes: int,
+           body_timeout: float = 10.0) -> dict[str, CallbackRoute]:  # fmt: skip
+    """Path → handler for the two callback routes, decoding `provider`'s format."""
     options: dict[str, Any] = {"token": token, "max_body_bytes": max_body_bytes, "body_timeout": body_timeout,
                                "provider": provider}  # fmt: skip
     return {"/sms/callback": CallbackRoute(CALLBACK, writer, **options), "/sms/reply": CallbackRoute(REPLY, writer, **options)}
