@@ -1,10 +1,10 @@
-"""The read API: filters, keyset pagination, API key, clear errors, OpenAPI."""
+"""The read API in process: filters, keyset pagination, API key, clear errors, OpenAPI."""
 
 from datetime import datetime, timedelta, timezone
 
-import httpx
 import pytest
-from factories import batch, body, report
+
+from tests.factories import batch, body, report
 
 ACK = {"result": 0, "errmsg": "OK"}
 
@@ -67,32 +67,30 @@ def test_time_window(client):
         ({"sids": "a"}, "unknown query parameter(s): sids"),
     ],
 )
-def test_bad_parameters_get_a_clear_json_error(client, params, fragment):
-    answer = client.get("/v1/reports", params=params)
+def test_bad_parameters_get_a_clear_json_error(http_client, params, fragment):
+    answer = http_client.get("/v1/reports", params=params)
     assert answer.status_code == 400
     assert answer.json()["result"] == 1007 and fragment in answer.json()["errmsg"]
 
 
-def test_api_key_protects_v1_only(start_server):
-    server = start_server("--api-key", "k3y")
-    with httpx.Client(base_url=server.url) as anonymous:
-        for path in ("/v1/reports", "/v1/rejects", "/v1/inbox", "/v1/replies"):
-            answer = anonymous.get(path)
-            assert answer.status_code == 401 and answer.json()["result"] == 1008, path
-        assert anonymous.get("/v1/reports", headers={"authorization": "Bearer nope"}).status_code == 401
-        assert anonymous.get("/healthz").json() == {"status": "ok"}
-        push(anonymous, [report(1)])  # callbacks are protected by --callback-token, not the API key
-    with httpx.Client(base_url=server.url, headers={"authorization": "Bearer k3y"}) as client:
-        assert len(client.get("/v1/reports").json()["items"]) == 1
+def test_api_key_protects_v1_only(start_http_app):
+    anonymous = start_http_app(api_key="k3y").client
+    for path in ("/v1/reports", "/v1/rejects", "/v1/inbox", "/v1/replies"):
+        answer = anonymous.get(path)
+        assert answer.status_code == 401 and answer.json()["result"] == 1008, path
+    assert anonymous.get("/v1/reports", headers={"authorization": "Bearer nope"}).status_code == 401
+    assert anonymous.get("/healthz").json() == {"status": "ok"}
+    push(anonymous, [report(1)])  # callbacks are protected by --callback-token, not the API key
+    assert len(anonymous.get("/v1/reports", headers={"authorization": "Bearer k3y"}).json()["items"]) == 1
 
 
-def test_unknown_route_is_json_404(client):
-    answer = client.get("/v2/nothing")
+def test_unknown_route_is_json_404(http_client):
+    answer = http_client.get("/v2/nothing")
     assert answer.status_code == 404 and answer.json()["result"] == 1006
 
 
-def test_openapi_describes_every_route(client):
-    spec = client.get("/openapi.json").json()
+def test_openapi_describes_every_route(http_client):
+    spec = http_client.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.")
     assert set(spec["paths"]) >= {"/sms/callback", "/sms/reply", "/v1/reports", "/v1/rejects", "/v1/inbox",
                                   "/v1/replies", "/healthz", "/metrics"}  # fmt: skip

@@ -1,10 +1,15 @@
-"""The callback routes through real HTTP against a running `delivrd serve`."""
+"""The callback routes over ASGI against delivrd in process: the real writer and store, on both backends.
 
+What needs the HTTP server itself (a declared length refused before the body is sent; the
+callback token from the environment of `delivrd serve`) is in test_connections and test_cli.
+"""
+
+import base64
 import json
-import socket
 
 import httpx
-from factories import SEED_SAMPLE, batch, body, report
+
+from tests.factories import SEED_SAMPLE, batch, body, report
 
 ACK = {"result": 0, "errmsg": "OK"}
 
@@ -92,8 +97,6 @@ def test_not_json_is_400_and_kept_in_the_inbox(client):
     assert data["result"] == 1001 and "not valid JSON" in data["errmsg"]
     [entry] = client.get("/v1/inbox", params={"outcome": "rejected"}).json()["items"]
     assert entry["status"] == 400 and entry["body"] is None
-    import base64
-
     assert base64.b64decode(entry["body_base64"]) == b"\xff\xfenot json at all"
     [reject] = client.get("/v1/rejects").json()["items"]
     assert reject["item_index"] is None and "not valid JSON" in reject["reason"]
@@ -148,60 +151,39 @@ def test_unknown_codes_extra_fields_and_numbers_are_kept(client):
     assert stored["nationcode"] == "86"
 
 
-def test_body_over_the_limit_is_413_without_reading_it(start_server):
-    server = start_server("--max-body-bytes", "1k")
-    with httpx.Client(base_url=server.url) as client:
-        answer = push(client, batch(0, 50))
-        assert answer.status_code == 413 and answer.json()["result"] == 1003
-        assert push(client, batch(0, 2)).json() == ACK
-        [entry] = client.get("/v1/inbox", params={"outcome": "too_large"}).json()["items"]
-        assert entry["body"] is None and entry["size"] > 1024
-
-    # a declared length over the limit is refused before any of the body is sent
-    with socket.create_connection(("127.0.0.1", server.port)) as sock:
-        sock.sendall(b"POST /sms/callback HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n")
-        sock.settimeout(10)
-        answer = b""
-        while b"}" not in answer:  # head and body may come in separate packets
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            answer += chunk
-    assert answer.startswith(b"HTTP/1.1 413") and b'"result":1003' in answer
+def test_body_over_the_limit_is_413_and_kept_as_too_large(start_app):
+    client = start_app(max_body_bytes=1024).client
+    answer = push(client, batch(0, 50))
+    assert answer.status_code == 413 and answer.json()["result"] == 1003
+    assert push(client, batch(0, 2)).json() == ACK
+    [entry] = client.get("/v1/inbox", params={"outcome": "too_large"}).json()["items"]
+    assert entry["body"] is None and entry["size"] > 1024
 
 
-def test_chunked_body_over_the_limit_is_413(start_server):
-    server = start_server("--max-body-bytes", "1000")
+def test_chunked_body_over_the_limit_is_413(start_app):
+    """No declared length: the limit is counted as the chunks arrive (one ASGI message each)."""
+    client = start_app(max_body_bytes=1000).client
 
     def chunks():
         for _ in range(10):
             yield b"x" * 500
 
-    with httpx.Client(base_url=server.url) as client:
-        answer = client.post("/sms/callback", content=chunks())
+    answer = client.post("/sms/callback", content=chunks())
     assert answer.status_code == 413 and answer.json()["result"] == 1003
 
 
-def test_callback_token(start_server):
-    server = start_server("--callback-token", "s3cret-token")
-    with httpx.Client(base_url=server.url) as client:
-        for params in ({}, {"token": "wrong"}, {"token": "s3cret-tokenX"}):
-            answer = push(client, [report(1)], params=params)
-            assert answer.status_code == 401 and answer.json()["result"] == 1004
-        assert push(client, [report(1)], params={"token": "s3cret-token"}).json() == ACK
-        assert len(all_reports(client)) == 1
-        assert client.get("/v1/inbox", params={"outcome": "unauthorized"}).json()["items"][0]["body"] is None
+def test_callback_token(start_app):
+    client = start_app(callback_token="s3cret-token").client
+    for params in ({}, {"token": "wrong"}, {"token": "s3cret-tokenX"}):
+        answer = push(client, [report(1)], params=params)
+        assert answer.status_code == 401 and answer.json()["result"] == 1004
+    assert push(client, [report(1)], params={"token": "s3cret-token"}).json() == ACK
+    assert len(all_reports(client)) == 1
+    assert client.get("/v1/inbox", params={"outcome": "unauthorized"}).json()["items"][0]["body"] is None
 
 
-def test_token_from_the_environment(start_server):
-    server = start_server(env={"DELIVRD_CALLBACK_TOKEN": "from-env"})
-    with httpx.Client(base_url=server.url) as client:
-        assert push(client, [report(1)]).status_code == 401
-        assert push(client, [report(1)], params={"token": "from-env"}).json() == ACK
-
-
-def test_wrong_method_is_json_405(client):
-    answer = client.get("/sms/callback")
+def test_wrong_method_is_json_405(http_client):
+    answer = http_client.get("/sms/callback")
     assert answer.status_code == 405 and answer.json()["result"] == 1005
 
 

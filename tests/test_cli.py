@@ -1,12 +1,21 @@
-"""The `delivrd` command: help that explains, one-line errors, secrets kept out of --help."""
+"""The `delivrd` command: help that explains, one-line errors, secrets kept out of --help, options that arrive."""
 
+import os
 import subprocess
 import sys
+from datetime import datetime, timezone
+
+import httpx
+import pytest
+
+from tests.factories import batch, body, report
+from tests.insight_mix import HOUR, NOW
+from tests.test_retention import seed
+
+ACK = {"result": 0, "errmsg": "OK"}
 
 
 def delivrd(*args, env=None):
-    import os
-
     return subprocess.run(
         [sys.executable, "-m", "delivrd", *args], capture_output=True, text=True, env={**os.environ, **(env or {})},
         timeout=30,
@@ -38,3 +47,25 @@ def test_unusable_database_is_one_clear_line():
 def test_bad_size_is_a_usage_error():
     result = delivrd("serve", "--max-body-bytes", "lots")
     assert result.returncode == 2 and "not a size in bytes" in result.stderr
+
+
+@pytest.mark.backends("sqlite")  # the options' way into the service, not storage
+def test_serve_hands_each_option_and_variable_to_the_service(backend, start_server, tmp_path):
+    """The HTTP tests build the service's settings directly, in process; this is where `delivrd serve`
+    is checked to pass its flags and DELIVRD_* variables on, one observable effect each."""
+    db = tmp_path / "d.db"
+    seed(backend, db, {"old": 40, "recent": 2})
+    server = start_server("--api-key", "k3y", "--max-body-bytes", "1k", "--no-receipt-after", "90m",
+                          "--retention-days", "30", env={"DELIVRD_CALLBACK_TOKEN": "from-env"}, db=db)  # fmt: skip
+    key = {"authorization": "Bearer k3y"}
+    token = {"token": "from-env"}
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        assert client.get("/v1/reports").status_code == 401
+        assert {r["sid"] for r in client.get("/v1/reports", headers=key).json()["items"]} == {"recent"}
+        assert client.post("/sms/callback", content=body([report(1)])).status_code == 401
+        assert client.post("/sms/callback", content=body([report(1)]), params=token).json() == ACK
+        assert client.post("/sms/callback", content=body(batch(0, 50)), params=token).status_code == 413
+        two_hours_ago = datetime.fromtimestamp(NOW - 2 * HOUR, timezone.utc).isoformat()
+        call = {"SentAt": two_hours_ago, "SendStatusSet": [{"SerialNo": "5000:9", "PhoneNumber": "+8613800000009"}]}
+        registered = client.post("/v1/messages", json=call, headers=key).json()
+        assert registered["messages"][0]["state"] == "no_receipt"

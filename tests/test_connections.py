@@ -21,7 +21,7 @@ from typing import Iterator
 import httpx
 import pytest
 import uvicorn
-from conftest import ServerProcess, free_port
+from tests.servers import ServerProcess, free_port
 
 from delivrd.wire.serving import BoundedProtocol
 
@@ -157,6 +157,19 @@ def test_a_body_larger_than_the_header_limit_is_not_mistaken_for_headers(start_s
     items = json.loads(REPORT) * 2000  # ~300 KB, often in one read with its headers
     answered = httpx.post(server.url + "/sms/callback", json=items, timeout=10)
     assert answered.status_code == 200 and answered.json() == ACK
+
+
+def test_a_declared_length_over_max_body_bytes_is_refused_before_the_body_is_sent(start_server):
+    server = start_server("--max-body-bytes", "1k")
+    with connect(server) as sock:
+        sock.sendall(b"POST /sms/callback HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n")
+        raw = b""
+        while b"}" not in raw:  # head and body may come in separate packets
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+    assert raw.startswith(b"HTTP/1.1 413") and b'"result":1003' in raw
 
 
 def test_keep_alive_connection_serves_request_after_request(start_server):

@@ -1,17 +1,23 @@
-"""An ack means stored: across restarts, SIGTERM, SIGKILL, and when storage refuses."""
+"""An ack means stored: across restarts, SIGTERM and SIGKILL (a `delivrd serve` process: the process is the
+point), and when storage refuses or its connections are cut (in process)."""
 
 import asyncio
-import sqlite3
 import threading
 import time
+from typing import Callable, TypeVar
 
+import apsw
 import asyncpg
 import httpx
 import pytest
-from conftest import postgres
-from factories import batch, body, report
+
+from delivrd.domain import results
+from tests.databases import postgres
+from tests.factories import batch, body, report
+from tests.servers import InProcessApp
 
 ACK = {"result": 0, "errmsg": "OK"}
+T = TypeVar("T")
 
 
 def stored_sids(server) -> list[str]:
@@ -96,19 +102,24 @@ def test_sigterm_finishes_what_was_accepted(server):
 
 
 class Blocker:
-    """Another client holding the tables delivrd writes to, so its commit cannot happen."""
+    """Another client holding a table delivrd writes to (on PostgreSQL the inbox, which reads of reports do
+    not touch), so that its commits fail (after SQLite's busy timeout or PostgreSQL's lock_timeout) while
+    its reads, and so its store ping, still answer.
 
-    def __init__(self, server, backend) -> None:
-        self.server, self.backend = server, backend
+    On SQLite through apsw, the store's own SQLite library: POSIX locks are per process, so only the same
+    library sees a lock taken in this process (the standard library's sqlite3 would not block the app)."""
+
+    def __init__(self, app: InProcessApp, backend) -> None:
+        self.app, self.backend = app, backend
 
     def __enter__(self) -> "Blocker":
         if self.backend.name == "sqlite":
-            self.conn = sqlite3.connect(self.server.db, isolation_level=None)
-            self.conn.execute("BEGIN EXCLUSIVE")
+            self.conn = apsw.Connection(str(self.app.db))
+            self.conn.execute("BEGIN EXCLUSIVE")  # in WAL mode readers go on; writers wait, then give up
         else:
             self.loop = asyncio.new_event_loop()
-            self.conn = self.loop.run_until_complete(asyncpg.connect(self.server.database_url))
-            self.loop.run_until_complete(self.conn.execute("BEGIN; LOCK TABLE report_keys IN ACCESS EXCLUSIVE MODE"))
+            self.conn = self.loop.run_until_complete(asyncpg.connect(self.app.database_url))
+            self.loop.run_until_complete(self.conn.execute("BEGIN; LOCK TABLE inbox IN ACCESS EXCLUSIVE MODE"))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -120,33 +131,42 @@ class Blocker:
             self.loop.close()
 
 
-def test_storage_that_cannot_commit_answers_503_then_recovers(server, backend):
-    with Blocker(server, backend):
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            answer = client.post("/sms/callback", content=body([report(1)]))
-            assert answer.status_code == 503
-            reason = "locked" if backend.name == "sqlite" else "lock timeout"
-            assert answer.json()["result"] == 2002 and reason in answer.json()["errmsg"]
-    with httpx.Client(base_url=server.url) as client:
-        assert client.post("/sms/callback", content=body([report(1)])).json() == ACK
-        assert len(client.get("/v1/reports").json()["items"]) == 1
+def test_storage_that_cannot_commit_answers_503_and_healthz_says_so_then_both_recover(app, client, backend):
+    with Blocker(app, backend):
+        answer = client.post("/sms/callback", content=body([report(1)]))
+        assert answer.status_code == 503
+        reason = "locked" if backend.name == "sqlite" else "lock timeout"
+        assert answer.json()["result"] == results.COMMIT_FAILED and reason in answer.json()["errmsg"]
+        health = wait_for(lambda: client.get("/healthz"), lambda answer: answer.status_code == 503, within=5)
+        assert health.status_code == 503, health.text
+        assert health.json()["status"] == "unavailable" and health.json()["error"], health.text
+        assert client.get("/v1/reports").status_code == 200  # reads still work: it is the commits that fail
+    assert client.post("/sms/callback", content=body([report(1)])).json() == ACK
+    assert len(client.get("/v1/reports").json()["items"]) == 1
+    assert client.get("/healthz").json() == {"status": "ok"}
 
 
 @pytest.mark.backends("postgresql")
-def test_postgresql_connections_cut_then_service_recovers(server, backend):
-    """As if PostgreSQL restarted: every connection of this delivrd is terminated; the process lives on."""
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        assert client.post("/sms/callback", content=body([report(1)])).json() == ACK
-        cut = postgres(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-            backend.schemas[server.db],  # the test URL names each server's connections after its schema
-        )
-        assert cut, "delivrd had no connection to cut"
-        answers = [client.post("/sms/callback", content=body([report(n)])) for n in range(2, 8)]
-        assert all(a.status_code in (200, 503) for a in answers)  # the first use of a cut connection may fail
-        assert answers[-1].json() == ACK
-        assert server.alive()
-        assert client.get("/healthz").json() == {"status": "ok"}
-        stored = {r["sid"] for r in client.get("/v1/reports").json()["items"]}
-        acked = {report(n)["sid"] for n, a in zip(range(2, 8), answers) if a.status_code == 200}
-        assert acked | {report(1)["sid"]} <= stored
+def test_postgresql_connections_cut_then_service_recovers(app, client, backend):
+    """As if PostgreSQL restarted: every connection of this delivrd is terminated; the service goes on."""
+    assert client.post("/sms/callback", content=body([report(1)])).json() == ACK
+    cut = postgres(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+        backend.schemas[app.db],  # the test URL names each database's connections after its schema
+    )
+    assert cut, "delivrd had no connection to cut"
+    answers = [client.post("/sms/callback", content=body([report(n)])) for n in range(2, 8)]
+    assert all(a.status_code in (200, 503) for a in answers)  # the first use of a cut connection may fail
+    assert answers[-1].json() == ACK
+    assert client.get("/healthz").json() == {"status": "ok"}
+    stored = {r["sid"] for r in client.get("/v1/reports").json()["items"]}
+    acked = {report(n)["sid"] for n, a in zip(range(2, 8), answers) if a.status_code == 200}
+    assert acked | {report(1)["sid"]} <= stored
+
+
+def wait_for(get: Callable[[], T], done: Callable[[T], bool], within: float) -> T:
+    """`get()` again until `done` says so, for at most `within` seconds; its last value either way."""
+    deadline = time.monotonic() + within
+    while not done(value := get()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return value

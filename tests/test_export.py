@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-from factories import body, report
+from tests.factories import body, report
 
 from delivrd.cli.insight import csv_cell
 
@@ -24,26 +24,26 @@ PUSHED = {
 }
 
 
-def export(server, *args: str) -> str:
+def export(app, *args: str) -> str:
     """What `delivrd export reports` wrote, line ends untranslated (a CR inside a cell stays one)."""
-    result = subprocess.run([sys.executable, "-m", "delivrd", "export", "reports", *args, *server.database_args()],
+    result = subprocess.run([sys.executable, "-m", "delivrd", "export", "reports", *args, *app.database_args()],
                             capture_output=True, env=os.environ, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
     return result.stdout.decode()
 
 
-def test_csv_quotes_formulas_and_jsonl_keeps_every_value(server, client):
+def test_csv_quotes_formulas_and_jsonl_keeps_every_value(app, client):
     items = [report(1, **PUSHED), report(2, description="\t=1", mobile="-13800000002"), report(3, description="\r@x")]
     assert client.post("/sms/callback", content=body(items)).json() == ACK
 
-    rows = {row["mobile"]: row for row in csv.DictReader(io.StringIO(export(server), newline=""))}
+    rows = {row["mobile"]: row for row in csv.DictReader(io.StringIO(export(app), newline=""))}
     first = rows["13800000001"]
     assert {name: first[name] for name in PUSHED} == {name: "'" + text for name, text in PUSHED.items()}
     assert first["phone"] == "+8613800000001" and first["nationcode"] == "86"  # E.164 and digits: as stored
     assert rows["'-13800000002"]["description"] == "'\t=1"
     assert next(row for row in rows.values() if row["sid"].endswith("3"))["description"] == "'\r@x"
 
-    lines = [json.loads(line) for line in export(server, "--format", "jsonl").splitlines()]
+    lines = [json.loads(line) for line in export(app, "--format", "jsonl").splitlines()]
     stored = {line["mobile"]: line for line in lines}
     assert {name: stored["13800000001"][name] for name in PUSHED} == PUSHED
     assert stored["-13800000002"]["description"] == "\t=1"

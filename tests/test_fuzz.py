@@ -10,18 +10,17 @@ shapes the mutator does not make, checked by the same functions.
 
 from __future__ import annotations
 
-import asyncio
 import json
 
-import httpx
 import pytest
-from conftest import BACKENDS, Backend, ServerProcess, require_postgres
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 
 from bench import fuzz
 from bench import fuzz_gen
+from tests.databases import BACKENDS, Backend, require_postgres
+from tests.servers import InProcessApp
 
 SEED = 20261124
 REQUESTS = 3000
@@ -118,47 +117,47 @@ MAX_BODY = 1500
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def fuzz_server(request, tmp_path_factory):
+def fuzz_app(request, tmp_path_factory):
+    """One delivrd in process per backend for the module: the examples add up, and the last test reads them all."""
     if request.param not in (request.config.getoption("backend") or BACKENDS):
         pytest.skip(f"--backend leaves out {request.param}")
     if request.param == "postgresql":
         require_postgres()
     backend = Backend(request.param)
     db = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
-    server = ServerProcess(db, "--max-body-bytes", str(MAX_BODY), database_url=backend.database_url(db)).start()
+    app = InProcessApp(db, backend.database_url(db), max_body_bytes=MAX_BODY)
     run = fuzz.Run(seed=0, limit=MAX_BODY, table=fuzz.documented_results())
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        yield server, client, run
-    server.kill()
+    yield app, run
+    app.close()
     backend.drop()
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=bodies, path=st.sampled_from([fuzz_gen.CALLBACK, fuzz_gen.REPLY]))
-def test_any_body_gets_a_documented_answer(fuzz_server, content, path):
-    server, client, run = fuzz_server
+def test_any_body_gets_a_documented_answer(fuzz_app, content, path):
+    """An exception in the app would fail the request itself: in process, nothing stands in for a crashed server."""
+    app, run = fuzz_app
     run.record_sent(path, content)
     request = fuzz_gen.Request(run.sent, path, "hypothesis", "hypothesis", content, run.sent)
-    answer = client.post(path, content=content)
+    answer = app.client.post(path, content=content)
     run.answered += 1
     assert fuzz.check_answer(run, request, answer.status_code, answer.headers, answer.content) is not None, (
         run.examples
     )
     assert not run.failures, dict(run.examples)
-    assert server.alive()
 
 
-def test_everything_fuzzed_is_kept_and_readable(fuzz_server):
+def test_everything_fuzzed_is_kept_and_readable(fuzz_app):
     """After the hypothesis examples: each body in the inbox, the store readable end to end."""
-    server, client, run = fuzz_server
+    app, run = fuzz_app
     assert run.sent >= 600
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert app.client.get("/healthz").json() == {"status": "ok"}
 
     async def check() -> None:
-        async with httpx.AsyncClient(base_url=server.url, timeout=60) as c:
+        async with app.async_client() as c:
             await fuzz.check_inbox(c, run, fuzz.Options(), before_id=0)
             await fuzz.check_store(c, run, fuzz.Options(sample=300), server=None)
 
-    asyncio.run(check())
-    fuzz.check_exports(run, server.database_args(), None)
+    app.run(check)
+    fuzz.check_exports(run, app.database_args(), None)
     assert not run.failures, {check: dict(kinds) for check, kinds in run.failures.items()}

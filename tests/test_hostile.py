@@ -1,4 +1,5 @@
-"""What a hostile-input audit broke, each reproduced against a real server on both backends.
+"""What a hostile-input audit broke, each reproduced on both backends: in process, except where the HTTP
+server is part of it (a client that leaves mid-body, a body slower than the timeout: a `delivrd serve`).
 
 Promise 1 and 2 for any bytes: the body is in the inbox and the answer is JSON with a
 documented result; an item the store cannot hold is quarantined alone; whatever was acked
@@ -80,7 +81,7 @@ def test_many_bad_items_are_counted_not_written_one_row_each(client):
     assert "delivrd_rejects_total 5000" in metrics
 
 
-def test_an_impossible_date_is_acked_and_every_read_still_works(server, client):
+def test_an_impossible_date_is_acked_and_every_read_still_works(app, client):
     report = {**GOOD, "user_receive_time": "0001-01-01 00:00:00"}
     assert client.post("/sms/callback", json=[report]).json() == ACK
     (stored,) = client.get("/v1/reports").json()["items"]
@@ -90,11 +91,11 @@ def test_an_impossible_date_is_acked_and_every_read_still_works(server, client):
         assert client.get(path).status_code == 200, path
     for what in ("reports", "messages"):
         for form in ("csv", "jsonl"):
-            done = delivrd("export", what, "--format", form, *server.database_args())
+            done = delivrd("export", what, "--format", form, *app.database_args())
             assert done.returncode == 0 and "2019:1" in done.stdout, done.stderr
 
 
-def test_a_sent_at_the_api_cannot_show_is_refused_and_nothing_breaks(server, client):
+def test_a_sent_at_the_api_cannot_show_is_refused_and_nothing_breaks(app, client):
     send = {"SentAt": "0001-01-01T00:00:00+14:00",
             "SendStatusSet": [{"SerialNo": "2019:1", "PhoneNumber": "+8613800138000", "Code": "Ok"}]}  # fmt: skip
     data = json_answer(client.post("/v1/messages", json=send), 400, results.BAD_BODY)
@@ -105,25 +106,24 @@ def test_a_sent_at_the_api_cannot_show_is_refused_and_nothing_breaks(server, cli
     json_answer(client.post("/v1/messages", json=nul), 400, results.BAD_BODY)
     for path in ("/v1/phones/+8613800138000", "/v1/stats?by=hour"):
         assert client.get(path).status_code == 200
-    assert delivrd("export", "messages", *server.database_args()).returncode == 0
+    assert delivrd("export", "messages", *app.database_args()).returncode == 0
 
 
 @pytest.mark.parametrize("time_value", ["18446744073709551616", '"99999999999999999999"', "1e20"])
-def test_a_reply_the_store_cannot_hold_fails_alone_among_concurrent_pushes(server, time_value):
+def test_a_reply_the_store_cannot_hold_fails_alone_among_concurrent_pushes(app, client, time_value):
     poisoned = b'{"mobile":"13800138000","text":"hi","time":' + time_value.encode() + b"}"
 
     async def scenario() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
+        async with app.async_client() as c:  # on the app's loop: the 80 pushes share the writer's commits
             valid = [c.post("/sms/callback", json=[{**GOOD, "sid": f"v{n}"}]) for n in range(60)]
             bad = [c.post("/sms/reply", content=poisoned) for _ in range(20)]
             return await asyncio.gather(*valid, *bad)
 
-    answers = asyncio.run(scenario())
+    answers = app.run(scenario)
     assert [a.json() for a in answers] == [ACK] * 80  # the poisoned replies are quarantined, not refused
-    with httpx.Client(base_url=server.url) as client:
-        assert len(client.get("/v1/reports", params={"limit": 1000}).json()["items"]) == 60
-        rejects = client.get("/v1/rejects", params={"route": "reply", "limit": 1000}).json()["items"]
-        assert len(rejects) == 20 and all("'time'" in r["reason"] for r in rejects)
+    assert len(client.get("/v1/reports", params={"limit": 1000}).json()["items"]) == 60
+    rejects = client.get("/v1/rejects", params={"route": "reply", "limit": 1000}).json()["items"]
+    assert len(rejects) == 20 and all("'time'" in r["reason"] for r in rejects)
 
 
 def test_one_number_out_of_range_does_not_refuse_the_batch(client):
@@ -142,8 +142,8 @@ def test_a_repeated_key_is_quarantined_not_guessed(client):
     assert "'report_status' appears more than once" in reject["reason"]
 
 
-def test_405_names_the_method_allowed(client):
-    answer = client.get("/sms/callback")
+def test_405_names_the_method_allowed(http_client):
+    answer = http_client.get("/sms/callback")
     json_answer(answer, 405, results.METHOD_NOT_ALLOWED)
     assert answer.headers["allow"] == "POST"
 
@@ -163,15 +163,16 @@ def wait_for_inbox(client: httpx.Client, count: int) -> list[dict]:
     return entries
 
 
-def test_a_client_that_leaves_mid_body_is_kept_as_incomplete_not_as_its_push(server, client):
+def test_a_client_that_leaves_mid_body_is_kept_as_incomplete_not_as_its_push(server):
     whole = json.dumps([GOOD]).encode()
     head = b"POST /sms/callback HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
     sock = raw_request(server.port, head + b"Content-Length: %d\r\n\r\n" % len(whole), whole[:40])
     time.sleep(0.2)
     sock.close()
-    (entry,) = wait_for_inbox(client, 1)
-    assert entry["outcome"] == "incomplete" and entry["body"] == whole[:40].decode()
-    assert client.get("/v1/reports").json()["items"] == []  # the cut-off body was not read as reports
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        (entry,) = wait_for_inbox(client, 1)
+        assert entry["outcome"] == "incomplete" and entry["body"] == whole[:40].decode()
+        assert client.get("/v1/reports").json()["items"] == []  # the cut-off body was not read as reports
 
 
 def test_a_body_slower_than_the_timeout_is_answered_408_and_kept(start_server):
@@ -228,16 +229,15 @@ _call = st.fixed_dictionaries(
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(call=_call)
-def test_any_send_registration_is_stored_or_refused_in_json_and_reads_go_on(server, call):
+def test_any_send_registration_is_stored_or_refused_in_json_and_reads_go_on(client, call):
     """POST /v1/messages faces the network too: whatever it is sent, a 200 or a JSON 400, never a 5xx."""
     try:
         content = json.dumps(call).encode("utf-8", "surrogatepass")
     except ValueError:
         return
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        answer = client.post("/v1/messages", content=content)
-        assert answer.status_code in (200, 400), answer.text
-        assert answer.headers["content-type"] == "application/json"
-        assert answer.status_code == 200 or answer.json()["result"] == results.BAD_BODY
-        assert client.get("/v1/phones/+8613800138000").status_code == 200
-        assert client.get("/v1/stats", params={"by": "hour"}).status_code == 200
+    answer = client.post("/v1/messages", content=content)
+    assert answer.status_code in (200, 400), answer.text
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.status_code == 200 or answer.json()["result"] == results.BAD_BODY
+    assert client.get("/v1/phones/+8613800138000").status_code == 200
+    assert client.get("/v1/stats", params={"by": "hour"}).status_code == 200

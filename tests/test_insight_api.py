@@ -1,10 +1,11 @@
-"""Sends, message state and statistics through real HTTP, checked against an independent reckoning."""
+"""Sends, message state and statistics over the HTTP API (in process), checked against an independent reckoning."""
 
 from datetime import datetime, timezone
 
 import pytest
-from factories import SEED_SAMPLE, body
-from insight_mix import CATEGORY, HOUR, NOW, expected, generate
+from tests.factories import SEED_SAMPLE, body
+from tests.insight_mix import CATEGORY, HOUR, NOW, expected, generate
+from tests.servers import InProcessApp
 
 ACK = {"result": 0, "errmsg": "OK"}
 
@@ -24,33 +25,31 @@ def call(m) -> dict:
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory):
-    """One server fed with the generated mix: receipts before and after their sends, duplicates, orphans."""
-    import httpx
-    from conftest import ServerProcess
-
-    server = ServerProcess(tmp_path_factory.mktemp("insight") / "d.db").start()
+    """One delivrd fed with the generated mix: receipts before and after their sends, duplicates, orphans.
+    Module-scoped: the tests only read it."""
+    app = InProcessApp(tmp_path_factory.mktemp("insight") / "d.db")
     messages = generate()
     sends = [m for m in messages if m.sent_at is not None]
     orphans = [m for m in messages if m.sent_at is None]
     early, late = sends[: len(sends) // 2], sends[len(sends) // 2 :]
     try:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            push(client, [r for m in early for r in m.receipts])  # receipts before their sends
-            for start in range(0, len(sends), 50):
-                answer = client.post("/v1/messages", json=[call(m) for m in sends[start : start + 50]])
-                assert answer.status_code == 200, answer.text
-                assert answer.json()["new"] == len(sends[start : start + 50])
-            again = client.post("/v1/messages", json=call(sends[0])).json()
-            assert (again["new"], again["known"]) == (0, 1)  # registering twice changes nothing
-            push(client, [r for m in late for r in m.receipts])
-            push(client, [r for m in sends[::7] for r in m.receipts])  # Tencent's retries: duplicates
-            push(client, [r for m in orphans for r in m.receipts] * 2)  # receipts nobody registered, twice
-            for m in orphans:
-                reports = client.get("/v1/reports", params={"sid": m.sid}).json()["items"]
-                m.received_at = min(datetime.fromisoformat(r["received_at"]).timestamp() for r in reports)
-            yield client, messages
+        client = app.client
+        push(client, [r for m in early for r in m.receipts])  # receipts before their sends
+        for start in range(0, len(sends), 50):
+            answer = client.post("/v1/messages", json=[call(m) for m in sends[start : start + 50]])
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["new"] == len(sends[start : start + 50])
+        again = client.post("/v1/messages", json=call(sends[0])).json()
+        assert (again["new"], again["known"]) == (0, 1)  # registering twice changes nothing
+        push(client, [r for m in late for r in m.receipts])
+        push(client, [r for m in sends[::7] for r in m.receipts])  # Tencent's retries: duplicates
+        push(client, [r for m in orphans for r in m.receipts] * 2)  # receipts nobody registered, twice
+        for m in orphans:
+            reports = client.get("/v1/reports", params={"sid": m.sid}).json()["items"]
+            m.received_at = min(datetime.fromisoformat(r["received_at"]).timestamp() for r in reports)
+        yield client, messages
     finally:
-        server.kill()
+        app.close()
 
 
 def as_dict(answer: dict) -> dict:
@@ -133,8 +132,8 @@ def test_receipt_codes(fed):
         ("get", "/v1/messages/no-such-sid", None, 404, 1006, "no send and no receipt"),
     ],
 )  # fmt: skip
-def test_bad_input_gets_a_clear_json_error(client, method, path, payload, status, result, fragment):
-    answer = client.request(method.upper(), path, content=payload)
+def test_bad_input_gets_a_clear_json_error(http_client, method, path, payload, status, result, fragment):
+    answer = http_client.request(method.upper(), path, content=payload)
     assert answer.status_code == status
     assert answer.json()["result"] == result and fragment in answer.json()["errmsg"], answer.text
 
@@ -150,19 +149,16 @@ def test_tencent_response_wrapper_and_masked_receipts(client):
     assert stats["latency_ms"] == {"p50": None, "p90": None, "p99": None}
 
 
-def test_api_key_protects_the_insight_routes(start_server):
-    import httpx
-
-    server = start_server("--api-key", "k3y")
-    with httpx.Client(base_url=server.url) as anonymous:
-        for path in ("/v1/stats", "/v1/messages/x", "/v1/phones/+8613800138000", "/v1/receipt-codes"):
-            assert anonymous.get(path).json()["result"] == 1008, path
-        assert anonymous.post("/v1/messages", json={}).json()["result"] == 1008
-        assert anonymous.get("/v1/stats", headers={"authorization": "Bearer k3y"}).json()["total"] == 0
+def test_api_key_protects_the_insight_routes(start_http_app):
+    anonymous = start_http_app(api_key="k3y").client
+    for path in ("/v1/stats", "/v1/messages/x", "/v1/phones/+8613800138000", "/v1/receipt-codes"):
+        assert anonymous.get(path).json()["result"] == 1008, path
+    assert anonymous.post("/v1/messages", json={}).json()["result"] == 1008
+    assert anonymous.get("/v1/stats", headers={"authorization": "Bearer k3y"}).json()["total"] == 0
 
 
-def test_openapi_describes_the_insight_routes(client):
-    spec = client.get("/openapi.json").json()
+def test_openapi_describes_the_insight_routes(http_client):
+    spec = http_client.get("/openapi.json").json()
     assert {"/v1/messages", "/v1/messages/{sid}", "/v1/phones/{phone}", "/v1/stats", "/v1/receipt-codes"} <= set(
         spec["paths"]
     )
@@ -172,24 +168,18 @@ def test_openapi_describes_the_insight_routes(client):
     assert spec["paths"]["/v1/stats"]["get"]["parameters"][-1]["schema"]["enum"][0] == "day"
 
 
-@pytest.mark.parametrize("window, state", [((), "pending"), (("--no-receipt-after", "90m"), "no_receipt")])
-def test_the_no_receipt_window_is_a_setting(start_server, window, state):
-    import httpx
-
-    server = start_server(*window)
+@pytest.mark.parametrize("window, state", [({}, "pending"), ({"no_receipt_after": 90 * 60}, "no_receipt")])
+def test_the_no_receipt_window_is_a_setting(start_app, window, state):
+    client = start_app(**window).client
     two_hours_ago = datetime.fromtimestamp(NOW - 2 * HOUR, timezone.utc).isoformat()
     call = {"SentAt": two_hours_ago, "SendStatusSet": [{"SerialNo": "5000:9", "PhoneNumber": "+8613800000009"}]}
-    with httpx.Client(base_url=server.url) as client:
-        assert client.post("/v1/messages", json=call).json()["messages"][0]["state"] == state
-        assert client.get("/v1/stats").json()[state] == 1
+    assert client.post("/v1/messages", json=call).json()["messages"][0]["state"] == state
+    assert client.get("/v1/stats").json()[state] == 1
 
 
-def test_a_body_over_max_body_bytes_is_413(start_server):
-    import httpx
-
-    server = start_server("--max-body-bytes", "2k")
+def test_a_body_over_max_body_bytes_is_413(start_app):
+    client = start_app(max_body_bytes=2048).client
     status = {"SerialNo": "5000:1", "PhoneNumber": "+8613800000001"}
-    with httpx.Client(base_url=server.url) as client:
-        answer = client.post("/v1/messages", json={"SendStatusSet": [status] * 100})
-        assert answer.status_code == 413 and answer.json()["result"] == 1003
-        assert client.post("/v1/messages", json={"SendStatusSet": [status]}).json()["new"] == 1
+    answer = client.post("/v1/messages", json={"SendStatusSet": [status] * 100})
+    assert answer.status_code == 413 and answer.json()["result"] == 1003
+    assert client.post("/v1/messages", json={"SendStatusSet": [status]}).json()["new"] == 1

@@ -1,4 +1,5 @@
-"""`delivrd stats`, `export`, `import sends`, `reconcile` and the SendSms helper, against a running server."""
+"""`delivrd stats`, `export`, `import sends`, `reconcile` (the CLI end to end, as processes) beside delivrd in
+process on the same database, and the SendSms helper against a `delivrd serve` (it needs a URL)."""
 
 import csv
 import io
@@ -7,11 +8,12 @@ import os
 import subprocess
 import sys
 
+import httpx
 import pytest
-from conftest import free_port
-from factories import body
-from fake_tencent import SECRET_ID, SECRET_KEY, FakeTencent
-from insight_mix import generate
+from tests.servers import free_port
+from tests.factories import body
+from tests.fake_tencent import SECRET_ID, SECRET_KEY, FakeTencent
+from tests.insight_mix import generate
 
 from delivrd.providers.tencent import sdk as tencent_sdk
 
@@ -31,7 +33,7 @@ def fake():
     server.stop()
 
 
-def test_stats_on_the_terminal_are_the_apis_numbers(server, client):
+def test_stats_on_the_terminal_are_the_apis_numbers(app, client):
     from datetime import datetime, timezone
 
     messages = generate(seed=7, sends=60, orphans=5)
@@ -44,11 +46,11 @@ def test_stats_on_the_terminal_are_the_apis_numbers(server, client):
             assert client.post("/v1/messages", json=call).status_code == 200
     assert client.post("/sms/callback", content=body([r for m in messages for r in m.receipts])).json() == ACK
     for by in (None, "category"):
-        args = ["stats", "--json", *server.database_args(), *(["--by", by] if by else [])]
+        args = ["stats", "--json", *app.database_args(), *(["--by", by] if by else [])]
         terminal = delivrd(*args)
         assert terminal.returncode == 0, terminal.stderr
         assert json.loads(terminal.stdout) == client.get("/v1/stats", params={"by": by} if by else {}).json()
-    table = delivrd("stats", "--by", "nationcode", *server.database_args())
+    table = delivrd("stats", "--by", "nationcode", *app.database_args())
     api = client.get("/v1/stats", params={"by": "nationcode"}).json()
     assert "nationcode" in table.stdout and "success" in table.stdout
     all_row = next(line for line in table.stdout.splitlines() if " all " in line)
@@ -60,26 +62,26 @@ def test_stats_on_a_missing_database_is_one_clear_line(tmp_path):
     assert result.returncode == 2 and result.stderr.startswith("delivrd: no database at")
 
 
-def test_export_reports_and_messages(server, client, tmp_path):
+def test_export_reports_and_messages(app, client, tmp_path):
     messages = generate(seed=8, sends=0, orphans=12)
     assert client.post("/sms/callback", content=body([r for m in messages for r in m.receipts] * 2)).json() == ACK
     out = tmp_path / "reports.csv"
-    result = delivrd("export", "reports", *server.database_args(), "-o", str(out))
+    result = delivrd("export", "reports", *app.database_args(), "-o", str(out))
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert sorted(r["sid"] for r in rows) == sorted(m.sid for m in messages)
     assert {r["duplicates"] for r in rows} == {"1"}
-    lines = delivrd("export", "messages", "--format", "jsonl", *server.database_args()).stdout.splitlines()
+    lines = delivrd("export", "messages", "--format", "jsonl", *app.database_args()).stdout.splitlines()
     exported = {row["sid"]: row for row in map(json.loads, lines)}
     assert {sid: row["state"] for sid, row in exported.items()} == {m.sid: m.state for m in messages}
     assert all(row["category"] in ("delivered", "invalid_number") for row in exported.values())
-    later = delivrd("export", "reports", "--since", "2999-01-01", *server.database_args())
+    later = delivrd("export", "reports", "--since", "2999-01-01", *app.database_args())
     assert later.stdout.strip() == ",".join(
         ["id", "sid", "nationcode", "mobile", "phone", "report_status", "errmsg", "description", "user_receive_time",
          "user_receive_at", "ext", "extra", "received_at", "duplicates"])  # fmt: skip
 
 
-def test_import_sends_from_csv_and_json_lines(server, client, tmp_path):
+def test_import_sends_from_csv_and_json_lines(app, client, tmp_path):
     sheet = tmp_path / "sends.csv"
     sheet.write_text(
         "SerialNo,PhoneNumber,Fee,Code,TemplateId,SignName,SentAt\n"
@@ -90,9 +92,9 @@ def test_import_sends_from_csv_and_json_lines(server, client, tmp_path):
     lines.write_text(json.dumps({"TemplateId": "T8", "RequestId": "r", "SendStatusSet": [
         {"SerialNo": "5000:3", "PhoneNumber": "+6281200000003", "Code": "Ok"}]}) + "\n\n")  # fmt: skip
     for path in (sheet, lines):
-        result = delivrd("import", "sends", str(path), *server.database_args())
+        result = delivrd("import", "sends", str(path), *app.database_args())
         assert result.returncode == 0, result.stderr
-    assert delivrd("import", "sends", str(sheet), *server.database_args()).stdout.strip() == (
+    assert delivrd("import", "sends", str(sheet), *app.database_args()).stdout.strip() == (
         "registered 0 new sends, 2 already known"
     )
     one = client.get("/v1/messages/5000:1").json()
@@ -104,13 +106,13 @@ def test_import_sends_from_csv_and_json_lines(server, client, tmp_path):
 
     bad = tmp_path / "bad.csv"
     bad.write_text("SerialNo,PhoneNumber\n5000:4,+8613800000004\n5000:5,13800000005\n")
-    result = delivrd("import", "sends", str(bad), *server.database_args())
+    result = delivrd("import", "sends", str(bad), *app.database_args())
     assert result.returncode == 2
     assert "nothing imported, 1 bad line(s)" in result.stderr and "bad.csv:3: PhoneNumber must be E.164" in result.stderr
     assert client.get("/v1/messages/5000:4").status_code == 404  # the good line was not stored either
 
 
-def test_send_and_record_with_the_sdk(server, client, fake, monkeypatch):
+def test_send_and_record_with_the_sdk(server, fake, monkeypatch):
     from tencentcloud.sms.v20210111 import models
 
     monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", SECRET_ID)
@@ -121,9 +123,10 @@ def test_send_and_record_with_the_sdk(server, client, fake, monkeypatch):
     request.SmsSdkAppId, request.TemplateId, request.SignName = "1400000000", "T7", "Acme"
     response = tencent_sdk.send_and_record(tencent_sdk.client(fake.url), request, server.url)
     sid = response.SendStatusSet[0].SerialNo
-    view = client.get(f"/v1/messages/{sid}").json()
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        view = client.get(f"/v1/messages/{sid}").json()
+        refused = client.get("/v1/phones/+8613800000009").json()["messages"]
     assert (view["state"], view["send"]["template_id"], view["send"]["sign_name"]) == ("pending", "T7", "Acme")
-    refused = client.get("/v1/phones/+8613800000009").json()["messages"]
     assert [(m["state"], m["code"]) for m in refused] == [("failed", "InvalidParameterValue.IncorrectPhoneNumber")]
     assert fake.calls[0][0] == "SendSms"
 
@@ -140,7 +143,7 @@ def test_wrong_credentials_are_refused_by_the_fake(fake, monkeypatch):
         tencent_sdk.client(fake.url).SendSms(request)
 
 
-def test_reconcile_fills_the_holes_and_counts_pushed_ones_once(server, client, fake):
+def test_reconcile_fills_the_holes_and_counts_pushed_ones_once(app, client, fake):
     pulled = [
         {"UserReceiveTime": 1790000020, "CountryCode": "86", "SubscriberNumber": f"1380000{n:04d}",
          "PhoneNumber": f"+861380000{n:04d}", "SerialNo": f"5000:{n}", "ReportStatus": "SUCCESS" if n % 3 else "FAIL",
@@ -152,7 +155,7 @@ def test_reconcile_fills_the_holes_and_counts_pushed_ones_once(server, client, f
     assert pushed[1]["user_receive_time"] == "2026-09-21 22:13:40"
     assert client.post("/sms/callback", content=body(pushed)).json() == ACK
     fake.receipts = list(pulled)
-    result = delivrd("reconcile", "--sdk-app-id", "1400000000", "--endpoint", fake.url, *server.database_args(),
+    result = delivrd("reconcile", "--sdk-app-id", "1400000000", "--endpoint", fake.url, *app.database_args(),
                      env=TENCENT_ENV)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("pulled 250 receipts")
@@ -167,7 +170,7 @@ def test_reconcile_fills_the_holes_and_counts_pushed_ones_once(server, client, f
     assert sorted(r["sid"] for r in reports) == sorted(item["SerialNo"] for item in pulled)
     assert sum(r["duplicates"] for r in reports) == 10
     assert client.get("/v1/messages/5000:3").json()["code"] == "MK:0001"
-    again = delivrd("reconcile", "--sdk-app-id", "1400000000", "--endpoint", fake.url, *server.database_args(),
+    again = delivrd("reconcile", "--sdk-app-id", "1400000000", "--endpoint", fake.url, *app.database_args(),
                     env=TENCENT_ENV)  # fmt: skip
     assert again.stdout.startswith("pulled 0 receipts")
 

@@ -8,7 +8,7 @@ import sys
 
 import httpx
 import pytest
-from factories import batch, body
+from tests.factories import batch, body
 
 from delivrd.store import migrations
 from delivrd.store.sqlite.connect import connect

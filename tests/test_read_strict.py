@@ -1,24 +1,21 @@
 """The read API is strict: every client mistake is a JSON 400 (result 1007) on both backends, never a 500 or 503,
-and a failure that is not the client's is still a JSON answer. /healthz tells the truth about commits and about a
-PostgreSQL that stopped answering."""
+and a failure that is not the client's is still a JSON answer. /healthz tells the truth about a PostgreSQL that
+stopped answering (and about failing commits: test_durability). All in process: none of it is the HTTP server's
+doing."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
-import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator, TypeVar
+from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 import pytest
-from conftest import POSTGRES_URL, Backend, ServerProcess
-from factories import batch, body, report
 from starlette.applications import Starlette
 from starlette.routing import Route
 
@@ -26,9 +23,11 @@ from delivrd.domain import results
 from delivrd.query.http import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, MIN_LIMIT, TEXT_PATTERN, endpoint
 from delivrd.query.openapi import document
 from delivrd.query.stats import GROUPS
+from tests.databases import POSTGRES_URL
+from tests.factories import batch, body
+from tests.servers import InProcessApp
 
 ACK = {"result": 0, "errmsg": "OK"}
-T = TypeVar("T")
 
 #: bad values of the parameters most routes take, as raw query strings (sent unencoded by httpx's `url`)
 BAD_WINDOW = [
@@ -127,15 +126,14 @@ def test_the_edges_of_every_range_are_accepted(client):
         ("sid=a%00", "sid contains a NUL character (\\u0000), which no stored text can hold"),
     ],
 )
-def test_the_message_says_what_to_fix(client, query, errmsg):
-    assert client.get(f"/v1/reports?{query}").json() == {"result": results.BAD_PARAMETER, "errmsg": errmsg}
+def test_the_message_says_what_to_fix(http_client, query, errmsg):
+    assert http_client.get(f"/v1/reports?{query}").json() == {"result": results.BAD_PARAMETER, "errmsg": errmsg}
 
 
-@pytest.mark.backends("sqlite")  # routing, not storage
-def test_a_405_says_which_methods_the_route_takes(client):
+def test_a_405_says_which_methods_the_route_takes(http_client):
     for method, path, allow in (("POST", "/v1/reports", "GET, HEAD"), ("DELETE", "/v1/messages/x", "GET, HEAD"),
                                 ("GET", "/v1/messages", "POST"), ("PUT", "/healthz", "GET, HEAD")):  # fmt: skip
-        answer = client.request(method, path)
+        answer = http_client.request(method, path)
         allowed = set(answer.headers.get("allow", "").split(", "))  # Starlette's order varies from run to run
         assert (answer.status_code, allowed) == (405, set(allow.split(", "))), (method, path)
         assert answer.json()["result"] == results.METHOD_NOT_ALLOWED
@@ -209,8 +207,10 @@ class SilentProxy:
     def close(self) -> None:
         async def stop() -> None:
             self.server.close()
-            for task in asyncio.all_tasks() - {asyncio.current_task()}:
+            rest = asyncio.all_tasks() - {asyncio.current_task()}
+            for task in rest:
                 task.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(5)
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -228,62 +228,20 @@ def elapsed(limit: float) -> Iterator[None]:
 def test_a_postgresql_that_stops_answering_is_answered_503_not_waited_for(backend, tmp_path):
     proxy = SilentProxy(POSTGRES_URL)
     db = tmp_path / "silent.db"
-    server = ServerProcess(db, database_url=proxy.url(backend.database_url(db)))
+    app = InProcessApp(db, proxy.url(backend.database_url(db)))
     try:
-        server.start()
-        with httpx.Client(base_url=server.url, timeout=25) as client:
-            assert client.post("/sms/callback", content=body(batch(0, 3))).json() == ACK
-            proxy.silent = True
-            with elapsed(5):
-                health = client.get("/healthz")
-            assert health.status_code == 503 and health.json()["status"] == "unavailable", health.text
-            with elapsed(15):  # at the latest the writer's commit timeout (10 s), checked a few times per timeout
-                push = client.post("/sms/callback", content=body(batch(3, 3)))
-            assert push.status_code == 503, push.text
-            assert push.json()["result"] in (results.COMMIT_FAILED, results.COMMIT_TIMEOUT), push.text
-            with elapsed(5):
-                assert client.get("/healthz").status_code == 503
+        client = app.client
+        assert client.post("/sms/callback", content=body(batch(0, 3))).json() == ACK
+        proxy.silent = True
+        with elapsed(5):
+            health = client.get("/healthz")
+        assert health.status_code == 503 and health.json()["status"] == "unavailable", health.text
+        with elapsed(15):  # at the latest the writer's commit timeout (10 s), checked a few times per timeout
+            push = client.post("/sms/callback", content=body(batch(3, 3)))
+        assert push.status_code == 503, push.text
+        assert push.json()["result"] in (results.COMMIT_FAILED, results.COMMIT_TIMEOUT), push.text
+        with elapsed(5):
+            assert client.get("/healthz").status_code == 503
     finally:
-        server.kill()
-        proxy.close()
-
-
-@contextmanager
-def commits_refused(backend: Backend, server: ServerProcess) -> Iterator[None]:
-    """Hold the database's write lock from a connection of our own, so that the server's commits fail (after
-    SQLite's busy timeout or PostgreSQL's lock_timeout) while its reads, and so its store ping, still answer."""
-    if backend.name == "sqlite":
-        conn = sqlite3.connect(server.db, isolation_level=None)
-        conn.execute("BEGIN EXCLUSIVE")  # in WAL mode readers go on; writers wait, then give up
-        try:
-            yield
-        finally:
-            conn.close()
-        return
-    loop = asyncio.new_event_loop()
-    pg = loop.run_until_complete(asyncpg.connect(server.database_url))
-    loop.run_until_complete(pg.execute("BEGIN; LOCK TABLE inbox IN ACCESS EXCLUSIVE MODE"))
-    try:
-        yield
-    finally:
-        loop.run_until_complete(pg.close())
-        loop.close()
-
-
-def test_healthz_is_503_while_commits_fail_and_ok_once_one_succeeds(backend, server, client):
-    with commits_refused(backend, server):
-        refused = client.post("/sms/callback", content=body(batch(0, 3)), timeout=20)
-        assert refused.status_code == 503, refused.text  # COMMIT_FAILED, or COMMIT_TIMEOUT if the writer retried
-        health = wait_for(lambda: client.get("/healthz"), lambda answer: answer.status_code == 503, within=5)
-        assert health.json()["status"] == "unavailable" and health.json()["error"], health.text
-        assert client.get("/v1/reports").status_code == 200  # reads still work: it is the commits that fail
-    assert client.post("/sms/callback", content=body(batch(0, 3))).json() == ACK
-    assert client.get("/healthz").json() == {"status": "ok"}
-
-
-def wait_for(get: Callable[[], T], done: Callable[[T], bool], within: float) -> T:
-    """`get()` again until `done` says so, for at most `within` seconds; its last value either way."""
-    deadline = time.monotonic() + within
-    while not done(value := get()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return value
+        proxy.close()  # first: the connections end, so the store closes without waiting on them
+        app.close()

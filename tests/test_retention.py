@@ -1,4 +1,5 @@
-"""--retention-days and `delivrd db prune`: what is older goes, what is recent stays, on both backends."""
+"""Retention (the service's, at start) and `delivrd db prune`: what is older goes, what is recent stays, on both
+backends. That `serve --retention-days` reaches the service is in test_cli."""
 
 from __future__ import annotations
 
@@ -31,20 +32,20 @@ def seed(backend, db, ages_in_days: dict[str, int]) -> None:
     asyncio.run(write())
 
 
-def stored(url: str) -> set[str]:
-    return {r["sid"] for r in httpx.get(url + "/v1/reports").json()["items"]}
+def stored(client: httpx.Client) -> set[str]:
+    return {r["sid"] for r in client.get("/v1/reports").json()["items"]}
 
 
-def test_serve_with_retention_days_removes_old_reports_at_start(backend, tmp_path, start_server):
+def test_retention_days_removes_old_reports_at_start(backend, tmp_path, start_app):
     db = tmp_path / "r.db"
     seed(backend, db, {"old": 40, "recent": 2, "today": 0})
-    server = start_server("--retention-days", "30", db=db)
-    assert stored(server.url) == {"recent", "today"}
-    inbox = httpx.get(server.url + "/v1/inbox").json()["items"]
+    client = start_app(retention_days=30, db=db).client
+    assert stored(client) == {"recent", "today"}
+    inbox = client.get("/v1/inbox").json()["items"]
     assert len(inbox) == 2
 
 
-def test_db_prune_applies_retention_once(backend, tmp_path, start_server):
+def test_db_prune_applies_retention_once(backend, tmp_path, start_app):
     db = tmp_path / "r.db"
     seed(backend, db, {"old": 10, "recent": 2})
     url = backend.database_url(db)
@@ -54,6 +55,6 @@ def test_db_prune_applies_retention_once(backend, tmp_path, start_server):
     assert missing.returncode == 2 and "--retention-days" in missing.stderr
     result = run("prune", "--retention-days", "5", *args)
     assert result.returncode == 0, result.stderr
-    server = start_server(db=db)
-    assert stored(server.url) == {"recent"}
-    assert httpx.get(server.url + "/v1/stats").json()["total"] == 1  # the old message went with its receipt
+    client = start_app(db=db).client
+    assert stored(client) == {"recent"}
+    assert client.get("/v1/stats").json()["total"] == 1  # the old message went with its receipt

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from factories import batch, body
+from tests.factories import batch, body
 
 ACK = {"result": 0, "errmsg": "OK"}
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from browser import browser, open_page  # noqa: F401  (fixtures)
-from factories import body, report
+from tests.dashboard.browser import browser, open_page  # noqa: F401  (fixtures)
+from tests.factories import body, report
 
 ACK = {"result": 0, "errmsg": "OK"}
 

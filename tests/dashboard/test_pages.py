@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from browser import DESKTOP, PHONE, browser, open_page  # noqa: F401  (fixtures)
-from conftest import ServerProcess
-from prefix_proxy import PrefixProxy
+from tests.dashboard.browser import DESKTOP, PHONE, browser, open_page  # noqa: F401  (fixtures)
+from tests.servers import ServerProcess
+from tests.dashboard.prefix_proxy import PrefixProxy
 
 ACK = {"result": 0, "errmsg": "OK"}
 UTC8 = timezone(timedelta(hours=8))
@@ -276,6 +276,7 @@ def test_under_a_path_prefix(fed, open_page):
         assert all(url.startswith(proxy.url) for url in watched.requests if url.startswith("http")), watched.requests
 
 
+@pytest.mark.backends("sqlite")  # the login is the subject: no store is involved
 def test_api_key_login(start_server, open_page):
     from playwright.sync_api import expect
 

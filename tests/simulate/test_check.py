@@ -1,5 +1,7 @@
 """`delivrd simulate check`: delivrd passes every case; a receiver that answers plain text fails them."""
 
+import pytest
+
 from delivrd.cli.main import main
 
 from .conftest import ack, plain_text, status
@@ -17,6 +19,7 @@ def test_delivrd_passes_every_case(server, capsys):
     assert "8 cases: 8 passed, 0 failed" in out
 
 
+@pytest.mark.backends("sqlite")  # the token is the subject, not storage
 def test_a_token_in_the_url_is_sent_as_given(start_server, capsys):
     server = start_server("--callback-token", "s3cret")
     assert main(["simulate", "check", "--url", f"{server.url}/sms/callback"]) == 1

@@ -5,9 +5,12 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from delivrd.simulate.ledger import read
 
 
+@pytest.mark.backends("sqlite")  # the simulator's ledger is the subject; each store's SIGKILL: test_durability
 def test_sigkill_and_restart_while_pushing_loses_no_acked_report(server, tmp_path):
     ledger, summary = tmp_path / "crash.jsonl", tmp_path / "summary.json"
     simulator = subprocess.Popen(

@@ -8,7 +8,7 @@ import pytest
 from delivrd.cli.main import main
 from delivrd.simulate.ledger import read
 
-from factories import body, report
+from tests.factories import body, report
 
 
 def simulate(capsys, *args: str) -> tuple[int, str]:
@@ -77,6 +77,7 @@ def test_verify_names_what_is_missing_and_what_is_doubled(server, tmp_path, caps
         assert "doubled  sid=2019:100" in out and "stored 2×" in out
 
 
+@pytest.mark.backends("sqlite")  # a wrong URL: no store is involved
 def test_verify_reports_an_unreachable_or_wrong_read_api(server, tmp_path, capsys):
     ledger = tmp_path / "ledger.jsonl"
     ledger.write_text('{"sid": "1", "mobile": "2", "report_status": "SUCCESS"}\n')
@@ -105,6 +106,7 @@ def test_the_same_seed_and_start_replay_the_same_reports_as_retries(server, tmp_
     assert code == 0 and "300 found, 0 missing, 0 doubled" in out
 
 
+@pytest.mark.backends("sqlite")  # the key is the subject, not storage
 def test_verify_sends_the_api_key(start_server, tmp_path, capsys):
     server = start_server("--api-key", "k3y")
     ledger = tmp_path / "run.jsonl"
