@@ -11,21 +11,21 @@ drops whole days.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from datetime import datetime, timezone
-from typing import Any, Callable, Sequence
+from typing import Any, AsyncIterator, Sequence
 from urllib.parse import urlsplit
 
 import asyncpg
 
+from delivrd.domain import clock
 from delivrd.domain.clock import DAY_US
-from delivrd.query.models import Page
+from delivrd.store import insight_sql, migrations, rows
+from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
+from delivrd.store.reads import ReportSource, SQLReads
 from delivrd.writer.push import CALLBACK, Push
-from delivrd.store import insight_sql, migrations
-from delivrd.store.base import ListQuery, ReportQuery, Store, StoreError, StoreUnavailable
-from delivrd.store.postgres.insight import PostgresInsight
-from delivrd.store.sqlite.store import _inbox, _reject, _reply, _report  # the same row shapes on both backends
 
 log = logging.getLogger("delivrd.store.postgres.store")
 
@@ -126,16 +126,36 @@ WITH pushes AS MATERIALIZED (
 SELECT reports, replies FROM counts
 """
 
-REPORT_COLUMNS = (
-    "r.id, r.sid, r.nationcode, r.mobile, r.report_status, r.errmsg, r.description, r.user_receive_time, r.ext,"
-    " r.extra, r.phone, r.received_at, r.user_receive_ts, coalesce(k.duplicates, 0)"
+# Reports join their key, which holds the duplicates count. A sid or mobile matches a handful of rows: find
+# them through their index and sort them. Ordered by plain r.id, a partition without fresh statistics can
+# instead walk every id backwards filtering on sid (seen: 180 ms at 1M reports, 8 s at 10M, before ANALYZE);
+# `+ 0` takes that plan away.
+REPORTS = ReportSource(
+    select="SELECT " + ", ".join("coalesce(k.duplicates, 0)" if c == "duplicates" else f"r.{c}" for c in rows.REPORT_COLUMNS)
+    + " FROM reports r LEFT JOIN report_keys k ON k.sid = r.sid AND k.dedup_key = r.dedup_key AND k.report_id = r.id",
+    prefix="r.", mobile="r.mobile = ?", mobile_binds=1, order="r.id", narrow_order="r.id + 0",
+)  # fmt: skip
+
+# ON CONFLICT DO NOTHING without a target: either unique index (sid+mobile, or a refused
+# number's mobile+sent_at) makes a send already registered
+INSERT_SENDS = """
+INSERT INTO sends (sid, phone, nationcode, mobile, sent_at, template_id, sign_name, fee, session_context, code,
+                   message, iso_code, registered_at)
+SELECT *, $13 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[],
+                          $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[])
+ON CONFLICT DO NOTHING
+RETURNING sid, mobile, sent_at, nationcode, template_id, sign_name, code
+"""
+# the new sends and their messages, in one statement (one implicit transaction)
+REGISTER_SENDS = f"""
+WITH new AS ({INSERT_SENDS}), folded AS (
+{insight_sql.fold_sends("new")}
 )
-REPORTS_FROM = (
-    "reports r LEFT JOIN report_keys k ON k.sid = r.sid AND k.dedup_key = r.dedup_key AND k.report_id = r.id"
-)
-REPLY_COLUMNS = "id, extend, mobile, nationcode, sign, text, time, extra, phone, received_at, duplicates"
-REJECT_COLUMNS = "id, inbox_id, route, item_index, reason, raw, received_at"
-INBOX_COLUMNS = "id, route, peer, status, outcome, items, rejected, size, body, received_at"
+SELECT count(*) FROM new
+"""
+MESSAGES = insight_sql.numbered(insight_sql.MESSAGES)
+#: rows handed over per step of `messages` (a server-side cursor: memory stays bounded)
+CHUNK = 5000
 
 
 def describe(url: str) -> str:
@@ -196,8 +216,9 @@ class PostgresSchema:
             await self.conn.execute("SELECT pg_advisory_unlock(hashtext(current_schema() || '.delivrd_schema'))")
 
 
-class PostgresStore(PostgresInsight, Store):
+class PostgresStore(SQLReads, Store):
     dialect = "postgresql"
+    reports_from = REPORTS
 
     def __init__(self, url: str, *, migrate: bool = False, pool_size: int = 4) -> None:
         self.url = url
@@ -325,6 +346,19 @@ class PostgresStore(PostgresInsight, Store):
         except FAILURES as exc:
             raise StoreUnavailable(f"PostgreSQL commit failed: {_reason(exc)}") from exc
 
+    async def register_sends(self, sends: Sequence[Send]) -> int:
+        """The sends and their messages in one statement."""
+        values = [
+            (s.sid, s.phone, s.nationcode, s.mobile, s.sent_at, s.template_id, s.sign_name, s.fee,
+             s.session_context, s.code, s.message, s.iso_code)
+            for s in sends
+        ]  # fmt: skip
+        try:
+            new: int = await self._get_pool().fetchval(REGISTER_SENDS, *_columns(values, 12), clock.now_micros())
+        except FAILURES as exc:
+            raise StoreError(f"PostgreSQL commit failed: {_reason(exc)}") from exc
+        return new
+
     # -- reading ------------------------------------------------------------------------------
 
     async def _call(self, method: str, sql: str, *args: Any, timeout: float = COMMAND_TIMEOUT) -> Any:
@@ -358,44 +392,23 @@ class PostgresStore(PostgresInsight, Store):
         rows = await self._fetch("SELECT name, sum(value)::bigint FROM counters GROUP BY name")
         return {name: value for name, value in rows}
 
-    async def _page(self, select: str, where: list[str], args: list[Any], order: str, limit: int,
-                    make: Callable) -> Page:  # fmt: skip
-        """Newest first by `order` (the id, or an expression of it); one row more than `limit` tells if more follow."""
-        sql = select + (" WHERE " + " AND ".join(where) if where else "")
-        sql += f" ORDER BY {order} DESC LIMIT ${len(args) + 1}"
-        rows = await self._fetch(sql, *args, limit + 1)
-        items = [make(r) for r in rows[:limit]]
-        return Page(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
+    async def _rows(self, sql: str, args: Sequence[Any]) -> list[asyncpg.Record]:
+        return await self._fetch(_numbered(sql), *args)
 
-    async def reports(self, query: ReportQuery) -> Page:
-        where, args = _filters(
-            query,
-            "r.",
-            ("sid", query.sid),
-            ("mobile", query.mobile),
-            ("nationcode", query.nationcode),
-            ("report_status", query.report_status),
-            ("errmsg", query.errmsg),
-        )
-        # A sid or mobile matches a handful of rows: find them through their index and sort them. Ordered by
-        # plain r.id, a partition without fresh statistics can instead walk every id backwards filtering on
-        # sid (seen: 180 ms at 1M reports, 8 s at 10M, before ANALYZE); `+ 0` takes that plan away.
-        order = "r.id + 0" if query.sid is not None or query.mobile is not None else "r.id"
-        return await self._page(
-            f"SELECT {REPORT_COLUMNS} FROM {REPORTS_FROM}", where, args, order, query.limit, _report
-        )
+    async def messages(self, query: MessageQuery) -> AsyncIterator[list[MessageRow]]:
+        try:
+            async with self._get_pool().acquire() as conn, conn.transaction(readonly=True):
+                cursor = await conn.cursor(MESSAGES, *insight_sql.message_args(query))
+                while found := await cursor.fetch(CHUNK):
+                    yield [MessageRow(*r) for r in found]
+        except FAILURES as exc:
+            raise StoreError(f"PostgreSQL read failed: {_reason(exc)}") from exc
 
-    async def replies(self, query: ListQuery) -> Page:
-        where, args = _filters(query, "", ("mobile", query.mobile))
-        return await self._page(f"SELECT {REPLY_COLUMNS} FROM replies", where, args, "id", query.limit, _reply)
 
-    async def rejects(self, query: ListQuery) -> Page:
-        where, args = _filters(query, "", ("route", query.route))
-        return await self._page(f"SELECT {REJECT_COLUMNS} FROM rejects", where, args, "id", query.limit, _reject)
-
-    async def inbox(self, query: ListQuery) -> Page:
-        where, args = _filters(query, "", ("route", query.route), ("outcome", query.outcome))
-        return await self._page(f"SELECT {INBOX_COLUMNS} FROM inbox", where, args, "id", query.limit, _inbox)
+@functools.lru_cache(maxsize=256)
+def _numbered(sql: str) -> str:
+    """The shared SQL's `?` as asyncpg's `$n`, rewritten once per statement text."""
+    return insight_sql.numbered(sql)
 
 
 def _now() -> int:
@@ -459,20 +472,3 @@ def _columns(rows: list, width: int) -> list[list]:
 
 def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
-
-
-def _filters(query: ReportQuery | ListQuery, prefix: str, *equal: tuple[str, Any]) -> tuple[list[str], list[Any]]:
-    """WHERE terms ($n placeholders) for the equality filters given and the time/keyset filters every query has."""
-    where: list[str] = []
-    args: list[Any] = []
-    terms = [(f"{prefix}{column} = ", value) for column, value in equal]
-    terms += [
-        (f"{prefix}received_at >= ", query.since),
-        (f"{prefix}received_at < ", query.until),
-        (f"{prefix}id < ", query.before_id),
-    ]
-    for term, value in terms:
-        if value is not None:
-            args.append(value)
-            where.append(f"{term}${len(args)}")
-    return where, args
