@@ -13,8 +13,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from delivrd.query.models import Page, SendRecord
-from delivrd.store import insight_sql, rows
+from delivrd.store import columns, insight_sql, rows
 from delivrd.store.base import ListQuery, ReportQuery, SendQuery, StatsQuery, StatsRow
+
+
+SELECT_REPLIES = f"SELECT {columns.REPLIES.select()} FROM replies"
+SELECT_REJECTS = f"SELECT {columns.REJECTS.select()} FROM rejects"
+SELECT_INBOX = f"SELECT {columns.INBOX.select()} FROM inbox"
+SELECT_SENDS = f"SELECT {columns.SENDS.select()} FROM sends"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,21 +95,20 @@ class SQLReads(abc.ABC):
 
     async def replies(self, query: ListQuery) -> Page:
         where, args = filters(query, "", ("mobile", query.mobile))
-        return await self._page(f"SELECT {rows.REPLY_COLUMNS} FROM replies", where, args, "id", query.limit, rows.reply)
+        return await self._page(SELECT_REPLIES, where, args, "id", query.limit, rows.reply)
 
     async def rejects(self, query: ListQuery) -> Page:
         where, args = filters(query, "", ("route", query.route))
-        select = f"SELECT {rows.REJECT_COLUMNS} FROM rejects"
-        return await self._page(select, where, args, "id", query.limit, rows.reject)
+        return await self._page(SELECT_REJECTS, where, args, "id", query.limit, rows.reject)
 
     async def inbox(self, query: ListQuery) -> Page:
         where, args = filters(query, "", ("route", query.route), ("outcome", query.outcome))
-        return await self._page(f"SELECT {rows.INBOX_COLUMNS} FROM inbox", where, args, "id", query.limit, rows.inbox)
+        return await self._page(SELECT_INBOX, where, args, "id", query.limit, rows.inbox)
 
     async def sends(self, query: SendQuery) -> list[SendRecord]:
         """Registered sends matching every filter given, newest `sent_at` first."""
         where, args = equal_terms("", ("sid", query.sid), ("nationcode", query.nationcode), ("mobile", query.mobile))
-        sql = f"SELECT {rows.SEND_COLUMNS} FROM sends"
+        sql = SELECT_SENDS
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY sent_at DESC, id DESC LIMIT ?"

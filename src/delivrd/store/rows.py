@@ -1,4 +1,4 @@
-"""The columns every backend reads, and the rows they come back as: one shape on every database."""
+"""The rows every backend reads (`columns`, each table's `read`), as the read API shows them."""
 
 from __future__ import annotations
 
@@ -6,19 +6,6 @@ import base64
 from typing import Any, Sequence
 
 from delivrd.query.models import InboxEntry, Reject, Reply, Report, SendRecord, extra_fields, iso_utc, iso_utc8
-
-REPORT_COLUMNS = (
-    "id", "sid", "nationcode", "mobile", "report_status", "errmsg", "description", "user_receive_time", "ext", "extra",
-    "phone", "received_at", "user_receive_ts", "duplicates",
-)  # fmt: skip
-REPLY_COLUMNS = "id, extend, mobile, nationcode, sign, text, time, extra, phone, received_at, duplicates"
-REJECT_COLUMNS = "id, inbox_id, route, item_index, reason, raw, received_at"
-INBOX_COLUMNS = "id, route, peer, status, outcome, items, rejected, size, body, received_at"
-SEND_COLUMNS = (
-    "id, sid, phone, nationcode, mobile, template_id, sign_name, fee, session_context, code, message, iso_code,"
-    " sent_at, registered_at"
-)
-
 
 def report(r: Sequence[Any]) -> Report:
     return Report(

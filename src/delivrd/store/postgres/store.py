@@ -22,7 +22,8 @@ import asyncpg
 
 from delivrd.domain import clock
 from delivrd.domain.clock import DAY_US
-from delivrd.store import insight_sql, migrations, rows
+from delivrd.store import columns, insight_sql, migrations
+from delivrd.store.columns import Column, Numbers
 from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
 from delivrd.store.reads import ReportSource, SQLReads
 from delivrd.writer.push import CALLBACK, Push
@@ -60,21 +61,31 @@ REFUSED = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, asyncpg
 # first, in key order (so two writers never wait on each other in a cycle); only reports
 # whose key was new are inserted, and a known key counts one more duplicate. The new
 # reports are folded into their messages (`insight_sql.fold_reports`) in the same statement.
-WRITE_GROUP = """
+PUSH = Column("push", "bigint")  # a row's push: its position in the group
+REPEATS = Column("repeats", "int")  # how many more times the group holds the same row
+
+
+def _write_group() -> tuple[str, int]:
+    """WRITE_GROUP, its columns from the specs, and how many parameters it takes."""
+    n = Numbers()
+    inbox, reports, replies = columns.INBOX.names, columns.REPORTS.names, columns.REPLIES.names
+    inbox_arrays = n.arrays(columns.INBOX.written)
+    report_arrays = n.arrays((PUSH, *columns.REPORTS.written, REPEATS))
+    reply_arrays = n.arrays((PUSH, *columns.REPLIES.written, REPEATS))
+    reject_arrays = n.arrays((PUSH, *columns.REJECTS.written))
+    shard, pushes, received_reports, received_replies, rejected = (n.next() for _ in range(5))
+    fresh = ("(SELECT i.* FROM incoming i JOIN claimed c ON c.sid = i.sid AND c.dedup_key = i.dedup_key"
+             " WHERE c.fresh) AS f")
+    sql = f"""
 WITH pushes AS MATERIALIZED (
     SELECT nextval('inbox_id_seq') AS inbox_id, p.*
-    FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[], $7::int[], $8::int[],
-                $9::bytea[]) WITH ORDINALITY
-        AS p(received_at, route, peer, status, outcome, items, rejected, size, body, push)
+    FROM unnest({inbox_arrays}) WITH ORDINALITY AS p({", ".join(inbox)}, push)
 ), inbox_rows AS (
-    INSERT INTO inbox (id, received_at, route, peer, status, outcome, items, rejected, size, body)
-    SELECT inbox_id, received_at, route, peer, status, outcome, items, rejected, size, body FROM pushes
+    INSERT INTO inbox (id, {", ".join(inbox)})
+    SELECT inbox_id, {", ".join(inbox)} FROM pushes
 ), incoming AS MATERIALIZED (
     SELECT t.*, nextval('reports_id_seq') AS new_id, p.inbox_id, p.received_at  -- ids in arrival order
-    FROM unnest($10::bigint[], $11::text[], $12::bytea[], $13::text[], $14::text[], $15::text[], $16::text[],
-                $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::bigint[], $23::int[])
-        AS t(push, sid, dedup_key, nationcode, mobile, report_status, errmsg, description, user_receive_time,
-             ext, extra, phone, user_receive_ts, repeats)
+    FROM unnest({report_arrays}) AS t(push, {", ".join(reports)}, repeats)
     JOIN pushes p USING (push)
 ), claimed AS (
     INSERT INTO report_keys (sid, dedup_key, report_id, received_at, duplicates)
@@ -82,67 +93,68 @@ WITH pushes AS MATERIALIZED (
     ON CONFLICT (sid, dedup_key) DO UPDATE SET duplicates = report_keys.duplicates + 1 + excluded.duplicates
     RETURNING sid, dedup_key, xmax = 0 AS fresh
 ), new_reports AS (
-    INSERT INTO reports (id, sid, dedup_key, nationcode, mobile, report_status, errmsg, description,
-                         user_receive_time, ext, extra, phone, user_receive_ts, inbox_id, received_at)
-    SELECT i.new_id, i.sid, i.dedup_key, i.nationcode, i.mobile, i.report_status, i.errmsg, i.description,
-           i.user_receive_time, i.ext, i.extra, i.phone, i.user_receive_ts, i.inbox_id, i.received_at
+    INSERT INTO reports (id, {", ".join(reports + columns.PUSHED)})
+    SELECT i.new_id, {", ".join("i." + name for name in reports + columns.PUSHED)}
     FROM incoming i JOIN claimed c ON c.sid = i.sid AND c.dedup_key = i.dedup_key
     WHERE c.fresh
     RETURNING 1
 ), new_messages AS (
-""" + insight_sql.fold_reports(
-    "(SELECT i.* FROM incoming i JOIN claimed c ON c.sid = i.sid AND c.dedup_key = i.dedup_key WHERE c.fresh) AS f",
-    grouped=True,
-) + """
+{insight_sql.fold_reports(fresh, grouped=True)}
 ), new_replies AS (
-    INSERT INTO replies (dedup_key, extend, mobile, nationcode, sign, text, time, extra, phone, inbox_id,
-                         received_at, duplicates)
-    SELECT t.dedup_key, t.extend, t.mobile, t.nationcode, t.sign, t.text, t.time, t.extra, t.phone, p.inbox_id,
-           p.received_at, t.repeats
-    FROM unnest($24::bigint[], $25::bytea[], $26::text[], $27::text[], $28::text[], $29::text[], $30::text[],
-                $31::bigint[], $32::text[], $33::text[], $34::int[])
-        AS t(push, dedup_key, extend, mobile, nationcode, sign, text, time, extra, phone, repeats)
+    INSERT INTO replies ({", ".join(replies + columns.PUSHED)}, duplicates)
+    SELECT {", ".join("t." + name for name in replies)}, p.inbox_id, p.received_at, t.repeats
+    FROM unnest({reply_arrays}) AS t(push, {", ".join(replies)}, repeats)
     JOIN pushes p USING (push)
     ORDER BY t.dedup_key
     ON CONFLICT (dedup_key) DO UPDATE SET duplicates = replies.duplicates + 1 + excluded.duplicates
     RETURNING xmax = 0 AS fresh
 ), reject_rows AS (
-    INSERT INTO rejects (inbox_id, received_at, route, item_index, reason, raw)
-    SELECT p.inbox_id, p.received_at, p.route, t.item_index, t.reason, t.raw
-    FROM unnest($35::bigint[], $36::int[], $37::text[], $38::text[]) AS t(push, item_index, reason, raw)
+    INSERT INTO rejects (inbox_id, received_at, route, {", ".join(columns.REJECTS.names)})
+    SELECT p.inbox_id, p.received_at, p.route, {", ".join("t." + name for name in columns.REJECTS.names)}
+    FROM unnest({reject_arrays}) AS t(push, {", ".join(columns.REJECTS.names)})
     JOIN pushes p USING (push)
 ), counts AS (
     SELECT (SELECT count(*) FROM new_reports) AS reports,
            (SELECT count(*) FROM new_replies WHERE fresh) AS replies
 ), counted AS (
     INSERT INTO counters (name, shard, value)
-    SELECT name, $39, value FROM counts, LATERAL (VALUES
-        ('inbox', $40::bigint), ('reports', counts.reports), ('report_duplicates', $41 - counts.reports),
-        ('replies', counts.replies), ('reply_duplicates', $42 - counts.replies), ('rejects', $43)
+    SELECT name, {shard}, value FROM counts, LATERAL (VALUES
+        ('inbox', {pushes}::bigint), ('reports', counts.reports),
+        ('report_duplicates', {received_reports} - counts.reports),
+        ('replies', counts.replies), ('reply_duplicates', {received_replies} - counts.replies), ('rejects', {rejected})
     ) AS t(name, value)
     ORDER BY name
     ON CONFLICT (name, shard) DO UPDATE SET value = counters.value + excluded.value
 )
 SELECT reports, replies FROM counts
 """
+    return sql, n.count
+
+
+# A whole group is this one statement: one round trip, one implicit transaction, all or
+# nothing. Rows travel as one array per column ($n) and refer to their push by its position
+# in the group (`push`), which the inbox rows turn into inbox ids. A report's key is claimed
+# first, in key order (so two writers never wait on each other in a cycle); only reports
+# whose key was new are inserted, and a known key counts one more duplicate. The new
+# reports are folded into their messages (`insight_sql.fold_reports`) in the same statement.
+WRITE_GROUP, WRITE_GROUP_PARAMETERS = _write_group()
 
 # Reports join their key, which holds the duplicates count. A sid or mobile matches a handful of rows: find
 # them through their index and sort them. Ordered by plain r.id, a partition without fresh statistics can
 # instead walk every id backwards filtering on sid (seen: 180 ms at 1M reports, 8 s at 10M, before ANALYZE);
 # `+ 0` takes that plan away.
 REPORTS = ReportSource(
-    select="SELECT " + ", ".join("coalesce(k.duplicates, 0)" if c == "duplicates" else f"r.{c}" for c in rows.REPORT_COLUMNS)
-    + " FROM reports r LEFT JOIN report_keys k ON k.sid = r.sid AND k.dedup_key = r.dedup_key AND k.report_id = r.id",
+    select=f"SELECT {columns.REPORTS.select('r.', duplicates='coalesce(k.duplicates, 0)')}"
+    " FROM reports r LEFT JOIN report_keys k ON k.sid = r.sid AND k.dedup_key = r.dedup_key AND k.report_id = r.id",
     prefix="r.", mobile="r.mobile = ?", mobile_binds=1, order="r.id", narrow_order="r.id + 0",
 )  # fmt: skip
 
 # ON CONFLICT DO NOTHING without a target: either unique index (sid+mobile, or a refused
 # number's mobile+sent_at) makes a send already registered
-INSERT_SENDS = """
-INSERT INTO sends (sid, phone, nationcode, mobile, sent_at, template_id, sign_name, fee, session_context, code,
-                   message, iso_code, registered_at)
-SELECT *, $13 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[],
-                          $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[])
+_SENDS = Numbers()
+INSERT_SENDS = f"""
+INSERT INTO sends ({", ".join(columns.SENDS.names)}, registered_at)
+SELECT *, {_SENDS.next()} FROM unnest({_SENDS.arrays(columns.SENDS.written)})
 ON CONFLICT DO NOTHING
 RETURNING sid, mobile, sent_at, nationcode, template_id, sign_name, code
 """
@@ -348,13 +360,10 @@ class PostgresStore(SQLReads, Store):
 
     async def register_sends(self, sends: Sequence[Send]) -> int:
         """The sends and their messages in one statement."""
-        values = [
-            (s.sid, s.phone, s.nationcode, s.mobile, s.sent_at, s.template_id, s.sign_name, s.fee,
-             s.session_context, s.code, s.message, s.iso_code)
-            for s in sends
-        ]  # fmt: skip
+        values = [columns.send_values(s) for s in sends]
         try:
-            new: int = await self._get_pool().fetchval(REGISTER_SENDS, *_columns(values, 12), clock.now_micros())
+            arrays = _columns(values, len(columns.SENDS.written))
+            new: int = await self._get_pool().fetchval(REGISTER_SENDS, clock.now_micros(), *arrays)
         except FAILURES as exc:
             raise StoreError(f"PostgreSQL commit failed: {_reason(exc)}") from exc
         return new
@@ -448,13 +457,11 @@ def _group_arguments(pushes: Sequence[Push], shard: int) -> list:
                 else:
                     seen[-1] += 1
         rejects.extend((position, q.index, q.reason, q.raw) for q in push.rejects)
-    inbox = [(p.received_at, p.route, p.peer, p.status, p.outcome, p.items, p.rejected, p.size, p.body)
-             for p in pushes]  # fmt: skip
     return [
-        *_columns(inbox, 9),
-        *_columns(list(reports.values()), 14),
-        *_columns(list(replies.values()), 11),
-        *_columns(rejects, 4),
+        *_columns([columns.inbox_values(p) for p in pushes], len(columns.INBOX.written)),
+        *_columns(list(reports.values()), len(columns.REPORTS.written) + 2),
+        *_columns(list(replies.values()), len(columns.REPLIES.written) + 2),
+        *_columns(rejects, len(columns.REJECTS.written) + 1),
         shard,
         len(pushes),
         received_reports,
@@ -472,3 +479,6 @@ def _columns(rows: list, width: int) -> list[list]:
 
 def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+assert len(_group_arguments([], 0)) == WRITE_GROUP_PARAMETERS, "WRITE_GROUP and _group_arguments disagree"

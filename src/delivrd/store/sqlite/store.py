@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Sequence, TypeVar
 
 from delivrd.domain import clock
-from delivrd.store import insight_sql, migrations, rows
+from delivrd.store import columns, insight_sql, migrations
 from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
 from delivrd.store.reads import ReportSource, SQLReads
 from delivrd.store.sqlite import mobiles as sqlite_mobiles
@@ -38,27 +38,19 @@ CHECKPOINT_PAGES = 2_000
 INDEX_IDLE_SECONDS = 1.0
 
 
-INSERT_INBOX = (
-    "INSERT INTO inbox (id, received_at, route, peer, status, outcome, items, rejected, size, body)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+INSERT_INBOX = columns.insert("inbox", ("id", *columns.INBOX.names))
 UPSERT_REPORT = (
-    "INSERT INTO reports (sid, dedup_key, nationcode, mobile, report_status, errmsg, description,"
-    " user_receive_time, ext, extra, phone, user_receive_ts, inbox_id, received_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (sid, dedup_key) DO UPDATE SET duplicates = duplicates + 1"
+    columns.insert("reports", columns.REPORTS.names + columns.PUSHED)
+    + " ON CONFLICT (sid, dedup_key) DO UPDATE SET duplicates = duplicates + 1"
 )
 UPSERT_REPLY = (
-    "INSERT INTO replies (dedup_key, extend, mobile, nationcode, sign, text, time, extra, phone, inbox_id, received_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (dedup_key) DO UPDATE SET duplicates = duplicates + 1"
+    columns.insert("replies", columns.REPLIES.names + columns.PUSHED)
+    + " ON CONFLICT (dedup_key) DO UPDATE SET duplicates = duplicates + 1"
 )
 #: the group's new receipts (ids above the mark) folded into their messages; NOT INDEXED: a rowid
 #: range, never a walk of the sid index (which the planner would pick for the grouping)
 FOLD_REPORTS = insight_sql.fold_reports("reports NOT INDEXED WHERE id > ?", grouped=False)
-INSERT_REJECT = (
-    "INSERT INTO rejects (inbox_id, received_at, route, item_index, reason, raw) VALUES (?, ?, ?, ?, ?, ?)"
-)
+INSERT_REJECT = columns.insert("rejects", ("inbox_id", "received_at", "route", *columns.REJECTS.names))
 ADD_COUNTER = (
     "INSERT INTO counters (name, value) VALUES (?, ?)"
     " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
@@ -68,11 +60,7 @@ ADD_COUNTER = (
 RETAINED = (("reports", "received_at"), ("replies", "received_at"), ("rejects", "received_at"),
             ("inbox", "received_at"), ("sends", "sent_at"), ("messages", "at"))  # fmt: skip
 
-INSERT_SEND = (
-    "INSERT INTO sends (sid, phone, nationcode, mobile, sent_at, template_id, sign_name, fee, session_context,"
-    " code, message, iso_code, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT DO NOTHING"
-)
+INSERT_SEND = columns.insert("sends", (*columns.SENDS.names, "registered_at")) + " ON CONFLICT DO NOTHING"
 #: the call's new sends (ids above the mark) given their messages
 FOLD_SENDS = insight_sql.fold_sends("sends NOT INDEXED WHERE id > ?")  # a rowid range
 #: rows handed over per step of `messages`
@@ -80,7 +68,7 @@ CHUNK = 5000
 
 #: reports are found by mobile through the index filled behind ingest (`sqlite_mobiles`)
 REPORTS = ReportSource(
-    select=f"SELECT {', '.join(rows.REPORT_COLUMNS)} FROM reports", prefix="", mobile=sqlite_mobiles.MATCH,
+    select=f"SELECT {columns.REPORTS.select()} FROM reports", prefix="", mobile=sqlite_mobiles.MATCH,
     mobile_binds=2, order="id", narrow_order="id",
 )  # fmt: skip
 
@@ -248,9 +236,8 @@ class SQLiteStore(SQLReads, Store):
             top = conn.execute("SELECT coalesce(max(id), 0) FROM inbox").fetchone()[0]
             conn.executemany(
                 INSERT_INBOX,
-                [(top + n, push.received_at, push.route, push.peer, push.status, push.outcome,
-                  push.items, push.rejected, push.size, push.body) for n, push in enumerate(pushes, 1)],
-            )  # fmt: skip
+                [(top + n, *columns.inbox_values(push)) for n, push in enumerate(pushes, 1)],
+            )
             for inbox_id, push in enumerate(pushes, top + 1):
                 tail = (inbox_id, push.received_at)
                 (reports if push.route == CALLBACK else replies).extend([row + tail for row in push.rows])
@@ -321,11 +308,7 @@ class SQLiteStore(SQLReads, Store):
         if conn is None:
             raise closed()
         now = clock.now_micros()
-        values = [
-            (s.sid, s.phone, s.nationcode, s.mobile, s.sent_at, s.template_id, s.sign_name, s.fee,
-             s.session_context, s.code, s.message, s.iso_code, now)
-            for s in sends
-        ]  # fmt: skip
+        values = [(*columns.send_values(s), now) for s in sends]
         with immediate(conn):
             top = conn.execute("SELECT coalesce(max(id), 0) FROM sends").fetchone()[0]
             before = conn.total_changes()
