@@ -26,7 +26,7 @@ from delivrd.providers.tencent import decode as tencent
 from delivrd.query.http import BadParameter, parse_time
 from delivrd.query.models import iso_utc
 from delivrd.writer.push import CALLBACK, Push
-from delivrd.store import ReportQuery, Store, StoreError, open_store
+from delivrd.store import Insight, Reader, ReportQuery, Store, StoreError, open_store
 from delivrd.store.base import MessageQuery, Send
 
 #: sends registered per transaction by `import sends`
@@ -205,7 +205,7 @@ MESSAGE_FIELDS = ("sid", "nationcode", "mobile", "state", "code", "category", "t
                   "first_report_at", "receipts", "user_receive_at", "latency_ms")  # fmt: skip
 
 
-async def _reports(store: Store, since: int | None, until: int | None) -> AsyncIterator[dict[str, Any]]:
+async def _reports(store: Reader, since: int | None, until: int | None) -> AsyncIterator[dict[str, Any]]:
     cursor = None
     while True:
         page = await store.reports(ReportQuery(since=since, until=until, limit=1000, before_id=cursor))
@@ -218,7 +218,7 @@ async def _reports(store: Store, since: int | None, until: int | None) -> AsyncI
         cursor = int(page.next_cursor)
 
 
-async def _messages(store: Store, since: int | None, until: int | None, window: int) -> AsyncIterator[dict[str, Any]]:
+async def _messages(store: Insight, since: int | None, until: int | None, window: int) -> AsyncIterator[dict[str, Any]]:
     from delivrd.query.models import iso_utc8
 
     query = MessageQuery(since=since, until=until, pending_after=clock.now_micros() - window * 1_000_000)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from delivrd.query.http import BadParameter, endpoint
-from delivrd.store import Store
+from delivrd.store import Reader
 from delivrd.store.base import ListQuery
 
 
@@ -39,7 +39,7 @@ class Activity(msgspec.Struct, kw_only=True):
     rejects: int
 
 
-async def activity(request: Request, store: Store) -> Any:
+async def activity(request: Request, store: Reader) -> Any:
     if request.query_params:  # an unknown parameter is an error, as on every route
         raise BadParameter(f"/v1/activity takes no query parameters; got {', '.join(request.query_params)}")
     counters = await store.counters()

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from delivrd.domain import results
 from delivrd.domain import storable
-from delivrd.store import ReportQuery, Store, StoreError
+from delivrd.store import Reader, ReportQuery, Store, StoreError
 from delivrd.store.base import ListQuery
 
 log = logging.getLogger("delivrd.query.http")
@@ -176,7 +176,7 @@ def endpoint(handler: Handler, api_key: str | None) -> Answer:
     return run
 
 
-async def list_reports(request: Request, store: Store) -> Any:
+async def list_reports(request: Request, store: Reader) -> Any:
     p = Params(request, "sid", "mobile", "nationcode", "report_status", "errmsg")
     query = ReportQuery(
         sid=p.text("sid"), mobile=p.text("mobile"), nationcode=p.text("nationcode"),
@@ -186,17 +186,17 @@ async def list_reports(request: Request, store: Store) -> Any:
     return await store.reports(query)
 
 
-async def list_rejects(request: Request, store: Store) -> Any:
+async def list_rejects(request: Request, store: Reader) -> Any:
     p = Params(request, "route")
     return await store.rejects(p.list_query(route=p.text("route")))
 
 
-async def list_replies(request: Request, store: Store) -> Any:
+async def list_replies(request: Request, store: Reader) -> Any:
     p = Params(request, "mobile")
     return await store.replies(p.list_query(mobile=p.text("mobile")))
 
 
-async def list_inbox(request: Request, store: Store) -> Any:
+async def list_inbox(request: Request, store: Reader) -> Any:
     p = Params(request, "route", "outcome")
     return await store.inbox(p.list_query(route=p.text("route"), outcome=p.text("outcome")))
 

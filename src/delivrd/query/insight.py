@@ -20,7 +20,7 @@ from delivrd.domain import results
 from delivrd.query import stats
 from delivrd.query.http import ApiError, BadParameter, Params, endpoint
 from delivrd.query.models import Report
-from delivrd.store import ReportQuery, Store
+from delivrd.store import Insight, Reader, ReportQuery, Store
 from delivrd.store.base import SendQuery
 
 class AnyText(PathConvertor):
@@ -85,7 +85,7 @@ def routes(
     def pending_after() -> int:
         return _now() - no_receipt_after * 1_000_000
 
-    async def message_view(store: Store, sid: str, pending: int) -> messages.MessageView | None:
+    async def message_view(store: Reader, sid: str, pending: int) -> messages.MessageView | None:
         sends = await store.sends(SendQuery(sid=sid, limit=1))
         page = await store.reports(ReportQuery(sid=sid, limit=MAX_ITEMS))
         if not sends and not page.items:
@@ -120,7 +120,7 @@ def routes(
             raise NotFound(f"no send and no receipt with sid {sid!r}")
         return view
 
-    async def one_phone(request: Request, store: Store) -> Any:
+    async def one_phone(request: Request, store: Reader) -> Any:
         p = Params(request, paged=False)
         phone = request.path_params["phone"].strip()
         if not phone.startswith("+"):
@@ -145,7 +145,7 @@ def routes(
             views = [v for v in views if v.reports or (v.send and _within(v.send.sent_at, since, until))]
         return PhoneTimeline(phone=phone, nationcode=nationcode, mobile=mobile, messages=views)
 
-    async def get_stats(request: Request, store: Store) -> Any:
+    async def get_stats(request: Request, store: Insight) -> Any:
         p = Params(request, "by", paged=False)
         return await stats.compute(store, p.since, p.until, p.choice("by", stats.GROUPS), no_receipt_after)
 

@@ -18,7 +18,7 @@ import msgspec
 from delivrd.domain import clock
 from delivrd.providers.tencent import receipts
 from delivrd.query.models import iso_utc
-from delivrd.store import Store
+from delivrd.store import Insight
 from delivrd.store.base import STORE_GROUPS, StatsQuery, StatsRow
 
 #: what `by` may be
@@ -130,7 +130,7 @@ def summarize(rows: Iterable[StatsRow], by: str | None, since: int | None, until
 
 
 async def compute(
-    store: Store,
+    store: Insight,
     since: int | None = None,
     until: int | None = None,
     by: str | None = None,

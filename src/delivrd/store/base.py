@@ -1,10 +1,9 @@
-"""The storage interface the writer and the read API use; each backend implements it."""
+"""The storage interface, split by who uses it (Committer, Reader, Insight, Admin), and the values it takes."""
 
 from __future__ import annotations
 
-import abc
 from dataclasses import dataclass
-from typing import AsyncIterator, Sequence
+from typing import AsyncIterator, Protocol, Sequence
 
 from delivrd.query.models import Page, SendRecord
 from delivrd.writer.push import Push
@@ -148,67 +147,79 @@ class StatsRow:
     count: int
 
 
-class Store(abc.ABC):
-    """Durable storage. `write` commits a group of pushes in one transaction."""
+class Committer(Protocol):
+    """What the writer needs."""
+
+    async def write(self, pushes: Sequence[Push]) -> None:
+        """Store every push (inbox row, reports or replies, rejects) and commit, or raise StoreError.
+
+        Returning means committed durably: the callback's ack waits for it."""
+        ...
+
+
+class Reader(Protocol):
+    """What the read API, the dashboard and `delivrd export` read."""
+
+    async def ping(self) -> None:
+        """Return when storage answers; StoreError when it does not (/healthz)."""
+        ...
+
+    async def counters(self) -> dict[str, int]: ...
+
+    async def reports(self, query: ReportQuery) -> Page: ...
+
+    async def replies(self, query: ListQuery) -> Page: ...
+
+    async def rejects(self, query: ListQuery) -> Page: ...
+
+    async def inbox(self, query: ListQuery) -> Page: ...
+
+    async def sends(self, query: SendQuery) -> list[SendRecord]:
+        """Registered sends matching every filter given, newest `sent_at` first."""
+        ...
+
+
+class Insight(Protocol):
+    """Sends, message state and statistics (docs/answering-questions.md)."""
+
+    async def register_sends(self, sends: Sequence[Send]) -> int:
+        """Store sends in one transaction; one already registered (same sid and mobile, or for a
+        refused number the same mobile and sent_at) is left as it was. Returns how many were new."""
+        ...
+
+    def messages(self, query: MessageQuery) -> AsyncIterator[list[MessageRow]]:
+        """Every message in the range, in chunks (an async generator: memory stays bounded)."""
+        ...
+
+    async def stats(self, query: StatsQuery) -> list[StatsRow]:
+        """The messages of `query` counted by (key, state, code, latency_s), in SQL."""
+        ...
+
+
+class Admin(Protocol):
+    """The life cycle, the schema and upkeep: `serve` and `delivrd db`."""
 
     #: which migrations folder (`store/migrations/<dialect>/`) this backend uses
     dialect: str
 
-    @abc.abstractmethod
     async def open(self) -> None:
         """Connect, and create or migrate the schema as `migrations.prepare` allows; StoreError if not."""
+        ...
 
-    @abc.abstractmethod
-    async def schema_version(self) -> int:
-        """The database's schema version (0: no delivrd schema yet); works without `open`."""
-
-    @abc.abstractmethod
     async def close(self) -> None: ...
 
-    @abc.abstractmethod
-    async def write(self, pushes: Sequence[Push]) -> None:
-        """Store every push (inbox row, reports or replies, rejects) and commit, or raise StoreError."""
+    async def schema_version(self) -> int:
+        """The database's schema version (0: no delivrd schema yet); works without `open`."""
+        ...
 
-    @abc.abstractmethod
     async def prune(self, before: int) -> None:
         """Remove what was received before `before` (microseconds), a little at a time (retention)."""
+        ...
 
     async def maintain(self) -> None:
-        """Periodic upkeep while serving (PostgreSQL creates the coming days' partitions)."""
+        """Periodic upkeep while serving (PostgreSQL creates the coming days' partitions); nothing by default."""
+        return None
 
-    @abc.abstractmethod
-    async def ping(self) -> None: ...
 
-    @abc.abstractmethod
-    async def counters(self) -> dict[str, int]: ...
-
-    @abc.abstractmethod
-    async def reports(self, query: ReportQuery) -> Page: ...
-
-    @abc.abstractmethod
-    async def replies(self, query: ListQuery) -> Page: ...
-
-    @abc.abstractmethod
-    async def rejects(self, query: ListQuery) -> Page: ...
-
-    @abc.abstractmethod
-    async def inbox(self, query: ListQuery) -> Page: ...
-
-    # -- sends, messages, statistics (docs/answering-questions.md) --------------------------
-
-    @abc.abstractmethod
-    async def register_sends(self, sends: Sequence[Send]) -> int:
-        """Store sends in one transaction; one already registered (same sid and mobile, or for a
-        refused number the same mobile and sent_at) is left as it was. Returns how many were new."""
-
-    @abc.abstractmethod
-    async def sends(self, query: SendQuery) -> list[SendRecord]:
-        """Registered sends matching every filter given, newest `sent_at` first."""
-
-    @abc.abstractmethod
-    def messages(self, query: MessageQuery) -> AsyncIterator[list[MessageRow]]:
-        """Every message in the range, in chunks (an async generator: memory stays bounded)."""
-
-    @abc.abstractmethod
-    async def stats(self, query: StatsQuery) -> list[StatsRow]:
-        """The messages of `query` counted by (key, state, code, latency_s), in SQL."""
+class Store(Committer, Reader, Insight, Admin, Protocol):
+    """All of it, as `open_store` returns it; a caller names the narrowest part it uses."""

@@ -327,7 +327,7 @@ class SQLiteStore(SQLReads, Store):
             raise StoreError(f"SQLite is not answering: {exc}") from exc
 
     async def counters(self) -> dict[str, int]:
-        return dict(await self._read(lambda c: c.execute("SELECT name, value FROM counters").fetchall()))
+        return {name: value for name, value in await self._rows("SELECT name, value FROM counters", ())}
 
     async def _read(self, fn: Callable[[Connection], T]) -> T:
         try:
