@@ -87,10 +87,10 @@ async def walk(fetch: Callable[[Any], Awaitable[Any]], make: Callable[..., Any],
         page = await fetch(make(limit=limit, before_id=cursor))
         items += page.items
         pages += 1
-        if page.next_cursor is None:
+        if page.next_before_id is None:
             return items, pages
-        assert len(page.items) == limit
-        cursor = int(page.next_cursor)
+        assert len(page.items) == limit and page.next_before_id == page.items[-1].id
+        cursor = page.next_before_id
 
 
 @pytest.fixture
@@ -142,7 +142,7 @@ def test_reports_every_filter_and_the_time_bounds(on_store):
         expected = matching(by_id, **case)
         assert [int(r.sid[1:]) for r in page.items] == [n % 7 for n in expected], case
         assert [r.mobile for r in page.items] == [by_id[n].fields["mobile"] for n in expected], case
-        assert page.next_cursor is None
+        assert page.next_before_id is None
 
 
 @pytest.mark.parametrize("limit", [1, 3, 4, 12, 1000])
@@ -164,8 +164,8 @@ LIST_CASES = {
                 {"until": T0 + 15 * STEP}, {"mobile": "13900000000", "since": T0 + 14 * STEP, "until": T0 + 18 * STEP}],
     "rejects": [{}, {"route": CALLBACK}, {"route": REPLY}, {"since": T0 + 20 * STEP}, {"until": T0 + 20 * STEP},
                 {"route": CALLBACK, "since": T0 + 6 * STEP, "until": T0 + 21 * STEP}],
-    "inbox": [{}, {"route": REPLY}, {"outcome": "rejected"}, {"outcome": "partial"}, {"route": CALLBACK, "outcome": "rejected"},
-              {"since": T0 + 12 * STEP, "until": T0 + 13 * STEP}, {"outcome": "stored", "until": T0 + 3 * STEP}],
+    "inbox": [{}, {"route": REPLY}, {"outcome": "rejected"}, {"outcome": "partial"},
+              {"route": CALLBACK, "outcome": "rejected"}, {"since": T0 + 12 * STEP, "until": T0 + 13 * STEP}, {"outcome": "stored", "until": T0 + 3 * STEP}],
 }  # fmt: skip
 
 
@@ -181,7 +181,7 @@ def test_replies_rejects_and_inbox_every_filter_the_bounds_and_pages(on_store, l
     ids_in_order = [w.n for w in rows]  # write order: ids ascend with it
     for case, page in zip(LIST_CASES[listing], found):
         expected = matching(rows, **case)
-        assert len(page.items) == len(expected) and page.next_cursor is None, case
+        assert len(page.items) == len(expected) and page.next_before_id is None, case
         assert [item.id for item in page.items] == sorted((item.id for item in page.items), reverse=True)
         if listing == "replies":
             assert [r.text for r in page.items] == [f"reply {n}" for n in expected], case

@@ -24,6 +24,7 @@ from delivrd.providers.tencent import receipts
 from delivrd.query import stats
 from delivrd.providers.tencent import decode as tencent
 from delivrd.query.http import BadParameter, parse_time
+from delivrd.query import models
 from delivrd.query.models import iso_utc
 from delivrd.writer.push import CALLBACK, Push
 from delivrd.store import Insight, Reader, ReportQuery, Store, StoreError, open_store
@@ -209,13 +210,14 @@ async def _reports(store: Reader, since: int | None, until: int | None) -> Async
     cursor = None
     while True:
         page = await store.reports(ReportQuery(since=since, until=until, limit=1000, before_id=cursor))
-        for report in page.items:
+        for stored in page.items:
+            report = models.report(stored)
             row = msgspec.structs.asdict(report)
             row["extra"] = None if report.extra is None else msgspec.json.encode(report.extra).decode()
             yield row
-        if page.next_cursor is None:
+        if page.next_before_id is None:
             return
-        cursor = int(page.next_cursor)
+        cursor = page.next_before_id
 
 
 async def _messages(store: Insight, since: int | None, until: int | None, window: int) -> AsyncIterator[dict[str, Any]]:
@@ -240,6 +242,7 @@ async def export_command(args: argparse.Namespace) -> int:
     store = await _open(args)
     out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
     count = 0
+    fields: tuple[str, ...]
     try:
         if args.what == "reports":
             rows, fields = _reports(store, since, until), REPORT_FIELDS

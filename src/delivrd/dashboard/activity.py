@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from delivrd.query.http import BadParameter, endpoint
+from delivrd.query.models import iso_utc
 from delivrd.store import Reader
 from delivrd.store.base import ListQuery
 
@@ -48,7 +49,7 @@ async def activity(request: Request, store: Reader) -> Any:
     if newest:
         entry = newest[0]
         last = LastCallback(
-            received_at=entry.received_at, route=entry.route, status=entry.status,
+            received_at=iso_utc(entry.received_at), route=entry.route, status=entry.status,
             outcome=entry.outcome, items=entry.items, rejected=entry.rejected,
         )  # fmt: skip
     return Activity(

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from delivrd.domain import results
 from delivrd.domain import storable
+from delivrd.query import models
 from delivrd.store import Reader, ReportQuery, Store, StoreError
 from delivrd.store.base import ListQuery
 
@@ -183,22 +184,23 @@ async def list_reports(request: Request, store: Reader) -> Any:
         report_status=p.text("report_status"), errmsg=p.text("errmsg"), since=p.since, until=p.until,
         limit=p.limit, before_id=p.cursor,
     )  # fmt: skip
-    return await store.reports(query)
+    return models.page(await store.reports(query), models.report)
 
 
 async def list_rejects(request: Request, store: Reader) -> Any:
     p = Params(request, "route")
-    return await store.rejects(p.list_query(route=p.text("route")))
+    return models.page(await store.rejects(p.list_query(route=p.text("route"))), models.reject)
 
 
 async def list_replies(request: Request, store: Reader) -> Any:
     p = Params(request, "mobile")
-    return await store.replies(p.list_query(mobile=p.text("mobile")))
+    return models.page(await store.replies(p.list_query(mobile=p.text("mobile"))), models.reply)
 
 
 async def list_inbox(request: Request, store: Reader) -> Any:
     p = Params(request, "route", "outcome")
-    return await store.inbox(p.list_query(route=p.text("route"), outcome=p.text("outcome")))
+    query = p.list_query(route=p.text("route"), outcome=p.text("outcome"))
+    return models.page(await store.inbox(query), models.inbox_entry)
 
 
 @json_errors

@@ -5,7 +5,6 @@ Same auth, JSON and error style as `api` (its `endpoint`, `Params` and errors).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -19,9 +18,8 @@ from delivrd.providers.tencent import receipts
 from delivrd.domain import results
 from delivrd.query import stats
 from delivrd.query.http import ApiError, BadParameter, Params, endpoint
-from delivrd.query.models import Report
 from delivrd.store import Insight, Reader, ReportQuery, Store
-from delivrd.store.base import SendQuery
+from delivrd.store.base import ReportRow, SendQuery
 
 class AnyText(PathConvertor):
     """A path parameter that may hold anything a stored value holds, a newline too (`path` stops at one)."""
@@ -134,16 +132,19 @@ def routes(
         page = await store.reports(
             ReportQuery(mobile=mobile, nationcode=nationcode, since=since, until=until, limit=MAX_ITEMS)
         )
-        by_sid: dict[str, list[Report]] = {}
+        by_sid: dict[str, list[ReportRow]] = {}
         for report in page.items:
             by_sid.setdefault(report.sid, []).append(report)
         pending = pending_after()
-        views = [messages.view(s.sid, s, by_sid.pop(s.sid, []) if s.sid else [], pending) for s in sends]
-        views += [messages.view(sid, None, reports, pending) for sid, reports in by_sid.items()]
-        views.sort(key=lambda v: v.send.sent_at if v.send else min(r.received_at for r in v.reports), reverse=True)
+        # (when: the send's time, or the first receipt's when no send is registered; the message)
+        timeline = [(s.sent_at, messages.view(s.sid, s, by_sid.pop(s.sid, []) if s.sid else [], pending))
+                    for s in sends]  # fmt: skip
+        timeline += [(min(r.received_at for r in reports), messages.view(sid, None, reports, pending))
+                     for sid, reports in by_sid.items()]  # fmt: skip
+        timeline.sort(key=lambda t: t[0], reverse=True)
         if since is not None or until is not None:
-            views = [v for v in views if v.reports or (v.send and _within(v.send.sent_at, since, until))]
-        return PhoneTimeline(phone=phone, nationcode=nationcode, mobile=mobile, messages=views)
+            timeline = [(at, v) for at, v in timeline if v.reports or (v.send and _within(at, since, until))]
+        return PhoneTimeline(phone=phone, nationcode=nationcode, mobile=mobile, messages=[v for _, v in timeline])
 
     async def get_stats(request: Request, store: Insight) -> Any:
         p = Params(request, "by", paged=False)
@@ -164,6 +165,5 @@ def routes(
     ]
 
 
-def _within(iso: str, since: int | None, until: int | None) -> bool:
-    moment = datetime.fromisoformat(iso).timestamp() * 1_000_000
+def _within(moment: int, since: int | None, until: int | None) -> bool:
     return (since is None or moment >= since) and (until is None or moment < until)

@@ -18,8 +18,9 @@ from delivrd.domain import clock
 from delivrd.domain import phones
 from delivrd.providers.tencent import receipts
 from delivrd.domain import storable
+from delivrd.query import models
 from delivrd.query.models import Report, SendRecord
-from delivrd.store.base import Send
+from delivrd.store.base import ReportRow, Send, SendRow
 
 
 class SendError(ValueError):
@@ -139,7 +140,7 @@ def _text(name: str, value: str | None, *, key: bool = False) -> str | None:
         raise SendError(str(exc)) from None
 
 
-def view(sid: str | None, send: SendRecord | None, reports: list[Report], pending_after: int) -> MessageView:
+def view(sid: str | None, send: SendRow | None, reports: list[ReportRow], pending_after: int) -> MessageView:
     """One message's state from its send and receipts (the MessageRow rules, applied in Python)."""
     if send is not None:
         reports = [r for r in reports if r.mobile == send.mobile]
@@ -149,18 +150,23 @@ def view(sid: str | None, send: SendRecord | None, reports: list[Report], pendin
     latency = None
     if ok:
         state, code = "delivered", _greatest(r.errmsg for r in ok)
-        times = [r.user_receive_at for r in ok if r.user_receive_at is not None]
+        times = [r.user_receive_ts for r in ok if r.user_receive_ts is not None and storable.seconds(r.user_receive_ts)]
         if send is not None and times:
-            received = int(datetime.fromisoformat(min(times)).timestamp())
-            latency = (received - int(datetime.fromisoformat(send.sent_at).timestamp())) * 1000
+            latency = (min(times) - _whole_seconds(send.sent_at)) * 1000
     elif ko or refused:
         state, code = "failed", _greatest(r.errmsg for r in ko) if ko else send.code  # type: ignore[union-attr]
     else:
-        sent = datetime.fromisoformat(send.sent_at).timestamp() * 1_000_000 if send is not None else 0
+        sent = send.sent_at if send is not None else 0
         state, code = ("pending" if sent >= pending_after else "no_receipt"), None
     category = "delivered" if state == "delivered" else receipts.category(code) if state == "failed" else None
-    return MessageView(sid=sid, state=state, code=code, category=category, latency_ms=latency, send=send,
-                       reports=reports)  # fmt: skip
+    return MessageView(sid=sid, state=state, code=code, category=category, latency_ms=latency,
+                       send=None if send is None else models.send_record(send),
+                       reports=[models.report(r) for r in reports])  # fmt: skip
+
+
+def _whole_seconds(micros: int) -> int:
+    """µs → whole seconds, truncated toward zero as the SQL's integer division is."""
+    return micros // 1_000_000 if micros >= 0 else -(-micros // 1_000_000)
 
 
 def _greatest(codes: Any) -> str | None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import AsyncIterator, Protocol, Sequence
+from typing import AsyncIterator, Generic, NamedTuple, Protocol, Sequence, TypeVar
 
-from delivrd.query.models import Page, SendRecord
 from delivrd.writer.push import Push
+
+Row = TypeVar("Row")
 
 
 class StoreError(Exception):
@@ -147,6 +148,98 @@ class StatsRow:
     count: int
 
 
+# -- what the reads return: the stored values, times as integers; the read API formats them --------------------
+
+
+class ReportRow(NamedTuple):
+    """A stored status report: Tencent's fields as received, and what delivrd derived and counted."""
+
+    id: int
+    sid: str
+    nationcode: str | None
+    mobile: str
+    report_status: str
+    errmsg: str | None
+    description: str | None
+    user_receive_time: str | None
+    ext: str | None
+    extra: str | None  # unknown fields, as JSON text
+    phone: str | None
+    received_at: int  # µs since the epoch
+    user_receive_ts: int | None  # Unix seconds, when user_receive_time was readable
+    duplicates: int
+
+
+class ReplyRow(NamedTuple):
+    """A stored reply (MO) SMS."""
+
+    id: int
+    extend: str | None
+    mobile: str
+    nationcode: str | None
+    sign: str | None
+    text: str | None
+    time: int | None  # Unix seconds
+    extra: str | None  # JSON text
+    phone: str | None
+    received_at: int  # µs
+    duplicates: int
+
+
+class RejectRow(NamedTuple):
+    """A quarantined item (or whole body), with why."""
+
+    id: int
+    inbox_id: int
+    route: str
+    item_index: int | None
+    reason: str
+    raw: str | None
+    received_at: int  # µs
+
+
+class InboxRow(NamedTuple):
+    """One request body that reached a callback route, as received (bytes), and what came of it."""
+
+    id: int
+    route: str
+    peer: str | None
+    status: int
+    outcome: str
+    items: int
+    rejected: int
+    size: int
+    body: bytes | None
+    received_at: int  # µs
+
+
+class SendRow(NamedTuple):
+    """A registered send."""
+
+    id: int
+    sid: str | None
+    phone: str
+    nationcode: str | None
+    mobile: str
+    template_id: str | None
+    sign_name: str | None
+    fee: int | None
+    session_context: str | None
+    code: str | None
+    message: str | None
+    iso_code: str | None
+    sent_at: int  # µs
+    registered_at: int  # µs
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[Row]):
+    """Rows newest first; `next_before_id` (the last row's id) is the `before_id` of the next page, None at the end."""
+
+    items: list[Row]
+    next_before_id: int | None
+
+
 class Committer(Protocol):
     """What the writer needs."""
 
@@ -166,15 +259,15 @@ class Reader(Protocol):
 
     async def counters(self) -> dict[str, int]: ...
 
-    async def reports(self, query: ReportQuery) -> Page: ...
+    async def reports(self, query: ReportQuery) -> Page[ReportRow]: ...
 
-    async def replies(self, query: ListQuery) -> Page: ...
+    async def replies(self, query: ListQuery) -> Page[ReplyRow]: ...
 
-    async def rejects(self, query: ListQuery) -> Page: ...
+    async def rejects(self, query: ListQuery) -> Page[RejectRow]: ...
 
-    async def inbox(self, query: ListQuery) -> Page: ...
+    async def inbox(self, query: ListQuery) -> Page[InboxRow]: ...
 
-    async def sends(self, query: SendQuery) -> list[SendRecord]:
+    async def sends(self, query: SendQuery) -> list[SendRow]:
         """Registered sends matching every filter given, newest `sent_at` first."""
         ...
 

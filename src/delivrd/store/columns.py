@@ -1,5 +1,5 @@
 """One column specification per table: what a write fills, in the order of the tuples the writer builds,
-and what a read returns, in the order of the row records.
+and what a read returns, in the order of its row record's fields (the record is built from a row by position).
 
 The insert statements, their placeholders, the PostgreSQL `unnest` arrays, the SELECT
 lists and the row mappers of both backends come from here, so adding a field is one
@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from operator import attrgetter
+from typing import Any
 
 from delivrd.providers.tencent import decode
-from delivrd.store.base import Send
+from delivrd.store.base import InboxRow, RejectRow, ReplyRow, ReportRow, Send, SendRow
 from delivrd.writer.push import Push
 
 
@@ -30,8 +31,12 @@ class Table:
     name: str
     #: what a write fills from a row tuple, in the tuple's order
     written: tuple[Column, ...]
-    #: what a read returns, in the order of the row record's fields
-    read: tuple[str, ...]
+    #: what a read returns: the record (`base.ReportRow`, …) whose fields name the columns, in order
+    record: type[tuple[Any, ...]]
+
+    @property
+    def read(self) -> tuple[str, ...]:
+        return self.record._fields  # type: ignore[attr-defined,no-any-return]
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -55,36 +60,34 @@ INBOX = Table(
     "inbox",
     c("received_at bigint, route text, peer text, status int, outcome text, items int, rejected int, size int,"
       " body bytea"),
-    ("id", "route", "peer", "status", "outcome", "items", "rejected", "size", "body", "received_at"),
+    InboxRow,
 )  # fmt: skip
 #: a report row, as `decode.report_row` builds it
 REPORTS = Table(
     "reports",
     c("sid text, dedup_key bytea, nationcode text, mobile text, report_status text, errmsg text, description text,"
       " user_receive_time text, ext text, extra text, phone text, user_receive_ts bigint"),
-    ("id", "sid", "nationcode", "mobile", "report_status", "errmsg", "description", "user_receive_time", "ext",
-     "extra", "phone", "received_at", "user_receive_ts", "duplicates"),
+    ReportRow,
 )  # fmt: skip
 #: a reply row, as `decode.reply_row` builds it
 REPLIES = Table(
     "replies",
     c("dedup_key bytea, extend text, mobile text, nationcode text, sign text, text text, time bigint, extra text,"
       " phone text"),
-    ("id", "extend", "mobile", "nationcode", "sign", "text", "time", "extra", "phone", "received_at", "duplicates"),
+    ReplyRow,
 )  # fmt: skip
 #: a quarantined item (`decode.Quarantined`), written beside its push's inbox id, time and route
 REJECTS = Table(
     "rejects",
     c("item_index int, reason text, raw text"),
-    ("id", "inbox_id", "route", "item_index", "reason", "raw", "received_at"),
+    RejectRow,
 )
 #: a registered send (`base.Send`); the store adds `registered_at`
 SENDS = Table(
     "sends",
     c("sid text, phone text, nationcode text, mobile text, sent_at bigint, template_id text, sign_name text,"
       " fee bigint, session_context text, code text, message text, iso_code text"),
-    ("id", "sid", "phone", "nationcode", "mobile", "template_id", "sign_name", "fee", "session_context", "code",
-     "message", "iso_code", "sent_at", "registered_at"),
+    SendRow,
 )  # fmt: skip
 
 
@@ -118,4 +121,6 @@ class Numbers:
 assert len(decode.report_row({"sid": "s", "mobile": "m", "report_status": "FAIL"})) == len(REPORTS.written)
 assert len(decode.reply_row({"mobile": "m"})) == len(REPLIES.written)
 assert len(decode.Quarantined.__dataclass_fields__) == len(REJECTS.written)
+# pages take the keyset cursor from column 0
+assert all(table.read[0] == "id" for table in (INBOX, REPORTS, REPLIES, REJECTS, SENDS))
 assert all(hasattr(Push, name) for name in INBOX.names) and all(hasattr(Send, name) for name in SENDS.names)

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
-from delivrd.query.models import Page, SendRecord
-from delivrd.store import columns, insight_sql, rows
-from delivrd.store.base import ListQuery, ReportQuery, SendQuery, StatsQuery, StatsRow
+from delivrd.store import columns, insight_sql
+from delivrd.store.base import (
+    InboxRow, ListQuery, Page, RejectRow, ReplyRow, ReportQuery, ReportRow, SendQuery, SendRow, StatsQuery, StatsRow,
+)  # fmt: skip
+
+Row = TypeVar("Row")
 
 
 SELECT_REPLIES = f"SELECT {columns.REPLIES.select()} FROM replies"
@@ -69,14 +72,16 @@ class SQLReads(abc.ABC):
         """Run one SELECT written with `?` placeholders; StoreError if the database cannot answer."""
 
     async def _page(self, select: str, where: list[str], args: list[Any], order: str, limit: int,
-                    make: Callable[[Sequence[Any]], Any]) -> Page:  # fmt: skip
-        """Newest first by `order` (the id, or an expression of it); one row more than `limit` tells if more follow."""
+                    make: Callable[..., Row]) -> Page[Row]:  # fmt: skip
+        """Newest first by `order` (the id, or an expression of it); one row more than `limit` tells if more follow.
+
+        `make` is the row's record, built from the columns in its field order (`columns`, each table's `read`)."""
         sql = select + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY {order} DESC LIMIT ?"
         found = await self._rows(sql, [*args, limit + 1])
-        items = [make(r) for r in found[:limit]]
-        return Page(items=items, next_cursor=str(items[-1].id) if len(found) > limit else None)
+        items = [make(*r) for r in found[:limit]]
+        return Page(items, found[limit - 1][0] if len(found) > limit else None)
 
-    async def reports(self, query: ReportQuery) -> Page:
+    async def reports(self, query: ReportQuery) -> Page[ReportRow]:
         source = self.reports_from
         where, args = filters(
             query,
@@ -91,28 +96,28 @@ class SQLReads(abc.ABC):
             args[:0] = [query.mobile] * source.mobile_binds
         narrow = query.sid is not None or query.mobile is not None
         order = source.narrow_order if narrow else source.order
-        return await self._page(source.select, where, args, order, query.limit, rows.report)
+        return await self._page(source.select, where, args, order, query.limit, ReportRow)
 
-    async def replies(self, query: ListQuery) -> Page:
+    async def replies(self, query: ListQuery) -> Page[ReplyRow]:
         where, args = filters(query, "", ("mobile", query.mobile))
-        return await self._page(SELECT_REPLIES, where, args, "id", query.limit, rows.reply)
+        return await self._page(SELECT_REPLIES, where, args, "id", query.limit, ReplyRow)
 
-    async def rejects(self, query: ListQuery) -> Page:
+    async def rejects(self, query: ListQuery) -> Page[RejectRow]:
         where, args = filters(query, "", ("route", query.route))
-        return await self._page(SELECT_REJECTS, where, args, "id", query.limit, rows.reject)
+        return await self._page(SELECT_REJECTS, where, args, "id", query.limit, RejectRow)
 
-    async def inbox(self, query: ListQuery) -> Page:
+    async def inbox(self, query: ListQuery) -> Page[InboxRow]:
         where, args = filters(query, "", ("route", query.route), ("outcome", query.outcome))
-        return await self._page(SELECT_INBOX, where, args, "id", query.limit, rows.inbox)
+        return await self._page(SELECT_INBOX, where, args, "id", query.limit, InboxRow)
 
-    async def sends(self, query: SendQuery) -> list[SendRecord]:
+    async def sends(self, query: SendQuery) -> list[SendRow]:
         """Registered sends matching every filter given, newest `sent_at` first."""
         where, args = equal_terms("", ("sid", query.sid), ("nationcode", query.nationcode), ("mobile", query.mobile))
         sql = SELECT_SENDS
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY sent_at DESC, id DESC LIMIT ?"
-        return [rows.send(r) for r in await self._rows(sql, [*args, query.limit])]
+        return [SendRow(*r) for r in await self._rows(sql, [*args, query.limit])]
 
     async def stats(self, query: StatsQuery) -> list[StatsRow]:
         """The messages of `query` counted by (key, state, code, latency_s), in SQL."""
