@@ -20,7 +20,7 @@ import msgspec
 
 from delivrd.domain import clock
 from delivrd.query import messages
-from delivrd.providers.tencent import receipts
+from delivrd.domain import message_state
 from delivrd.query import stats
 from delivrd.providers.tencent import decode as tencent
 from delivrd.query.http import BadParameter, parse_time
@@ -221,18 +221,17 @@ async def _reports(store: Reader, since: int | None, until: int | None) -> Async
 
 
 async def _messages(store: Insight, since: int | None, until: int | None, window: int) -> AsyncIterator[dict[str, Any]]:
-    from delivrd.query.models import iso_utc8
-
-    query = MessageQuery(since=since, until=until, pending_after=clock.now_micros() - window * 1_000_000)
+    pending_after = message_state.pending_after(clock.now_micros(), window)
+    query = MessageQuery(since=since, until=until, pending_after=pending_after)
     async for chunk in store.messages(query):
         for m in chunk:
-            category = "delivered" if m.state == "delivered" else receipts.category(m.code) if m.state == "failed" else None
+            category = message_state.category(m.state, m.code)
             yield {
                 "sid": m.sid, "nationcode": m.nationcode, "mobile": m.mobile, "state": m.state, "code": m.code,
                 "category": category, "template_id": m.template_id, "sign_name": m.sign_name,
                 "sent_at": None if m.sent_at is None else iso_utc(m.sent_at),
                 "first_report_at": None if m.first_report_at is None else iso_utc(m.first_report_at),
-                "receipts": m.receipts, "user_receive_at": iso_utc8(m.user_receive_ts),
+                "receipts": m.receipts, "user_receive_at": models.iso_utc8(m.user_receive_ts),
                 "latency_ms": None if m.latency_s is None else m.latency_s * 1000,
             }  # fmt: skip
 

@@ -13,6 +13,7 @@ from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.routing import Route
 
 from delivrd.domain import clock
+from delivrd.domain import message_state
 from delivrd.query import messages
 from delivrd.providers.tencent import receipts
 from delivrd.domain import results
@@ -81,7 +82,7 @@ def routes(
     api_key: str | None, no_receipt_after: int = stats.DEFAULT_NO_RECEIPT_AFTER, max_body_bytes: int = 1024 * 1024
 ) -> list[Route]:
     def pending_after() -> int:
-        return _now() - no_receipt_after * 1_000_000
+        return message_state.pending_after(_now(), no_receipt_after)
 
     async def message_view(store: Reader, sid: str, pending: int) -> messages.MessageView | None:
         sends = await store.sends(SendQuery(sid=sid, limit=1))

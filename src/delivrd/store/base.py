@@ -108,14 +108,10 @@ class StatsQuery(MessageQuery):
 class MessageRow:
     """One message and its state, as `messages` and (counted) `stats` see it.
 
-    state: `delivered` when any receipt says SUCCESS; else `failed` when any says FAIL
-    or Tencent refused the number at send time; else `pending` (sent at or after
-    `pending_after`) or `no_receipt`. code: the errmsg of a SUCCESS receipt when
-    delivered, of a FAIL receipt when failed (the greatest in text order if several
-    differ), the send's Code when refused at send time; None otherwise.
-    latency_s: `user_receive_ts` minus `sent_at` in whole seconds (sent_at rounded down
-    to the second, as Tencent's receipt time has one-second resolution), only when
-    delivered, the send is registered and the receipt time was readable.
+    state and code: by the rules of `domain.message_state`. latency_s: `user_receive_ts`
+    minus `sent_at` in whole seconds (sent_at truncated to the second, as Tencent's receipt
+    time has one-second resolution), only when delivered, the send is registered and the
+    receipt time was readable.
     """
 
     sid: str | None
