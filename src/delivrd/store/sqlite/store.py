@@ -83,10 +83,10 @@ class SQLiteSchema:
         self.where = "this SQLite database"
 
     def version(self) -> int:
-        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+        return self.conn.execute("PRAGMA user_version").get
 
     def is_empty(self) -> bool:
-        return self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+        return self.conn.execute("SELECT count(*) FROM sqlite_master").get == 0
 
     def apply(self, migration: migrations.Migration) -> None:
         # BEGIN IMMEDIATE takes the write lock first, so two processes never apply one step twice
@@ -163,7 +163,7 @@ class SQLiteStore(SQLReads, Store):
 
     def _open(self) -> int:
         conn = connect(self.path)
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = conn.execute("PRAGMA journal_mode = WAL").get
         if mode != "wal":
             raise Error(f"could not switch to WAL journal mode (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
@@ -233,7 +233,7 @@ class SQLiteStore(SQLReads, Store):
         with immediate(conn):
             # the group's inbox ids are known before inserting (the write lock is held), so the
             # inbox rows go in with one executemany instead of a statement per push
-            top = conn.execute("SELECT coalesce(max(id), 0) FROM inbox").fetchone()[0]
+            top = conn.execute("SELECT coalesce(max(id), 0) FROM inbox").get
             conn.executemany(
                 INSERT_INBOX,
                 [(top + n, *columns.inbox_values(push)) for n, push in enumerate(pushes, 1)],
@@ -266,9 +266,9 @@ class SQLiteStore(SQLReads, Store):
         """Insert-or-count-duplicate; returns how many rows were new. `then` runs with the id below the new rows."""
         if not rows:
             return 0
-        top = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
+        top = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").get
         conn.executemany(sql, rows)
-        new = conn.execute(f"SELECT count(*) FROM {table} WHERE id > ?", (top,)).fetchone()[0]
+        new = conn.execute(f"SELECT count(*) FROM {table} WHERE id > ?", (top,)).get
         if new and then is not None:
             conn.execute(then, (top,))
         return new
@@ -310,7 +310,7 @@ class SQLiteStore(SQLReads, Store):
         now = clock.now_micros()
         values = [(*columns.send_values(s), now) for s in sends]
         with immediate(conn):
-            top = conn.execute("SELECT coalesce(max(id), 0) FROM sends").fetchone()[0]
+            top = conn.execute("SELECT coalesce(max(id), 0) FROM sends").get
             before = conn.total_changes()
             conn.executemany(INSERT_SEND, values)
             new = conn.total_changes() - before
