@@ -48,7 +48,7 @@ class Table:
         return ", ".join(replaced.get(name, qualify + name) for name in self.read)
 
 
-def c(spec: str) -> tuple[Column, ...]:
+def _typed(spec: str) -> tuple[Column, ...]:
     """`"name type, name type"` → Columns."""
     return tuple(Column(*part.split()) for part in spec.split(","))
 
@@ -58,35 +58,35 @@ PUSHED = ("inbox_id", "received_at")
 
 INBOX = Table(
     "inbox",
-    c("received_at bigint, route text, peer text, status int, outcome text, items int, rejected int, size int,"
-      " body bytea"),
+    _typed("received_at bigint, route text, peer text, status int, outcome text, items int, rejected int, size int,"
+           " body bytea"),
     InboxRow,
 )  # fmt: skip
 #: a report row, as `decode.report_row` builds it
 REPORTS = Table(
     "reports",
-    c("sid text, dedup_key bytea, nationcode text, mobile text, report_status text, errmsg text, description text,"
-      " user_receive_time text, ext text, extra text, phone text, user_receive_ts bigint"),
+    _typed("sid text, dedup_key bytea, nationcode text, mobile text, report_status text, errmsg text, description text,"
+           " user_receive_time text, ext text, extra text, phone text, user_receive_ts bigint"),
     ReportRow,
 )  # fmt: skip
 #: a reply row, as `decode.reply_row` builds it
 REPLIES = Table(
     "replies",
-    c("dedup_key bytea, extend text, mobile text, nationcode text, sign text, text text, time bigint, extra text,"
-      " phone text"),
+    _typed("dedup_key bytea, extend text, mobile text, nationcode text, sign text, text text, time bigint, extra text,"
+           " phone text"),
     ReplyRow,
 )  # fmt: skip
 #: a quarantined item (`decode.Quarantined`), written beside its push's inbox id, time and route
 REJECTS = Table(
     "rejects",
-    c("item_index int, reason text, raw text"),
+    _typed("item_index int, reason text, raw text"),
     RejectRow,
 )
 #: a registered send (`base.Send`); the store adds `registered_at`
 SENDS = Table(
     "sends",
-    c("sid text, phone text, nationcode text, mobile text, sent_at bigint, template_id text, sign_name text,"
-      " fee bigint, session_context text, code text, message text, iso_code text"),
+    _typed("sid text, phone text, nationcode text, mobile text, sent_at bigint, template_id text, sign_name text,"
+           " fee bigint, session_context text, code text, message text, iso_code text"),
     SendRow,
 )  # fmt: skip
 
