@@ -1,8 +1,9 @@
 """Parameter binding, the standard library's sqlite3 against apsw: `python -m bench.binding`.
 
-The evidence behind store/sqlite_connect.py: per row, a statement binding 14
-parameters and doing nothing (binding alone), then a report row inserted and
-committed in groups of 2,000 (synchronous=FULL). CPU time, best of 5.
+The evidence behind store/sqlite/connect.py: per row, a statement binding as many
+parameters as a report row has (store/columns.py) and doing nothing (binding alone), then
+a report row inserted and committed in groups of 2,000 (synchronous=FULL). CPU time,
+best of 5.
 """
 
 from __future__ import annotations
@@ -16,20 +17,25 @@ from typing import Any, Callable
 
 import apsw
 
+from delivrd.store import columns
+
 ROWS = 100_000
+#: a report row as the SQLite writer binds it: the decoder's columns, then its push's
+NAMES = columns.REPORTS.names + columns.PUSHED
+WIDTH = len(NAMES)
 REPORT = ("bench:0000000001", b"\x01\x02\x03\x04\x05\x06\x07\x08", "86", "13800000000", "SUCCESS", "DELIVRD",
           "用户短信接收成功", "2026-11-25 10:00:00", None, None, "+8613800000000", 1764036000, 5, 1764036000000000)  # fmt: skip
+assert len(REPORT) == WIDTH
 SHAPES = {
-    "14 str": tuple(f"s{i}" for i in range(14)),
-    "14 int": tuple(range(14)),
-    "14 None": (None,) * 14,
-    "14 bytes": (b"12345678",) * 14,
+    f"{WIDTH} str": tuple(f"s{i}" for i in range(WIDTH)),
+    f"{WIDTH} int": tuple(range(WIDTH)),
+    f"{WIDTH} None": (None,) * WIDTH,
+    f"{WIDTH} bytes": (b"12345678",) * WIDTH,
     "report row": REPORT,
 }
-NOTHING = "INSERT INTO t SELECT 1 WHERE 0 AND " + " || ".join(f"?{i + 1}" for i in range(14))
-TABLE = ("CREATE TABLE r (id INTEGER PRIMARY KEY, sid, k, nationcode, mobile, status, errmsg, description, time,"
-         " ext, extra, phone, ts, inbox_id, received_at)")  # fmt: skip
-INSERT = f"INSERT INTO r (sid, k, nationcode, mobile, status, errmsg, description, time, ext, extra, phone, ts, inbox_id, received_at) VALUES ({', '.join('?' * 14)})"  # noqa: E501
+NOTHING = "INSERT INTO t SELECT 1 WHERE 0 AND " + " || ".join(f"?{i + 1}" for i in range(WIDTH))
+TABLE = f"CREATE TABLE r (id INTEGER PRIMARY KEY, {', '.join(NAMES)})"
+INSERT = columns.insert("r", NAMES)
 
 
 def best(fn: Callable[[], Any]) -> float:

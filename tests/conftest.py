@@ -8,7 +8,6 @@ validation, the API key, the OpenAPI document, routing) use `start_http_app`/`ht
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -17,14 +16,6 @@ import pytest
 from tests.databases import BACKENDS, Backend, postgres, require_postgres
 from tests.servers import InProcessApp, ServerProcess
 
-__all__ = ["postgres", "require_postgres"]  # imported from here by tests/store
-
-# tests/store (worked on in another branch) imports these under their names from before tests/ was a
-# package; the same modules, so nothing is loaded twice. Remove once it imports `tests.…`.
-sys.modules.setdefault("conftest", sys.modules[__name__])
-import tests.test_migrations  # noqa: E402  (for the alias below)
-
-sys.modules.setdefault("test_migrations", tests.test_migrations)
 
 
 def pytest_addoption(parser):

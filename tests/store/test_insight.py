@@ -142,7 +142,7 @@ def sql(backend, db, statement, rows=None):
 
 def test_upgrading_derives_the_messages_the_write_path_keeps(tmp_path, backend):
     """Migration 0003 backfills `messages` from sends and receipts exactly as the writes maintain it."""
-    from test_migrations import make_old_database
+    from tests.test_migrations import make_old_database
 
     async def scenario(store):
         await store.write([receipt("a", "13800000001", "FAIL", "43", at=T0 + 1)])  # receipts before the send,

@@ -4,7 +4,7 @@ import asyncio
 import time
 
 import pytest
-from conftest import postgres
+from tests.databases import postgres
 
 from delivrd.writer.push import CALLBACK, Push
 from delivrd.domain.clock import DAY_US as DAY

@@ -51,7 +51,7 @@ def test_reports_newest_first_with_keyset_pages_and_filters(make_store):
         await store.write([push(*(item(n) for n in range(5)), at=NOW)])
         await store.write([push(item(5, report_status="FAIL", errmsg="MK:0001", nationcode="62"), at=NOW + 10)])
         first = await store.reports(ReportQuery(limit=4))
-        second = await store.reports(ReportQuery(limit=4, before_id=int(first.next_cursor)))
+        second = await store.reports(ReportQuery(limit=4, before_id=first.next_before_id))
         found = {
             "fail": await store.reports(ReportQuery(report_status="FAIL")),
             "errmsg": await store.reports(ReportQuery(errmsg="MK:0001", nationcode="62")),
@@ -65,7 +65,7 @@ def test_reports_newest_first_with_keyset_pages_and_filters(make_store):
 
     first, second, found = run(scenario())
     ids = [r.id for r in first.items + second.items]
-    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 6 and second.next_cursor is None
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 6 and second.next_before_id is None
     assert [r.sid for r in first.items][:1] == ["s5"]
     assert [r.sid for r in found["fail"].items] == ["s5"] == [r.sid for r in found["errmsg"].items]
     assert [r.sid for r in found["sid"].items] == ["s3"]
@@ -108,7 +108,7 @@ def test_rejects_and_inbox_are_listed_with_their_filters(make_store):
     rejects, rejected, callbacks = run(scenario())
     assert [(r.item_index, r.reason, r.raw) for r in rejects.items] == [(1, "missing required field(s): sid", '{"mobile":"1"}')]
     [entry] = rejected.items
-    assert entry.route == "reply" and entry.body is None and entry.body_base64 == "/wB4"  # bytes kept exactly
+    assert entry.route == "reply" and entry.body == b"\xff\x00x"  # bytes kept exactly
     assert [e.rejected for e in callbacks.items] == [1]
 
 
@@ -249,5 +249,5 @@ def test_one_push_the_store_refuses_fails_alone_in_its_group(make_store):
     assert isinstance(refused[0][1], WriteRefused) and refused[0][1].code == results.UNSTORABLE
     assert len(reports.items) == 100
     kept = [e for e in inbox.items if e.outcome == "unstorable"]
-    assert len(inbox.items) == 101 and len(kept) == 1 and kept[0].body == "{!}"
+    assert len(inbox.items) == 101 and len(kept) == 1 and kept[0].body == b"{!}"
     assert len(rejects.items) == 1 and "storage refused this push" in rejects.items[0].reason

@@ -22,12 +22,13 @@ from delivrd.domain import clock
 from delivrd.domain.iso_time import parse_time
 from delivrd.query import messages
 from delivrd.cli.options import SEND_CSV_COLUMNS
-from delivrd.providers.tencent import receipts
+from delivrd.domain import message_state
 from delivrd.query import stats
 from delivrd.providers.tencent import decode as tencent
+from delivrd.query import models
 from delivrd.query.models import iso_utc
 from delivrd.writer.push import CALLBACK, Push
-from delivrd.store import ReportQuery, Store, StoreError, open_store
+from delivrd.store import Insight, Reader, ReportQuery, Store, StoreError, open_store
 from delivrd.store.base import MessageQuery, Send
 
 #: sends registered per transaction by `import sends`
@@ -140,32 +141,32 @@ MESSAGE_FIELDS = ("sid", "nationcode", "mobile", "state", "code", "category", "t
                   "first_report_at", "receipts", "user_receive_at", "latency_ms")  # fmt: skip
 
 
-async def _reports(store: Store, since: int | None, until: int | None) -> AsyncIterator[dict[str, Any]]:
+async def _reports(store: Reader, since: int | None, until: int | None) -> AsyncIterator[dict[str, Any]]:
     cursor = None
     while True:
         page = await store.reports(ReportQuery(since=since, until=until, limit=1000, before_id=cursor))
-        for report in page.items:
+        for stored in page.items:
+            report = models.report(stored)
             row = msgspec.structs.asdict(report)
             row["extra"] = None if report.extra is None else msgspec.json.encode(report.extra).decode()
             yield row
-        if page.next_cursor is None:
+        if page.next_before_id is None:
             return
-        cursor = int(page.next_cursor)
+        cursor = page.next_before_id
 
 
-async def _messages(store: Store, since: int | None, until: int | None, window: int) -> AsyncIterator[dict[str, Any]]:
-    from delivrd.query.models import iso_utc8
-
-    query = MessageQuery(since=since, until=until, pending_after=clock.now_micros() - window * 1_000_000)
+async def _messages(store: Insight, since: int | None, until: int | None, window: int) -> AsyncIterator[dict[str, Any]]:
+    pending_after = message_state.pending_after(clock.now_micros(), window)
+    query = MessageQuery(since=since, until=until, pending_after=pending_after)
     async for chunk in store.messages(query):
         for m in chunk:
-            category = "delivered" if m.state == "delivered" else receipts.category(m.code) if m.state == "failed" else None
+            category = message_state.category(m.state, m.code)
             yield {
                 "sid": m.sid, "nationcode": m.nationcode, "mobile": m.mobile, "state": m.state, "code": m.code,
                 "category": category, "template_id": m.template_id, "sign_name": m.sign_name,
                 "sent_at": None if m.sent_at is None else iso_utc(m.sent_at),
                 "first_report_at": None if m.first_report_at is None else iso_utc(m.first_report_at),
-                "receipts": m.receipts, "user_receive_at": iso_utc8(m.user_receive_ts),
+                "receipts": m.receipts, "user_receive_at": models.iso_utc8(m.user_receive_ts),
                 "latency_ms": None if m.latency_s is None else m.latency_s * 1000,
             }  # fmt: skip
 
@@ -175,6 +176,7 @@ async def export_command(args: argparse.Namespace) -> int:
     store = await _open(args)
     out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
     count = 0
+    fields: tuple[str, ...]
     try:
         if args.what == "reports":
             rows, fields = _reports(store, since, until), REPORT_FIELDS

@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from delivrd.query.http import BadParameter, endpoint
-from delivrd.store import Store
+from delivrd.query.models import iso_utc
+from delivrd.store import Reader
 from delivrd.store.base import ListQuery
 
 
@@ -39,7 +40,7 @@ class Activity(msgspec.Struct, kw_only=True):
     rejects: int
 
 
-async def activity(request: Request, store: Store) -> Any:
+async def activity(request: Request, store: Reader) -> Any:
     if request.query_params:  # an unknown parameter is an error, as on every route
         raise BadParameter(f"/v1/activity takes no query parameters; got {', '.join(request.query_params)}")
     counters = await store.counters()
@@ -48,7 +49,7 @@ async def activity(request: Request, store: Store) -> Any:
     if newest:
         entry = newest[0]
         last = LastCallback(
-            received_at=entry.received_at, route=entry.route, status=entry.status,
+            received_at=iso_utc(entry.received_at), route=entry.route, status=entry.status,
             outcome=entry.outcome, items=entry.items, rejected=entry.rejected,
         )  # fmt: skip
     return Activity(

@@ -13,7 +13,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from delivrd.domain import iso_time, results
-from delivrd.store import ReportQuery, Store, StoreError
+from delivrd.query import models
+from delivrd.store import Reader, ReportQuery, Store, StoreError
 from delivrd.store.base import ListQuery
 
 log = logging.getLogger("delivrd.query.http")
@@ -163,29 +164,30 @@ def endpoint(handler: Handler, api_key: str | None) -> Answer:
     return run
 
 
-async def list_reports(request: Request, store: Store) -> Any:
+async def list_reports(request: Request, store: Reader) -> Any:
     p = Params(request, "sid", "mobile", "nationcode", "report_status", "errmsg")
     query = ReportQuery(
         sid=p.text("sid"), mobile=p.text("mobile"), nationcode=p.text("nationcode"),
         report_status=p.text("report_status"), errmsg=p.text("errmsg"), since=p.since, until=p.until,
         limit=p.limit, before_id=p.cursor,
     )  # fmt: skip
-    return await store.reports(query)
+    return models.page(await store.reports(query), models.report)
 
 
-async def list_rejects(request: Request, store: Store) -> Any:
+async def list_rejects(request: Request, store: Reader) -> Any:
     p = Params(request, "route")
-    return await store.rejects(p.list_query(route=p.text("route")))
+    return models.page(await store.rejects(p.list_query(route=p.text("route"))), models.reject)
 
 
-async def list_replies(request: Request, store: Store) -> Any:
+async def list_replies(request: Request, store: Reader) -> Any:
     p = Params(request, "mobile")
-    return await store.replies(p.list_query(mobile=p.text("mobile")))
+    return models.page(await store.replies(p.list_query(mobile=p.text("mobile"))), models.reply)
 
 
-async def list_inbox(request: Request, store: Store) -> Any:
+async def list_inbox(request: Request, store: Reader) -> Any:
     p = Params(request, "route", "outcome")
-    return await store.inbox(p.list_query(route=p.text("route"), outcome=p.text("outcome")))
+    query = p.list_query(route=p.text("route"), outcome=p.text("outcome"))
+    return models.page(await store.inbox(query), models.inbox_entry)
 
 
 @json_errors

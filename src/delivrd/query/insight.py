@@ -5,7 +5,6 @@ Same auth, JSON and error style as `api` (its `endpoint`, `Params` and errors).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -14,14 +13,14 @@ from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.routing import Route
 
 from delivrd.domain import clock
+from delivrd.domain import message_state
 from delivrd.query import messages
 from delivrd.providers.tencent import receipts
 from delivrd.domain import results
 from delivrd.query import stats
 from delivrd.query.http import ApiError, BadParameter, Params, endpoint
-from delivrd.query.models import Report
-from delivrd.store import ReportQuery, Store
-from delivrd.store.base import SendQuery
+from delivrd.store import Insight, Reader, ReportQuery, Store
+from delivrd.store.base import ReportRow, SendQuery
 
 class AnyText(PathConvertor):
     """A path parameter that may hold anything a stored value holds, a newline too (`path` stops at one)."""
@@ -83,9 +82,9 @@ def routes(
     api_key: str | None, no_receipt_after: int = stats.DEFAULT_NO_RECEIPT_AFTER, max_body_bytes: int = 1024 * 1024
 ) -> list[Route]:
     def pending_after() -> int:
-        return _now() - no_receipt_after * 1_000_000
+        return message_state.pending_after(_now(), no_receipt_after)
 
-    async def message_view(store: Store, sid: str, pending: int) -> messages.MessageView | None:
+    async def message_view(store: Reader, sid: str, pending: int) -> messages.MessageView | None:
         sends = await store.sends(SendQuery(sid=sid, limit=1))
         page = await store.reports(ReportQuery(sid=sid, limit=MAX_ITEMS))
         if not sends and not page.items:
@@ -120,7 +119,7 @@ def routes(
             raise NotFound(f"no send and no receipt with sid {sid!r}")
         return view
 
-    async def one_phone(request: Request, store: Store) -> Any:
+    async def one_phone(request: Request, store: Reader) -> Any:
         p = Params(request, paged=False)
         phone = request.path_params["phone"].strip()
         if not phone.startswith("+"):
@@ -134,18 +133,21 @@ def routes(
         page = await store.reports(
             ReportQuery(mobile=mobile, nationcode=nationcode, since=since, until=until, limit=MAX_ITEMS)
         )
-        by_sid: dict[str, list[Report]] = {}
+        by_sid: dict[str, list[ReportRow]] = {}
         for report in page.items:
             by_sid.setdefault(report.sid, []).append(report)
         pending = pending_after()
-        views = [messages.view(s.sid, s, by_sid.pop(s.sid, []) if s.sid else [], pending) for s in sends]
-        views += [messages.view(sid, None, reports, pending) for sid, reports in by_sid.items()]
-        views.sort(key=lambda v: v.send.sent_at if v.send else min(r.received_at for r in v.reports), reverse=True)
+        # (when: the send's time, or the first receipt's when no send is registered; the message)
+        timeline = [(s.sent_at, messages.view(s.sid, s, by_sid.pop(s.sid, []) if s.sid else [], pending))
+                    for s in sends]  # fmt: skip
+        timeline += [(min(r.received_at for r in reports), messages.view(sid, None, reports, pending))
+                     for sid, reports in by_sid.items()]  # fmt: skip
+        timeline.sort(key=lambda t: t[0], reverse=True)
         if since is not None or until is not None:
-            views = [v for v in views if v.reports or (v.send and _within(v.send.sent_at, since, until))]
-        return PhoneTimeline(phone=phone, nationcode=nationcode, mobile=mobile, messages=views)
+            timeline = [(at, v) for at, v in timeline if v.reports or (v.send and _within(at, since, until))]
+        return PhoneTimeline(phone=phone, nationcode=nationcode, mobile=mobile, messages=[v for _, v in timeline])
 
-    async def get_stats(request: Request, store: Store) -> Any:
+    async def get_stats(request: Request, store: Insight) -> Any:
         p = Params(request, "by", paged=False)
         return await stats.compute(store, p.since, p.until, p.choice("by", stats.GROUPS), no_receipt_after)
 
@@ -164,6 +166,5 @@ def routes(
     ]
 
 
-def _within(iso: str, since: int | None, until: int | None) -> bool:
-    moment = datetime.fromisoformat(iso).timestamp() * 1_000_000
+def _within(moment: int, since: int | None, until: int | None) -> bool:
     return (since is None or moment >= since) and (until is None or moment < until)

@@ -3,23 +3,24 @@
 `POST /v1/messages` and `delivrd import sends` take the SendSms call the way the SDK
 shows it: the response's `SendStatusSet` merged with the request's `TemplateId` and
 `SignName`, plus an optional `SentAt`. Unknown keys (`RequestId`, …) are ignored. The
-state rules are the ones on `store.base.MessageRow`; here they are applied to one
-message, in Python, for the message and phone views.
+state rules are `domain.message_state`'s; here they are applied to one message, in
+Python, for the message and phone views.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 
 from delivrd.domain import clock
+from delivrd.domain import message_state as rules
 from delivrd.domain import phones
-from delivrd.providers.tencent import receipts
 from delivrd.domain import storable
+from delivrd.query import models
 from delivrd.query.models import Report, SendRecord
-from delivrd.store.base import Send
+from delivrd.store.base import ReportRow, Send, SendRow
 
 
 class SendError(ValueError):
@@ -139,30 +140,20 @@ def _text(name: str, value: str | None, *, key: bool = False) -> str | None:
         raise SendError(str(exc)) from None
 
 
-def view(sid: str | None, send: SendRecord | None, reports: list[Report], pending_after: int) -> MessageView:
-    """One message's state from its send and receipts (the MessageRow rules, applied in Python)."""
+def view(sid: str | None, send: SendRow | None, reports: list[ReportRow], pending_after: int) -> MessageView:
+    """One message's state from its send and receipts, by the rules the store's `messages` table keeps.
+
+    Its time, as the store's: the send's, else its first receipt's."""
     if send is not None:
         reports = [r for r in reports if r.mobile == send.mobile]
-    ok = [r for r in reports if r.report_status == "SUCCESS"]
-    ko = [r for r in reports if r.report_status == "FAIL"]
-    refused = send is not None and send.code is not None and send.code != "Ok"
+    outcome, code = rules.outcome(((r.report_status, r.errmsg) for r in reports), None if send is None else send.code)
+    at = send.sent_at if send is not None else min((r.received_at for r in reports), default=0)
+    state = rules.state(outcome, at, pending_after)
     latency = None
-    if ok:
-        state, code = "delivered", _greatest(r.errmsg for r in ok)
-        times = [r.user_receive_at for r in ok if r.user_receive_at is not None]
-        if send is not None and times:
-            received = int(datetime.fromisoformat(min(times)).timestamp())
-            latency = (received - int(datetime.fromisoformat(send.sent_at).timestamp())) * 1000
-    elif ko or refused:
-        state, code = "failed", _greatest(r.errmsg for r in ko) if ko else send.code  # type: ignore[union-attr]
-    else:
-        sent = datetime.fromisoformat(send.sent_at).timestamp() * 1_000_000 if send is not None else 0
-        state, code = ("pending" if sent >= pending_after else "no_receipt"), None
-    category = "delivered" if state == "delivered" else receipts.category(code) if state == "failed" else None
-    return MessageView(sid=sid, state=state, code=code, category=category, latency_ms=latency, send=send,
-                       reports=reports)  # fmt: skip
-
-
-def _greatest(codes: Any) -> str | None:
-    present = [c for c in codes if c is not None]
-    return max(present) if present else None
+    if state == rules.DELIVERED and send is not None:
+        times = [r.user_receive_ts for r in reports if r.report_status == rules.SUCCESS
+                 and r.user_receive_ts is not None and storable.seconds(r.user_receive_ts)]  # fmt: skip
+        latency = None if not times else rules.latency_s(min(times), send.sent_at) * 1000
+    return MessageView(sid=sid, state=state, code=code, category=rules.category(state, code), latency_ms=latency,
+                       send=None if send is None else models.send_record(send),
+                       reports=[models.report(r) for r in reports])  # fmt: skip

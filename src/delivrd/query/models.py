@@ -1,11 +1,20 @@
-"""The shapes the read API returns; msgspec structs, so they are also the OpenAPI schema."""
+"""The shapes the read API returns, and how the store's rows become them (the one place times become ISO text).
+
+msgspec structs, so they are also the OpenAPI schema.
+"""
 
 from __future__ import annotations
+
+import base64
+from typing import Callable, TypeVar
 
 import msgspec
 
 from delivrd.domain import storable
 from delivrd.domain.clock import UTC8
+from delivrd.store import base as stored
+
+Row = TypeVar("Row")
 
 
 def iso_utc(micros: int) -> str:
@@ -123,3 +132,57 @@ def extra_fields(text: str | None) -> dict[str, msgspec.Raw] | None:
         return msgspec.json.decode(text, type=dict[str, msgspec.Raw])
     except RecursionError:  # stored before ingest bounded their depth (storable.MAX_DEPTH): shown as text
         return {"(too deep to show)": msgspec.Raw(msgspec.json.encode(text))}
+
+
+# -- the store's rows as the API shows them ------------------------------------------------------------------
+
+
+def report(r: stored.ReportRow) -> Report:
+    return Report(
+        id=r.id, sid=r.sid, nationcode=r.nationcode, mobile=r.mobile, report_status=r.report_status, errmsg=r.errmsg,
+        description=r.description, user_receive_time=r.user_receive_time, ext=r.ext, extra=extra_fields(r.extra),
+        phone=r.phone, received_at=iso_utc(r.received_at), user_receive_at=iso_utc8(r.user_receive_ts),
+        duplicates=r.duplicates,
+    )  # fmt: skip
+
+
+def reply(r: stored.ReplyRow) -> Reply:
+    return Reply(
+        id=r.id, extend=r.extend, mobile=r.mobile, nationcode=r.nationcode, sign=r.sign, text=r.text, time=r.time,
+        extra=extra_fields(r.extra), phone=r.phone, received_at=iso_utc(r.received_at), duplicates=r.duplicates,
+    )  # fmt: skip
+
+
+def reject(r: stored.RejectRow) -> Reject:
+    return Reject(
+        id=r.id, inbox_id=r.inbox_id, route=r.route, item_index=r.item_index, reason=r.reason, raw=r.raw,
+        received_at=iso_utc(r.received_at),
+    )  # fmt: skip
+
+
+def inbox_entry(r: stored.InboxRow) -> InboxEntry:
+    """The body as text when it is UTF-8, else as base64 (the bytes exactly)."""
+    text = b64 = None
+    if r.body is not None:
+        try:
+            text = r.body.decode()
+        except UnicodeDecodeError:
+            b64 = base64.b64encode(r.body).decode()
+    return InboxEntry(
+        id=r.id, route=r.route, peer=r.peer, status=r.status, outcome=r.outcome, items=r.items, rejected=r.rejected,
+        size=r.size, body=text, body_base64=b64, received_at=iso_utc(r.received_at),
+    )  # fmt: skip
+
+
+def send_record(r: stored.SendRow) -> SendRecord:
+    return SendRecord(
+        id=r.id, sid=r.sid, phone=r.phone, nationcode=r.nationcode, mobile=r.mobile, template_id=r.template_id,
+        sign_name=r.sign_name, fee=r.fee, session_context=r.session_context, code=r.code, message=r.message,
+        iso_code=r.iso_code, sent_at=iso_utc(r.sent_at), registered_at=iso_utc(r.registered_at),
+    )  # fmt: skip
+
+
+def page(rows: stored.Page[Row], shown: Callable[[Row], msgspec.Struct]) -> Page:
+    """A page of the store's rows as the API answers it: each row shown, the cursor as text."""
+    cursor = None if rows.next_before_id is None else str(rows.next_before_id)
+    return Page(items=[shown(row) for row in rows.items], next_cursor=cursor)

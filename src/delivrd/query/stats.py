@@ -16,14 +16,13 @@ from typing import Iterable
 import msgspec
 
 from delivrd.domain import clock
-from delivrd.providers.tencent import receipts
+from delivrd.domain import message_state as rules
 from delivrd.query.models import iso_utc
-from delivrd.store import Store
+from delivrd.store import Insight
 from delivrd.store.base import STORE_GROUPS, StatsQuery, StatsRow
 
 #: what `by` may be
 GROUPS = ("day", "hour", "nationcode", "errmsg", "category", "template", "sign")
-STATES = ("delivered", "failed", "pending", "no_receipt")
 #: carriers may take this long to report; a send older than this with no receipt is `no_receipt`
 DEFAULT_NO_RECEIPT_AFTER = 72 * 3600
 
@@ -105,9 +104,7 @@ def group_key(by: str | None, row: StatsRow) -> str | None:
     if by == "errmsg":
         return row.code
     if by == "category":
-        if row.state == "delivered":
-            return "delivered"
-        return receipts.category(row.code) if row.state == "failed" else None
+        return rules.category(row.state, row.code)
     return row.key  # type: ignore[return-value]
 
 
@@ -130,7 +127,7 @@ def summarize(rows: Iterable[StatsRow], by: str | None, since: int | None, until
 
 
 async def compute(
-    store: Store,
+    store: Insight,
     since: int | None = None,
     until: int | None = None,
     by: str | None = None,
@@ -142,7 +139,7 @@ async def compute(
         raise ValueError(f"by must be one of {', '.join(GROUPS)}; got {by!r}")
     now = clock.now_micros() if now is None else now
     query = StatsQuery(
-        since=since, until=until, pending_after=now - no_receipt_after * 1_000_000,
+        since=since, until=until, pending_after=rules.pending_after(now, no_receipt_after),
         by=by if by in STORE_GROUPS else None,
     )  # fmt: skip
     rows = await store.stats(query)

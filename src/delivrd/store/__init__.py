@@ -1,8 +1,10 @@
-"""Storage: one interface (`Store`), one module per database."""
+"""Storage: one interface (`Store`, in parts by who uses it), one package per database."""
 
-from delivrd.store.base import ReportQuery, Store, StoreError, StoreUnavailable
+from delivrd.store.base import Admin, Committer, Insight, Reader, ReportQuery, Store, StoreError, StoreUnavailable
 
-__all__ = ["ReportQuery", "Store", "StoreError", "StoreUnavailable", "open_store"]
+__all__ = [
+    "Admin", "Committer", "Insight", "Reader", "ReportQuery", "Store", "StoreError", "StoreUnavailable", "open_store",
+]  # fmt: skip
 
 
 def open_store(db: str, database_url: str | None = None, *, migrate: bool = False) -> Store:

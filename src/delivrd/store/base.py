@@ -1,13 +1,13 @@
-"""The storage interface the writer and the read API use; each backend implements it."""
+"""The storage interface, split by who uses it (Committer, Reader, Insight, Admin), and the values it takes."""
 
 from __future__ import annotations
 
-import abc
 from dataclasses import dataclass
-from typing import AsyncIterator, Sequence
+from typing import AsyncIterator, Generic, NamedTuple, Protocol, Sequence, TypeVar
 
-from delivrd.query.models import Page, SendRecord
 from delivrd.writer.push import Push
+
+Row = TypeVar("Row")
 
 
 class StoreError(Exception):
@@ -108,14 +108,10 @@ class StatsQuery(MessageQuery):
 class MessageRow:
     """One message and its state, as `messages` and (counted) `stats` see it.
 
-    state: `delivered` when any receipt says SUCCESS; else `failed` when any says FAIL
-    or Tencent refused the number at send time; else `pending` (sent at or after
-    `pending_after`) or `no_receipt`. code: the errmsg of a SUCCESS receipt when
-    delivered, of a FAIL receipt when failed (the greatest in text order if several
-    differ), the send's Code when refused at send time; None otherwise.
-    latency_s: `user_receive_ts` minus `sent_at` in whole seconds (sent_at rounded down
-    to the second, as Tencent's receipt time has one-second resolution), only when
-    delivered, the send is registered and the receipt time was readable.
+    state and code: by the rules of `domain.message_state`. latency_s: `user_receive_ts`
+    minus `sent_at` in whole seconds (sent_at truncated to the second, as Tencent's receipt
+    time has one-second resolution), only when delivered, the send is registered and the
+    receipt time was readable.
     """
 
     sid: str | None
@@ -148,67 +144,171 @@ class StatsRow:
     count: int
 
 
-class Store(abc.ABC):
-    """Durable storage. `write` commits a group of pushes in one transaction."""
+# -- what the reads return: the stored values, times as integers; the read API formats them --------------------
+
+
+class ReportRow(NamedTuple):
+    """A stored status report: Tencent's fields as received, and what delivrd derived and counted."""
+
+    id: int
+    sid: str
+    nationcode: str | None
+    mobile: str
+    report_status: str
+    errmsg: str | None
+    description: str | None
+    user_receive_time: str | None
+    ext: str | None
+    extra: str | None  # unknown fields, as JSON text
+    phone: str | None
+    received_at: int  # µs since the epoch
+    user_receive_ts: int | None  # Unix seconds, when user_receive_time was readable
+    duplicates: int
+
+
+class ReplyRow(NamedTuple):
+    """A stored reply (MO) SMS."""
+
+    id: int
+    extend: str | None
+    mobile: str
+    nationcode: str | None
+    sign: str | None
+    text: str | None
+    time: int | None  # Unix seconds
+    extra: str | None  # JSON text
+    phone: str | None
+    received_at: int  # µs
+    duplicates: int
+
+
+class RejectRow(NamedTuple):
+    """A quarantined item (or whole body), with why."""
+
+    id: int
+    inbox_id: int
+    route: str
+    item_index: int | None
+    reason: str
+    raw: str | None
+    received_at: int  # µs
+
+
+class InboxRow(NamedTuple):
+    """One request body that reached a callback route, as received (bytes), and what came of it."""
+
+    id: int
+    route: str
+    peer: str | None
+    status: int
+    outcome: str
+    items: int
+    rejected: int
+    size: int
+    body: bytes | None
+    received_at: int  # µs
+
+
+class SendRow(NamedTuple):
+    """A registered send."""
+
+    id: int
+    sid: str | None
+    phone: str
+    nationcode: str | None
+    mobile: str
+    template_id: str | None
+    sign_name: str | None
+    fee: int | None
+    session_context: str | None
+    code: str | None
+    message: str | None
+    iso_code: str | None
+    sent_at: int  # µs
+    registered_at: int  # µs
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[Row]):
+    """Rows newest first; `next_before_id` (the last row's id) is the `before_id` of the next page, None at the end."""
+
+    items: list[Row]
+    next_before_id: int | None
+
+
+class Committer(Protocol):
+    """What the writer needs."""
+
+    async def write(self, pushes: Sequence[Push]) -> None:
+        """Store every push (inbox row, reports or replies, rejects) and commit, or raise StoreError.
+
+        Returning means committed durably: the callback's ack waits for it."""
+        ...
+
+
+class Reader(Protocol):
+    """What the read API, the dashboard and `delivrd export` read."""
+
+    async def ping(self) -> None:
+        """Return when storage answers; StoreError when it does not (/healthz)."""
+        ...
+
+    async def counters(self) -> dict[str, int]: ...
+
+    async def reports(self, query: ReportQuery) -> Page[ReportRow]: ...
+
+    async def replies(self, query: ListQuery) -> Page[ReplyRow]: ...
+
+    async def rejects(self, query: ListQuery) -> Page[RejectRow]: ...
+
+    async def inbox(self, query: ListQuery) -> Page[InboxRow]: ...
+
+    async def sends(self, query: SendQuery) -> list[SendRow]:
+        """Registered sends matching every filter given, newest `sent_at` first."""
+        ...
+
+
+class Insight(Protocol):
+    """Sends, message state and statistics (docs/answering-questions.md)."""
+
+    async def register_sends(self, sends: Sequence[Send]) -> int:
+        """Store sends in one transaction; one already registered (same sid and mobile, or for a
+        refused number the same mobile and sent_at) is left as it was. Returns how many were new."""
+        ...
+
+    def messages(self, query: MessageQuery) -> AsyncIterator[list[MessageRow]]:
+        """Every message in the range, in chunks (an async generator: memory stays bounded)."""
+        ...
+
+    async def stats(self, query: StatsQuery) -> list[StatsRow]:
+        """The messages of `query` counted by (key, state, code, latency_s), in SQL."""
+        ...
+
+
+class Admin(Protocol):
+    """The life cycle, the schema and upkeep: `serve` and `delivrd db`."""
 
     #: which migrations folder (`store/migrations/<dialect>/`) this backend uses
     dialect: str
 
-    @abc.abstractmethod
     async def open(self) -> None:
         """Connect, and create or migrate the schema as `migrations.prepare` allows; StoreError if not."""
+        ...
 
-    @abc.abstractmethod
-    async def schema_version(self) -> int:
-        """The database's schema version (0: no delivrd schema yet); works without `open`."""
-
-    @abc.abstractmethod
     async def close(self) -> None: ...
 
-    @abc.abstractmethod
-    async def write(self, pushes: Sequence[Push]) -> None:
-        """Store every push (inbox row, reports or replies, rejects) and commit, or raise StoreError."""
+    async def schema_version(self) -> int:
+        """The database's schema version (0: no delivrd schema yet); works without `open`."""
+        ...
 
-    @abc.abstractmethod
     async def prune(self, before: int) -> None:
         """Remove what was received before `before` (microseconds), a little at a time (retention)."""
+        ...
 
     async def maintain(self) -> None:
-        """Periodic upkeep while serving (PostgreSQL creates the coming days' partitions)."""
+        """Periodic upkeep while serving (PostgreSQL creates the coming days' partitions); nothing by default."""
+        return None
 
-    @abc.abstractmethod
-    async def ping(self) -> None: ...
 
-    @abc.abstractmethod
-    async def counters(self) -> dict[str, int]: ...
-
-    @abc.abstractmethod
-    async def reports(self, query: ReportQuery) -> Page: ...
-
-    @abc.abstractmethod
-    async def replies(self, query: ListQuery) -> Page: ...
-
-    @abc.abstractmethod
-    async def rejects(self, query: ListQuery) -> Page: ...
-
-    @abc.abstractmethod
-    async def inbox(self, query: ListQuery) -> Page: ...
-
-    # -- sends, messages, statistics (docs/answering-questions.md) --------------------------
-
-    @abc.abstractmethod
-    async def register_sends(self, sends: Sequence[Send]) -> int:
-        """Store sends in one transaction; one already registered (same sid and mobile, or for a
-        refused number the same mobile and sent_at) is left as it was. Returns how many were new."""
-
-    @abc.abstractmethod
-    async def sends(self, query: SendQuery) -> list[SendRecord]:
-        """Registered sends matching every filter given, newest `sent_at` first."""
-
-    @abc.abstractmethod
-    def messages(self, query: MessageQuery) -> AsyncIterator[list[MessageRow]]:
-        """Every message in the range, in chunks (an async generator: memory stays bounded)."""
-
-    @abc.abstractmethod
-    async def stats(self, query: StatsQuery) -> list[StatsRow]:
-        """The messages of `query` counted by (key, state, code, latency_s), in SQL."""
+class Store(Committer, Reader, Insight, Admin, Protocol):
+    """All of it, as `open_store` returns it; a caller names the narrowest part it uses."""

@@ -2,12 +2,12 @@
 
 Plain SQL that SQLite and PostgreSQL both run, with `?` placeholders; a backend with
 numbered placeholders rewrites them with `numbered`. Messages live in their own table
-(migration 0003), one row per message, folded in by the writes: `FOLD_REPORTS` is the
-upsert each group commit runs for its new receipts, `FOLD_SENDS` the one for new sends.
+(migration 0003), one row per message, folded in by the writes: `fold_reports` is the
+upsert each group commit runs for its new receipts, `fold_sends` the one for new sends.
 Reading messages or statistics is then one range of `messages.at`, no join. The state
-rules are the ones documented on `store.base.MessageRow`; `messages.state` holds the
-outcome (delivered, failed, or NULL: none yet) and the query splits NULL into
-`pending` and `no_receipt` by its own `pending_after`.
+rules are `domain.message_state`'s; `messages.state` holds the outcome (delivered,
+failed, or NULL: none yet) and the query splits NULL into `pending` and `no_receipt` by
+its own `pending_after`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Sequence
 
+from delivrd.domain import message_state as rules
 from delivrd.domain.clock import DAY_US, HOUR_US
 from delivrd.store.base import MessageQuery, StatsQuery, StatsRow
 
@@ -33,16 +34,16 @@ def _greatest(a: str, b: str) -> str:
     return f"CASE WHEN {a} IS NULL OR {b} > {a} THEN {b} ELSE {a} END"
 
 
+_MERGE = {"max": _greatest, "min": _least}
 #: receipts, aggregated per (sid, mobile): what one or more of them say about their message
-RECEIPT_SUMMARY = """sid, mobile, min(received_at), max(nationcode), min(received_at), count(*),
-    max(CASE WHEN report_status = 'SUCCESS' THEN 1 ELSE 0 END),
-    max(CASE WHEN report_status = 'FAIL' THEN 1 ELSE 0 END),
-    max(CASE WHEN report_status = 'SUCCESS' THEN errmsg END),
-    max(CASE WHEN report_status = 'FAIL' THEN errmsg END),
-    min(CASE WHEN report_status = 'SUCCESS' THEN user_receive_ts END)"""
+RECEIPT_SUMMARY = "sid, mobile, min(received_at), max(nationcode), min(received_at), count(*),\n    " + ",\n    ".join(
+    f"{aggregate}({expression})" for aggregate, expression in zip(rules.RECEIPT_AGGREGATES, rules.RECEIPT_SQL)
+)
+#: the same, for one receipt
+RECEIPT_ROW = "sid, mobile, received_at, nationcode, received_at, 1,\n    " + ",\n    ".join(rules.RECEIPT_SQL)
 
-_FOLD_REPORTS_HEAD = """INSERT INTO messages (sid, mobile, at, nationcode, first_report_at, receipts, ok, ko, ok_code,
-    ko_code, user_receive_ts)
+_FOLD_REPORTS_HEAD = f"""INSERT INTO messages (sid, mobile, at, nationcode, first_report_at, receipts,
+    {", ".join(rules.RECEIPT_COLUMNS)})
 """
 # A message with a registered send keeps the send's time and country; one without takes
 # its first receipt's. The rest merges as the aggregates above would over all receipts.
@@ -53,20 +54,10 @@ ON CONFLICT (sid, mobile) DO UPDATE SET
     at = CASE WHEN messages.sent_at IS NULL AND excluded.at < messages.at THEN excluded.at ELSE messages.at END,
     nationcode = CASE WHEN messages.sent_at IS NULL
         THEN {_greatest("messages.nationcode", "excluded.nationcode")} ELSE messages.nationcode END,
-    ok = CASE WHEN excluded.ok > messages.ok THEN excluded.ok ELSE messages.ok END,
-    ko = CASE WHEN excluded.ko > messages.ko THEN excluded.ko ELSE messages.ko END,
-    ok_code = {_greatest("messages.ok_code", "excluded.ok_code")},
-    ko_code = {_greatest("messages.ko_code", "excluded.ko_code")},
-    user_receive_ts = {_least("messages.user_receive_ts", "excluded.user_receive_ts")}"""
-
-
-#: the same, for one receipt
-RECEIPT_ROW = """sid, mobile, received_at, nationcode, received_at, 1,
-    CASE WHEN report_status = 'SUCCESS' THEN 1 ELSE 0 END,
-    CASE WHEN report_status = 'FAIL' THEN 1 ELSE 0 END,
-    CASE WHEN report_status = 'SUCCESS' THEN errmsg END,
-    CASE WHEN report_status = 'FAIL' THEN errmsg END,
-    CASE WHEN report_status = 'SUCCESS' THEN user_receive_ts END"""
+    """ + ",\n    ".join(
+    f"{column} = {_MERGE[aggregate](f'messages.{column}', f'excluded.{column}')}"
+    for column, aggregate in zip(rules.RECEIPT_COLUMNS, rules.RECEIPT_AGGREGATES)
+)
 
 
 def fold_reports(source: str, *, grouped: bool) -> str:
@@ -92,15 +83,13 @@ ON CONFLICT (sid, mobile) DO UPDATE SET
 WHERE messages.sent_at IS NULL"""
 
 
-# with no outcome yet, a message has a registered send, so `at` is its sent_at
-_STATE = "CASE WHEN state IS NOT NULL THEN state WHEN at >= ? THEN 'pending' ELSE 'no_receipt' END"
 # `hour` narrows the index range (it leads messages_stats); `at` then holds the exact bounds
 _RANGE = "hour >= ? AND hour <= ? AND at >= ? AND at < ?"
 
 #: column order of MessageRow
 MESSAGES = (
     "SELECT sid, nationcode, mobile, template_id, sign_name, sent_at, first_report_at, receipts,"
-    f" {_STATE}, code, user_receive_ts, latency_s FROM messages WHERE {_RANGE} ORDER BY at"
+    f" {rules.STATE_SQL}, code, user_receive_ts, latency_s FROM messages WHERE {_RANGE} ORDER BY at"
 )
 
 #: the answer's key, from the per-hour counts
@@ -140,7 +129,7 @@ def stats_sql(by: str | None) -> str:
     """Messages counted by (key, outcome, code, latency_s), with how many of them are recent."""
     columns = ", ".join(_PREFIX[by])
     hourly = (
-        f"SELECT {columns}, count(*) AS n, sum(CASE WHEN at >= ? THEN 1 ELSE 0 END) AS recent"
+        f"SELECT {columns}, count(*) AS n, sum(CASE WHEN {rules.RECENT_SQL} THEN 1 ELSE 0 END) AS recent"
         f" FROM messages WHERE {_RANGE} GROUP BY {columns}"
     )
     return (
@@ -161,9 +150,9 @@ def stats_rows(rows: Iterable[Sequence]) -> list[StatsRow]:
             out.append(StatsRow(key, state, code, latency_s, n))
             continue
         if recent:
-            out.append(StatsRow(key, "pending", code, latency_s, recent))
+            out.append(StatsRow(key, rules.PENDING, code, latency_s, recent))
         if n - recent:
-            out.append(StatsRow(key, "no_receipt", code, latency_s, n - recent))
+            out.append(StatsRow(key, rules.NO_RECEIPT, code, latency_s, n - recent))
     return out
 
 

@@ -11,21 +11,22 @@ drops whole days.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from datetime import datetime, timezone
-from typing import Any, Callable, Sequence
+from typing import Any, AsyncIterator, Sequence
 from urllib.parse import urlsplit
 
 import asyncpg
 
+from delivrd.domain import clock
 from delivrd.domain.clock import DAY_US
-from delivrd.query.models import Page
+from delivrd.store import columns, insight_sql, migrations
+from delivrd.store.columns import Column, Numbers
+from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
+from delivrd.store.reads import ReportSource, SQLReads
 from delivrd.writer.push import CALLBACK, Push
-from delivrd.store import insight_sql, migrations
-from delivrd.store.base import ListQuery, ReportQuery, Store, StoreError, StoreUnavailable
-from delivrd.store.postgres.insight import PostgresInsight
-from delivrd.store.sqlite.store import _inbox, _reject, _reply, _report  # the same row shapes on both backends
 
 log = logging.getLogger("delivrd.store.postgres.store")
 
@@ -60,21 +61,31 @@ REFUSED = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, asyncpg
 # first, in key order (so two writers never wait on each other in a cycle); only reports
 # whose key was new are inserted, and a known key counts one more duplicate. The new
 # reports are folded into their messages (`insight_sql.fold_reports`) in the same statement.
-WRITE_GROUP = """
+PUSH = Column("push", "bigint")  # a row's push: its position in the group
+REPEATS = Column("repeats", "int")  # how many more times the group holds the same row
+
+
+def _write_group() -> tuple[str, int]:
+    """WRITE_GROUP, its columns from the specs, and how many parameters it takes."""
+    n = Numbers()
+    inbox, reports, replies = columns.INBOX.names, columns.REPORTS.names, columns.REPLIES.names
+    inbox_arrays = n.arrays(columns.INBOX.written)
+    report_arrays = n.arrays((PUSH, *columns.REPORTS.written, REPEATS))
+    reply_arrays = n.arrays((PUSH, *columns.REPLIES.written, REPEATS))
+    reject_arrays = n.arrays((PUSH, *columns.REJECTS.written))
+    shard, pushes, received_reports, received_replies, rejected = (n.next() for _ in range(5))
+    fresh = ("(SELECT i.* FROM incoming i JOIN claimed c ON c.sid = i.sid AND c.dedup_key = i.dedup_key"
+             " WHERE c.fresh) AS f")
+    sql = f"""
 WITH pushes AS MATERIALIZED (
     SELECT nextval('inbox_id_seq') AS inbox_id, p.*
-    FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[], $7::int[], $8::int[],
-                $9::bytea[]) WITH ORDINALITY
-        AS p(received_at, route, peer, status, outcome, items, rejected, size, body, push)
+    FROM unnest({inbox_arrays}) WITH ORDINALITY AS p({", ".join(inbox)}, push)
 ), inbox_rows AS (
-    INSERT INTO inbox (id, received_at, route, peer, status, outcome, items, rejected, size, body)
-    SELECT inbox_id, received_at, route, peer, status, outcome, items, rejected, size, body FROM pushes
+    INSERT INTO inbox (id, {", ".join(inbox)})
+    SELECT inbox_id, {", ".join(inbox)} FROM pushes
 ), incoming AS MATERIALIZED (
     SELECT t.*, nextval('reports_id_seq') AS new_id, p.inbox_id, p.received_at  -- ids in arrival order
-    FROM unnest($10::bigint[], $11::text[], $12::bytea[], $13::text[], $14::text[], $15::text[], $16::text[],
-                $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::bigint[], $23::int[])
-        AS t(push, sid, dedup_key, nationcode, mobile, report_status, errmsg, description, user_receive_time,
-             ext, extra, phone, user_receive_ts, repeats)
+    FROM unnest({report_arrays}) AS t(push, {", ".join(reports)}, repeats)
     JOIN pushes p USING (push)
 ), claimed AS (
     INSERT INTO report_keys (sid, dedup_key, report_id, received_at, duplicates)
@@ -82,60 +93,81 @@ WITH pushes AS MATERIALIZED (
     ON CONFLICT (sid, dedup_key) DO UPDATE SET duplicates = report_keys.duplicates + 1 + excluded.duplicates
     RETURNING sid, dedup_key, xmax = 0 AS fresh
 ), new_reports AS (
-    INSERT INTO reports (id, sid, dedup_key, nationcode, mobile, report_status, errmsg, description,
-                         user_receive_time, ext, extra, phone, user_receive_ts, inbox_id, received_at)
-    SELECT i.new_id, i.sid, i.dedup_key, i.nationcode, i.mobile, i.report_status, i.errmsg, i.description,
-           i.user_receive_time, i.ext, i.extra, i.phone, i.user_receive_ts, i.inbox_id, i.received_at
+    INSERT INTO reports (id, {", ".join(reports + columns.PUSHED)})
+    SELECT i.new_id, {", ".join("i." + name for name in reports + columns.PUSHED)}
     FROM incoming i JOIN claimed c ON c.sid = i.sid AND c.dedup_key = i.dedup_key
     WHERE c.fresh
     RETURNING 1
 ), new_messages AS (
-""" + insight_sql.fold_reports(
-    "(SELECT i.* FROM incoming i JOIN claimed c ON c.sid = i.sid AND c.dedup_key = i.dedup_key WHERE c.fresh) AS f",
-    grouped=True,
-) + """
+{insight_sql.fold_reports(fresh, grouped=True)}
 ), new_replies AS (
-    INSERT INTO replies (dedup_key, extend, mobile, nationcode, sign, text, time, extra, phone, inbox_id,
-                         received_at, duplicates)
-    SELECT t.dedup_key, t.extend, t.mobile, t.nationcode, t.sign, t.text, t.time, t.extra, t.phone, p.inbox_id,
-           p.received_at, t.repeats
-    FROM unnest($24::bigint[], $25::bytea[], $26::text[], $27::text[], $28::text[], $29::text[], $30::text[],
-                $31::bigint[], $32::text[], $33::text[], $34::int[])
-        AS t(push, dedup_key, extend, mobile, nationcode, sign, text, time, extra, phone, repeats)
+    INSERT INTO replies ({", ".join(replies + columns.PUSHED)}, duplicates)
+    SELECT {", ".join("t." + name for name in replies)}, p.inbox_id, p.received_at, t.repeats
+    FROM unnest({reply_arrays}) AS t(push, {", ".join(replies)}, repeats)
     JOIN pushes p USING (push)
     ORDER BY t.dedup_key
     ON CONFLICT (dedup_key) DO UPDATE SET duplicates = replies.duplicates + 1 + excluded.duplicates
     RETURNING xmax = 0 AS fresh
 ), reject_rows AS (
-    INSERT INTO rejects (inbox_id, received_at, route, item_index, reason, raw)
-    SELECT p.inbox_id, p.received_at, p.route, t.item_index, t.reason, t.raw
-    FROM unnest($35::bigint[], $36::int[], $37::text[], $38::text[]) AS t(push, item_index, reason, raw)
+    INSERT INTO rejects (inbox_id, received_at, route, {", ".join(columns.REJECTS.names)})
+    SELECT p.inbox_id, p.received_at, p.route, {", ".join("t." + name for name in columns.REJECTS.names)}
+    FROM unnest({reject_arrays}) AS t(push, {", ".join(columns.REJECTS.names)})
     JOIN pushes p USING (push)
 ), counts AS (
     SELECT (SELECT count(*) FROM new_reports) AS reports,
            (SELECT count(*) FROM new_replies WHERE fresh) AS replies
 ), counted AS (
     INSERT INTO counters (name, shard, value)
-    SELECT name, $39, value FROM counts, LATERAL (VALUES
-        ('inbox', $40::bigint), ('reports', counts.reports), ('report_duplicates', $41 - counts.reports),
-        ('replies', counts.replies), ('reply_duplicates', $42 - counts.replies), ('rejects', $43)
+    SELECT name, {shard}, value FROM counts, LATERAL (VALUES
+        ('inbox', {pushes}::bigint), ('reports', counts.reports),
+        ('report_duplicates', {received_reports} - counts.reports),
+        ('replies', counts.replies), ('reply_duplicates', {received_replies} - counts.replies), ('rejects', {rejected})
     ) AS t(name, value)
     ORDER BY name
     ON CONFLICT (name, shard) DO UPDATE SET value = counters.value + excluded.value
 )
 SELECT reports, replies FROM counts
 """
+    return sql, n.count
 
-REPORT_COLUMNS = (
-    "r.id, r.sid, r.nationcode, r.mobile, r.report_status, r.errmsg, r.description, r.user_receive_time, r.ext,"
-    " r.extra, r.phone, r.received_at, r.user_receive_ts, coalesce(k.duplicates, 0)"
+
+# A whole group is this one statement: one round trip, one implicit transaction, all or
+# nothing. Rows travel as one array per column ($n) and refer to their push by its position
+# in the group (`push`), which the inbox rows turn into inbox ids. A report's key is claimed
+# first, in key order (so two writers never wait on each other in a cycle); only reports
+# whose key was new are inserted, and a known key counts one more duplicate. The new
+# reports are folded into their messages (`insight_sql.fold_reports`) in the same statement.
+WRITE_GROUP, WRITE_GROUP_PARAMETERS = _write_group()
+
+# Reports join their key, which holds the duplicates count. A sid or mobile matches a handful of rows: find
+# them through their index and sort them. Ordered by plain r.id, a partition without fresh statistics can
+# instead walk every id backwards filtering on sid (seen: 180 ms at 1M reports, 8 s at 10M, before ANALYZE);
+# `+ 0` takes that plan away.
+REPORTS = ReportSource(
+    select=f"SELECT {columns.REPORTS.select('r.', duplicates='coalesce(k.duplicates, 0)')}"
+    " FROM reports r LEFT JOIN report_keys k ON k.sid = r.sid AND k.dedup_key = r.dedup_key AND k.report_id = r.id",
+    prefix="r.", mobile="r.mobile = ?", mobile_binds=1, order="r.id", narrow_order="r.id + 0",
+)  # fmt: skip
+
+# ON CONFLICT DO NOTHING without a target: either unique index (sid+mobile, or a refused
+# number's mobile+sent_at) makes a send already registered
+_SENDS = Numbers()
+INSERT_SENDS = f"""
+INSERT INTO sends ({", ".join(columns.SENDS.names)}, registered_at)
+SELECT *, {_SENDS.next()} FROM unnest({_SENDS.arrays(columns.SENDS.written)})
+ON CONFLICT DO NOTHING
+RETURNING sid, mobile, sent_at, nationcode, template_id, sign_name, code
+"""
+# the new sends and their messages, in one statement (one implicit transaction)
+REGISTER_SENDS = f"""
+WITH new AS ({INSERT_SENDS}), folded AS (
+{insight_sql.fold_sends("new")}
 )
-REPORTS_FROM = (
-    "reports r LEFT JOIN report_keys k ON k.sid = r.sid AND k.dedup_key = r.dedup_key AND k.report_id = r.id"
-)
-REPLY_COLUMNS = "id, extend, mobile, nationcode, sign, text, time, extra, phone, received_at, duplicates"
-REJECT_COLUMNS = "id, inbox_id, route, item_index, reason, raw, received_at"
-INBOX_COLUMNS = "id, route, peer, status, outcome, items, rejected, size, body, received_at"
+SELECT count(*) FROM new
+"""
+MESSAGES = insight_sql.numbered(insight_sql.MESSAGES)
+#: rows handed over per step of `messages` (a server-side cursor: memory stays bounded)
+CHUNK = 5000
 
 
 def describe(url: str) -> str:
@@ -196,8 +228,9 @@ class PostgresSchema:
             await self.conn.execute("SELECT pg_advisory_unlock(hashtext(current_schema() || '.delivrd_schema'))")
 
 
-class PostgresStore(PostgresInsight, Store):
+class PostgresStore(SQLReads, Store):
     dialect = "postgresql"
+    reports_from = REPORTS
 
     def __init__(self, url: str, *, migrate: bool = False, pool_size: int = 4) -> None:
         self.url = url
@@ -325,6 +358,16 @@ class PostgresStore(PostgresInsight, Store):
         except FAILURES as exc:
             raise StoreUnavailable(f"PostgreSQL commit failed: {_reason(exc)}") from exc
 
+    async def register_sends(self, sends: Sequence[Send]) -> int:
+        """The sends and their messages in one statement."""
+        values = [columns.send_values(s) for s in sends]
+        try:
+            arrays = _columns(values, len(columns.SENDS.written))
+            new: int = await self._get_pool().fetchval(REGISTER_SENDS, clock.now_micros(), *arrays)
+        except FAILURES as exc:
+            raise StoreError(f"PostgreSQL commit failed: {_reason(exc)}") from exc
+        return new
+
     # -- reading ------------------------------------------------------------------------------
 
     async def _call(self, method: str, sql: str, *args: Any, timeout: float = COMMAND_TIMEOUT) -> Any:
@@ -358,44 +401,23 @@ class PostgresStore(PostgresInsight, Store):
         rows = await self._fetch("SELECT name, sum(value)::bigint FROM counters GROUP BY name")
         return {name: value for name, value in rows}
 
-    async def _page(self, select: str, where: list[str], args: list[Any], order: str, limit: int,
-                    make: Callable) -> Page:  # fmt: skip
-        """Newest first by `order` (the id, or an expression of it); one row more than `limit` tells if more follow."""
-        sql = select + (" WHERE " + " AND ".join(where) if where else "")
-        sql += f" ORDER BY {order} DESC LIMIT ${len(args) + 1}"
-        rows = await self._fetch(sql, *args, limit + 1)
-        items = [make(r) for r in rows[:limit]]
-        return Page(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
+    async def _rows(self, sql: str, args: Sequence[Any]) -> list[asyncpg.Record]:
+        return await self._fetch(_numbered(sql), *args)
 
-    async def reports(self, query: ReportQuery) -> Page:
-        where, args = _filters(
-            query,
-            "r.",
-            ("sid", query.sid),
-            ("mobile", query.mobile),
-            ("nationcode", query.nationcode),
-            ("report_status", query.report_status),
-            ("errmsg", query.errmsg),
-        )
-        # A sid or mobile matches a handful of rows: find them through their index and sort them. Ordered by
-        # plain r.id, a partition without fresh statistics can instead walk every id backwards filtering on
-        # sid (seen: 180 ms at 1M reports, 8 s at 10M, before ANALYZE); `+ 0` takes that plan away.
-        order = "r.id + 0" if query.sid is not None or query.mobile is not None else "r.id"
-        return await self._page(
-            f"SELECT {REPORT_COLUMNS} FROM {REPORTS_FROM}", where, args, order, query.limit, _report
-        )
+    async def messages(self, query: MessageQuery) -> AsyncIterator[list[MessageRow]]:
+        try:
+            async with self._get_pool().acquire() as conn, conn.transaction(readonly=True):
+                cursor = await conn.cursor(MESSAGES, *insight_sql.message_args(query))
+                while found := await cursor.fetch(CHUNK):
+                    yield [MessageRow(*r) for r in found]
+        except FAILURES as exc:
+            raise StoreError(f"PostgreSQL read failed: {_reason(exc)}") from exc
 
-    async def replies(self, query: ListQuery) -> Page:
-        where, args = _filters(query, "", ("mobile", query.mobile))
-        return await self._page(f"SELECT {REPLY_COLUMNS} FROM replies", where, args, "id", query.limit, _reply)
 
-    async def rejects(self, query: ListQuery) -> Page:
-        where, args = _filters(query, "", ("route", query.route))
-        return await self._page(f"SELECT {REJECT_COLUMNS} FROM rejects", where, args, "id", query.limit, _reject)
-
-    async def inbox(self, query: ListQuery) -> Page:
-        where, args = _filters(query, "", ("route", query.route), ("outcome", query.outcome))
-        return await self._page(f"SELECT {INBOX_COLUMNS} FROM inbox", where, args, "id", query.limit, _inbox)
+@functools.lru_cache(maxsize=256)
+def _numbered(sql: str) -> str:
+    """The shared SQL's `?` as asyncpg's `$n`, rewritten once per statement text."""
+    return insight_sql.numbered(sql)
 
 
 def _now() -> int:
@@ -435,13 +457,11 @@ def _group_arguments(pushes: Sequence[Push], shard: int) -> list:
                 else:
                     seen[-1] += 1
         rejects.extend((position, q.index, q.reason, q.raw) for q in push.rejects)
-    inbox = [(p.received_at, p.route, p.peer, p.status, p.outcome, p.items, p.rejected, p.size, p.body)
-             for p in pushes]  # fmt: skip
     return [
-        *_columns(inbox, 9),
-        *_columns(list(reports.values()), 14),
-        *_columns(list(replies.values()), 11),
-        *_columns(rejects, 4),
+        *_columns([columns.inbox_values(p) for p in pushes], len(columns.INBOX.written)),
+        *_columns(list(reports.values()), len(columns.REPORTS.written) + 2),
+        *_columns(list(replies.values()), len(columns.REPLIES.written) + 2),
+        *_columns(rejects, len(columns.REJECTS.written) + 1),
         shard,
         len(pushes),
         received_reports,
@@ -461,18 +481,4 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _filters(query: ReportQuery | ListQuery, prefix: str, *equal: tuple[str, Any]) -> tuple[list[str], list[Any]]:
-    """WHERE terms ($n placeholders) for the equality filters given and the time/keyset filters every query has."""
-    where: list[str] = []
-    args: list[Any] = []
-    terms = [(f"{prefix}{column} = ", value) for column, value in equal]
-    terms += [
-        (f"{prefix}received_at >= ", query.since),
-        (f"{prefix}received_at < ", query.until),
-        (f"{prefix}id < ", query.before_id),
-    ]
-    for term, value in terms:
-        if value is not None:
-            args.append(value)
-            where.append(f"{term}${len(args)}")
-    return where, args
+assert len(_group_arguments([], 0)) == WRITE_GROUP_PARAMETERS, "WRITE_GROUP and _group_arguments disagree"

@@ -31,7 +31,7 @@ def unindexed(conn: Connection) -> int:
     """About how many reports are above the watermark (exact unless ids were pruned there)."""
     return conn.execute(
         "SELECT coalesce((SELECT max(id) FROM reports), 0) - (SELECT id FROM report_mobiles_watermark)"
-    ).fetchone()[0]
+    ).get
 
 
 def index_chunk(conn: Connection, limit: int = CHUNK) -> int:
@@ -42,7 +42,7 @@ def index_chunk(conn: Connection, limit: int = CHUNK) -> int:
     the chunk and its watermark together (WAL commits are atomic), and the next report commit's
     fsync, which is FULL, makes the chunk durable along with everything before it in the WAL.
     """
-    synchronous = conn.execute("PRAGMA synchronous").fetchone()[0]
+    synchronous = conn.execute("PRAGMA synchronous").get
     conn.execute("PRAGMA synchronous = NORMAL")
     try:
         return _index_chunk(conn, limit)
@@ -52,10 +52,10 @@ def index_chunk(conn: Connection, limit: int = CHUNK) -> int:
 
 def _index_chunk(conn: Connection, limit: int) -> int:
     with immediate(conn):
-        low = conn.execute("SELECT id FROM report_mobiles_watermark").fetchone()[0]
+        low = conn.execute("SELECT id FROM report_mobiles_watermark").get
         high = conn.execute(
             "SELECT max(id) FROM (SELECT id FROM reports WHERE id > ? ORDER BY id LIMIT ?)", (low, limit)
-        ).fetchone()[0]
+        ).get
         if high is not None:
             conn.execute(
                 "INSERT INTO report_mobiles (bucket, mobile, report_id)"

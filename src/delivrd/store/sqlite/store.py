@@ -9,21 +9,21 @@ synchronous=FULL, so a returned `write` survives a kill -9 or a power cut.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, AsyncIterator, Callable, Sequence, TypeVar
 
-from delivrd.query.models import InboxEntry, Page, Reject, Reply, Report, extra_fields, iso_utc, iso_utc8
-from delivrd.writer.push import CALLBACK, Push
-from delivrd.store import insight_sql, migrations
+from delivrd.domain import clock
+from delivrd.store import columns, insight_sql, migrations
+from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
+from delivrd.store.reads import ReportSource, SQLReads
 from delivrd.store.sqlite import mobiles as sqlite_mobiles
 from delivrd.store.sqlite.connect import UNAVAILABLE, Connection, Error, closed, connect, immediate
-from delivrd.store.base import ListQuery, ReportQuery, Store, StoreError, StoreUnavailable
-from delivrd.store.sqlite.insight import SQLiteInsight
+from delivrd.writer.push import CALLBACK, Push
 
 T = TypeVar("T")
 log = logging.getLogger("delivrd.store.sqlite.store")
@@ -38,27 +38,19 @@ CHECKPOINT_PAGES = 2_000
 INDEX_IDLE_SECONDS = 1.0
 
 
-INSERT_INBOX = (
-    "INSERT INTO inbox (id, received_at, route, peer, status, outcome, items, rejected, size, body)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+INSERT_INBOX = columns.insert("inbox", ("id", *columns.INBOX.names))
 UPSERT_REPORT = (
-    "INSERT INTO reports (sid, dedup_key, nationcode, mobile, report_status, errmsg, description,"
-    " user_receive_time, ext, extra, phone, user_receive_ts, inbox_id, received_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (sid, dedup_key) DO UPDATE SET duplicates = duplicates + 1"
+    columns.insert("reports", columns.REPORTS.names + columns.PUSHED)
+    + " ON CONFLICT (sid, dedup_key) DO UPDATE SET duplicates = duplicates + 1"
 )
 UPSERT_REPLY = (
-    "INSERT INTO replies (dedup_key, extend, mobile, nationcode, sign, text, time, extra, phone, inbox_id, received_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (dedup_key) DO UPDATE SET duplicates = duplicates + 1"
+    columns.insert("replies", columns.REPLIES.names + columns.PUSHED)
+    + " ON CONFLICT (dedup_key) DO UPDATE SET duplicates = duplicates + 1"
 )
 #: the group's new receipts (ids above the mark) folded into their messages; NOT INDEXED: a rowid
 #: range, never a walk of the sid index (which the planner would pick for the grouping)
 FOLD_REPORTS = insight_sql.fold_reports("reports NOT INDEXED WHERE id > ?", grouped=False)
-INSERT_REJECT = (
-    "INSERT INTO rejects (inbox_id, received_at, route, item_index, reason, raw) VALUES (?, ?, ?, ?, ?, ?)"
-)
+INSERT_REJECT = columns.insert("rejects", ("inbox_id", "received_at", "route", *columns.REJECTS.names))
 ADD_COUNTER = (
     "INSERT INTO counters (name, value) VALUES (?, ?)"
     " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
@@ -68,13 +60,17 @@ ADD_COUNTER = (
 RETAINED = (("reports", "received_at"), ("replies", "received_at"), ("rejects", "received_at"),
             ("inbox", "received_at"), ("sends", "sent_at"), ("messages", "at"))  # fmt: skip
 
-REPORT_COLUMNS = (
-    "id, sid, nationcode, mobile, report_status, errmsg, description, user_receive_time, ext, extra,"
-    " phone, received_at, user_receive_ts, duplicates"
-)
-REPLY_COLUMNS = "id, extend, mobile, nationcode, sign, text, time, extra, phone, received_at, duplicates"
-REJECT_COLUMNS = "id, inbox_id, route, item_index, reason, raw, received_at"
-INBOX_COLUMNS = "id, route, peer, status, outcome, items, rejected, size, body, received_at"
+INSERT_SEND = columns.insert("sends", (*columns.SENDS.names, "registered_at")) + " ON CONFLICT DO NOTHING"
+#: the call's new sends (ids above the mark) given their messages
+FOLD_SENDS = insight_sql.fold_sends("sends NOT INDEXED WHERE id > ?")  # a rowid range
+#: rows handed over per step of `messages`
+CHUNK = 5000
+
+#: reports are found by mobile through the index filled behind ingest (`sqlite_mobiles`)
+REPORTS = ReportSource(
+    select=f"SELECT {columns.REPORTS.select()} FROM reports", prefix="", mobile=sqlite_mobiles.MATCH,
+    mobile_binds=2, order="id", narrow_order="id",
+)  # fmt: skip
 
 
 class SQLiteSchema:
@@ -87,10 +83,10 @@ class SQLiteSchema:
         self.where = "this SQLite database"
 
     def version(self) -> int:
-        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+        return self.conn.execute("PRAGMA user_version").get
 
     def is_empty(self) -> bool:
-        return self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+        return self.conn.execute("SELECT count(*) FROM sqlite_master").get == 0
 
     def apply(self, migration: migrations.Migration) -> None:
         # BEGIN IMMEDIATE takes the write lock first, so two processes never apply one step twice
@@ -101,43 +97,9 @@ class SQLiteSchema:
                 self.conn.execute(f"PRAGMA user_version = {migration.version}")
 
 
-def _report(r: tuple) -> Report:
-    return Report(
-        id=r[0], sid=r[1], nationcode=r[2], mobile=r[3], report_status=r[4], errmsg=r[5], description=r[6],
-        user_receive_time=r[7], ext=r[8], extra=extra_fields(r[9]), phone=r[10], received_at=iso_utc(r[11]),
-        user_receive_at=iso_utc8(r[12]), duplicates=r[13],
-    )  # fmt: skip
-
-
-def _reply(r: tuple) -> Reply:
-    return Reply(
-        id=r[0], extend=r[1], mobile=r[2], nationcode=r[3], sign=r[4], text=r[5], time=r[6],
-        extra=extra_fields(r[7]), phone=r[8], received_at=iso_utc(r[9]), duplicates=r[10],
-    )  # fmt: skip
-
-
-def _reject(r: tuple) -> Reject:
-    return Reject(
-        id=r[0], inbox_id=r[1], route=r[2], item_index=r[3], reason=r[4], raw=r[5], received_at=iso_utc(r[6])
-    )
-
-
-def _inbox(r: tuple) -> InboxEntry:
-    body: bytes | None = r[8]
-    text = b64 = None
-    if body is not None:
-        try:
-            text = body.decode()
-        except UnicodeDecodeError:
-            b64 = base64.b64encode(body).decode()
-    return InboxEntry(
-        id=r[0], route=r[1], peer=r[2], status=r[3], outcome=r[4], items=r[5], rejected=r[6], size=r[7],
-        body=text, body_base64=b64, received_at=iso_utc(r[9]),
-    )  # fmt: skip
-
-
-class SQLiteStore(SQLiteInsight, Store):
+class SQLiteStore(SQLReads, Store):
     dialect = "sqlite"
+    reports_from = REPORTS
 
     def __init__(self, path: str | Path, *, migrate: bool = False, readers: int = 4) -> None:
         self.path = str(path)
@@ -201,7 +163,7 @@ class SQLiteStore(SQLiteInsight, Store):
 
     def _open(self) -> int:
         conn = connect(self.path)
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = conn.execute("PRAGMA journal_mode = WAL").get
         if mode != "wal":
             raise Error(f"could not switch to WAL journal mode (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
@@ -271,12 +233,11 @@ class SQLiteStore(SQLiteInsight, Store):
         with immediate(conn):
             # the group's inbox ids are known before inserting (the write lock is held), so the
             # inbox rows go in with one executemany instead of a statement per push
-            top = conn.execute("SELECT coalesce(max(id), 0) FROM inbox").fetchone()[0]
+            top = conn.execute("SELECT coalesce(max(id), 0) FROM inbox").get
             conn.executemany(
                 INSERT_INBOX,
-                [(top + n, push.received_at, push.route, push.peer, push.status, push.outcome,
-                  push.items, push.rejected, push.size, push.body) for n, push in enumerate(pushes, 1)],
-            )  # fmt: skip
+                [(top + n, *columns.inbox_values(push)) for n, push in enumerate(pushes, 1)],
+            )
             for inbox_id, push in enumerate(pushes, top + 1):
                 tail = (inbox_id, push.received_at)
                 (reports if push.route == CALLBACK else replies).extend([row + tail for row in push.rows])
@@ -305,9 +266,9 @@ class SQLiteStore(SQLiteInsight, Store):
         """Insert-or-count-duplicate; returns how many rows were new. `then` runs with the id below the new rows."""
         if not rows:
             return 0
-        top = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
+        top = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").get
         conn.executemany(sql, rows)
-        new = conn.execute(f"SELECT count(*) FROM {table} WHERE id > ?", (top,)).fetchone()[0]
+        new = conn.execute(f"SELECT count(*) FROM {table} WHERE id > ?", (top,)).get
         if new and then is not None:
             conn.execute(then, (top,))
         return new
@@ -334,6 +295,29 @@ class SQLiteStore(SQLiteInsight, Store):
         conn.execute(sql, (before,))  # autocommit: one transaction per batch
         return conn.changes()
 
+    async def register_sends(self, sends: Sequence[Send]) -> int:
+        """Sends are written on the writer thread (one transaction per call, beside the group commits), their
+        messages in the same transaction."""
+        try:
+            return await self._on_writer(self._register_sends, sends)
+        except Error as exc:
+            raise StoreError(f"SQLite commit failed: {exc}") from exc
+
+    def _register_sends(self, sends: Sequence[Send]) -> int:
+        conn = self._conn
+        if conn is None:
+            raise closed()
+        now = clock.now_micros()
+        values = [(*columns.send_values(s), now) for s in sends]
+        with immediate(conn):
+            top = conn.execute("SELECT coalesce(max(id), 0) FROM sends").get
+            before = conn.total_changes()
+            conn.executemany(INSERT_SEND, values)
+            new = conn.total_changes() - before
+            if new:
+                conn.execute(FOLD_SENDS, (top,))
+        return new
+
     # -- reading ------------------------------------------------------------------------------
 
     async def ping(self) -> None:
@@ -343,8 +327,7 @@ class SQLiteStore(SQLiteInsight, Store):
             raise StoreError(f"SQLite is not answering: {exc}") from exc
 
     async def counters(self) -> dict[str, int]:
-        rows = await self._read(lambda c: c.execute("SELECT name, value FROM counters").fetchall())
-        return dict(rows)
+        return {name: value for name, value in await self._rows("SELECT name, value FROM counters", ())}
 
     async def _read(self, fn: Callable[[Connection], T]) -> T:
         try:
@@ -352,55 +335,17 @@ class SQLiteStore(SQLiteInsight, Store):
         except Error as exc:
             raise StoreError(f"SQLite read failed: {exc}") from exc
 
-    async def _page(self, sql: str, where: list[str], args: list[Any], limit: int, make: Callable) -> Page:
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id DESC LIMIT ?"
-        rows = await self._read(lambda c: c.execute(sql, [*args, limit + 1]).fetchall())
-        items = [make(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return Page(items=items, next_cursor=str(items[-1].id) if more else None)
+    async def _rows(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return await self._read(lambda c: c.execute(sql, args).fetchall())
 
-    async def reports(self, query: ReportQuery) -> Page:
-        where, args = _filters(
-            query,
-            ("sid", query.sid),
-            ("nationcode", query.nationcode),
-            ("report_status", query.report_status),
-            ("errmsg", query.errmsg),
-        )
-        if query.mobile is not None:
-            where.insert(0, sqlite_mobiles.MATCH)
-            args[:0] = [query.mobile, query.mobile]
-        return await self._page(f"SELECT {REPORT_COLUMNS} FROM reports", where, args, query.limit, _report)
-
-    async def replies(self, query: ListQuery) -> Page:
-        where, args = _filters(query, ("mobile", query.mobile))
-        return await self._page(f"SELECT {REPLY_COLUMNS} FROM replies", where, args, query.limit, _reply)
-
-    async def rejects(self, query: ListQuery) -> Page:
-        where, args = _filters(query, ("route", query.route))
-        return await self._page(f"SELECT {REJECT_COLUMNS} FROM rejects", where, args, query.limit, _reject)
-
-    async def inbox(self, query: ListQuery) -> Page:
-        where, args = _filters(query, ("route", query.route), ("outcome", query.outcome))
-        return await self._page(f"SELECT {INBOX_COLUMNS} FROM inbox", where, args, query.limit, _inbox)
-
-
-def _filters(query: ReportQuery | ListQuery, *equal: tuple[str, Any]) -> tuple[list[str], list[Any]]:
-    """WHERE terms for the equality filters given and the time/keyset filters every query has."""
-    where: list[str] = []
-    args: list[Any] = []
-    for column, value in equal:
-        if value is not None:
-            where.append(f"{column} = ?")
-            args.append(value)
-    for term, value in (
-        ("received_at >= ?", query.since),
-        ("received_at < ?", query.until),
-        ("id < ?", query.before_id),
-    ):
-        if value is not None:
-            where.append(term)
-            args.append(value)
-    return where, args
+    async def messages(self, query: MessageQuery) -> AsyncIterator[list[MessageRow]]:
+        # a connection of its own, so the cursor can be stepped from whichever reader thread is free
+        conn = connect(self.path, readonly=True)
+        try:
+            cursor = await self._on_reader(conn.execute, insight_sql.MESSAGES, insight_sql.message_args(query))
+            while found := await self._on_reader(lambda: list(islice(cursor, CHUNK))):
+                yield [MessageRow(*r) for r in found]
+        except Error as exc:
+            raise StoreError(f"SQLite read failed: {exc}") from exc
+        finally:
+            conn.close()
