@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from delivrd.writer.push import CALLBACK, Push
+from delivrd.domain.push import CALLBACK, Push
 from delivrd.store import migrations
 from delivrd.store.base import Store
 from delivrd.store.sqlite.store import SQLiteSchema, SQLiteStore

@@ -28,7 +28,7 @@ from pathlib import Path
 import apsw
 
 from delivrd.providers.tencent import decode as tencent
-from delivrd.writer.push import CALLBACK, Push
+from delivrd.domain.push import CALLBACK, Push
 from delivrd.store.sqlite import store as S
 from delivrd.store.sqlite import mobiles as sqlite_mobiles
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from delivrd.config import OPTIONS, flag, variable
 from delivrd.domain import results
-from delivrd.writer.push import OUTCOMES
+from delivrd.domain.push import OUTCOMES
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from delivrd.domain import results
 from delivrd.query.http import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, MIN_LIMIT, TEXT_PATTERN, endpoint
-from delivrd.query.openapi import document
+from delivrd.openapi import document
 from delivrd.query.stats import GROUPS
 from tests.databases import POSTGRES_URL
 from tests.factories import batch, body

@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from delivrd.writer.push import CALLBACK, Push
+from delivrd.domain.push import CALLBACK, Push
 from delivrd.store import open_store
 from delivrd.providers.tencent.decode import report_row
 

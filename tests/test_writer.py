@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from delivrd.domain import results
-from delivrd.writer.push import CALLBACK, Push
+from delivrd.domain.push import CALLBACK, Push
 from delivrd.store import StoreError, StoreUnavailable
 from delivrd.writer.group_commit import Writer, WriteRefused
 

@@ -19,7 +19,7 @@ from delivrd.domain.retention import retention_cutoff
 from delivrd.query import http as api
 from delivrd.wire import callbacks
 from delivrd.query import insight as insight_api
-from delivrd.query import openapi
+from delivrd import openapi
 from delivrd.domain import results
 from delivrd.config import Settings
 from delivrd.store import StoreError, open_store

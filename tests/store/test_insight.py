@@ -2,7 +2,7 @@
 
 import asyncio
 
-from delivrd.writer.push import CALLBACK, Push
+from delivrd.domain.push import CALLBACK, Push
 from delivrd.store.base import MessageQuery, Send, SendQuery, StatsQuery
 from delivrd.store import open_store
 from delivrd.providers.tencent.decode import report_row

@@ -8,6 +8,8 @@ import re
 import pytest
 
 from delivrd.domain import message_state as rules
+from delivrd.providers.tencent import receipts
+from delivrd.query.category import category
 from delivrd.store import insight_sql, migrations
 from delivrd.store.sqlite.connect import connect
 
@@ -65,8 +67,8 @@ def test_python_and_sql_decide_the_same_state_and_code():
 
 
 def test_category_and_pending_after():
-    assert rules.category(rules.DELIVERED, "DELIVRD") == "delivered"
-    assert rules.category(rules.PENDING, None) is None and rules.category(rules.NO_RECEIPT, None) is None
-    assert rules.category(rules.FAILED, "MK:0001") == rules.failure_category("MK:0001")
+    assert category(rules.DELIVERED, "DELIVRD") == "delivered"
+    assert category(rules.PENDING, None) is None and category(rules.NO_RECEIPT, None) is None
+    assert category(rules.FAILED, "MK:0001") == receipts.category("MK:0001") == "invalid_number"
     assert rules.pending_after(10_000_000, 3) == 7_000_000
     assert rules.latency_s(10, -1) == 10 and rules.latency_s(10, 1_999_999) == 9  # truncated, as SQL's division

@@ -6,7 +6,7 @@ import time
 import pytest
 from tests.databases import postgres
 
-from delivrd.writer.push import CALLBACK, Push
+from delivrd.domain.push import CALLBACK, Push
 from delivrd.domain.clock import DAY_US as DAY
 from delivrd.store.postgres.store import DAYS_AHEAD, PostgresStore, partition_name
 from delivrd.providers.tencent.decode import report_row

@@ -17,7 +17,7 @@ import pytest
 from delivrd.providers.tencent.decode import Quarantined, reply_row, report_row
 from delivrd.store import ReportQuery, open_store
 from delivrd.store.base import ListQuery, Send, SendQuery
-from delivrd.writer.push import CALLBACK, REPLY, Push
+from delivrd.domain.push import CALLBACK, REPLY, Push
 
 T0 = 1_790_000_000_000_000  # µs
 STEP = 10  # µs between pushes

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from delivrd.writer.push import CALLBACK, Push
+from delivrd.domain.push import CALLBACK, Push
 from delivrd.store import ReportQuery
 from delivrd.store import migrations
 from delivrd.store.sqlite.store import SQLiteStore

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from delivrd.writer.push import CALLBACK, Push
+from delivrd.domain.push import CALLBACK, Push
 from delivrd.store import ReportQuery
 from delivrd.store.sqlite.store import SQLiteStore
 from delivrd.store.sqlite.connect import connect

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from delivrd.writer.push import CALLBACK, REPLY, Push
+from delivrd.domain.push import CALLBACK, REPLY, Push
 from delivrd.store import ReportQuery, StoreError, open_store
 from delivrd.store.base import ListQuery, Send, SendQuery
 from delivrd.providers.tencent.decode import Quarantined, reply_row, report_row

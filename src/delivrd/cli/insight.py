@@ -26,8 +26,9 @@ from delivrd.domain import message_state
 from delivrd.query import stats
 from delivrd.providers.tencent import decode as tencent
 from delivrd.query import models
+from delivrd.query.category import category as message_category
 from delivrd.query.models import iso_utc
-from delivrd.writer.push import CALLBACK, Push
+from delivrd.domain.push import CALLBACK, Push
 from delivrd.store import Insight, Reader, ReportQuery, Store, StoreError, open_store
 from delivrd.store.base import MessageQuery, Send
 
@@ -160,7 +161,7 @@ async def _messages(store: Insight, since: int | None, until: int | None, window
     query = MessageQuery(since=since, until=until, pending_after=pending_after)
     async for chunk in store.messages(query):
         for m in chunk:
-            category = message_state.category(m.state, m.code)
+            category = message_category(m.state, m.code)
             yield {
                 "sid": m.sid, "nationcode": m.nationcode, "mobile": m.mobile, "state": m.state, "code": m.code,
                 "category": category, "template_id": m.template_id, "sign_name": m.sign_name,

@@ -1,4 +1,4 @@
-"""A message's state, its failure category and the pending cut-off: each rule once, as SQL and as Python.
+"""A message's state and the pending cut-off: each rule once, as SQL and as Python.
 
 A message is one number of one registered send, or the receipts of one (sid, mobile) with
 no registered send. What its receipts and its send's Code say decide its outcome:
@@ -19,8 +19,6 @@ view (`query.messages.view`) take theirs from here.
 from __future__ import annotations
 
 from typing import Iterable
-
-from delivrd.providers.tencent import receipts
 
 DELIVERED, FAILED, PENDING, NO_RECEIPT = "delivered", "failed", "pending", "no_receipt"
 STATES = (DELIVERED, FAILED, PENDING, NO_RECEIPT)
@@ -98,14 +96,3 @@ def pending_after(now: int, no_receipt_after: int) -> int:
     """The moment (µs) from which a message with no receipt is still `pending`: `no_receipt_after` seconds ago."""
     return now - no_receipt_after * 1_000_000
 
-
-def failure_category(code: str | None) -> str:
-    """Why a failed message failed, in a few words: the provider's catalogue of receipt codes."""
-    return receipts.category(code)
-
-
-def category(state: str, code: str | None) -> str | None:
-    """`delivered`, the failure category of a failed message, or None while there is no outcome."""
-    if state == DELIVERED:
-        return DELIVERED
-    return failure_category(code) if state == FAILED else None

@@ -19,6 +19,7 @@ from delivrd.domain import message_state as rules
 from delivrd.domain import phones
 from delivrd.domain import storable
 from delivrd.query import models
+from delivrd.query.category import category
 from delivrd.query.models import Report, SendRecord
 from delivrd.store.base import ReportRow, Send, SendRow
 
@@ -154,6 +155,6 @@ def view(sid: str | None, send: SendRow | None, reports: list[ReportRow], pendin
         times = [r.user_receive_ts for r in reports if r.report_status == rules.SUCCESS
                  and r.user_receive_ts is not None and storable.seconds(r.user_receive_ts)]  # fmt: skip
         latency = None if not times else rules.latency_s(min(times), send.sent_at) * 1000
-    return MessageView(sid=sid, state=state, code=code, category=rules.category(state, code), latency_ms=latency,
+    return MessageView(sid=sid, state=state, code=code, category=category(state, code), latency_ms=latency,
                        send=None if send is None else models.send_record(send),
                        reports=[models.report(r) for r in reports])  # fmt: skip

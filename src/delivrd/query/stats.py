@@ -17,6 +17,7 @@ import msgspec
 
 from delivrd.domain import clock
 from delivrd.domain import message_state as rules
+from delivrd.query.category import category
 from delivrd.query.models import iso_utc
 from delivrd.store import Insight
 from delivrd.store.base import STORE_GROUPS, StatsQuery, StatsRow
@@ -104,7 +105,7 @@ def group_key(by: str | None, row: StatsRow) -> str | None:
     if by == "errmsg":
         return row.code
     if by == "category":
-        return rules.category(row.state, row.code)
+        return category(row.state, row.code)
     return row.key  # type: ignore[return-value]
 
 

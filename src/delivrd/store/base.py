@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import AsyncIterator, Generic, NamedTuple, Protocol, Sequence, TypeVar
 
-from delivrd.writer.push import Push
+from delivrd.domain.push import Push
 
 Row = TypeVar("Row")
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 from delivrd.domain import clock
 from delivrd.domain import results
 from delivrd.providers.base import BodyError, Provider
-from delivrd.writer.push import CALLBACK, REPLY, Push
+from delivrd.domain.push import CALLBACK, REPLY, Push
 from delivrd.writer.group_commit import Writer, WriteRefused
 
 log = logging.getLogger("delivrd.wire.callbacks")

@@ -1,1 +1,1 @@
-"""Pushes (one request body and what was made of it) and the group commit that makes them durable."""
+"""The group commit: pushes queue here and are made durable together, each request answered after its commit."""

@@ -20,7 +20,7 @@ import logging
 from collections import deque
 
 from delivrd.domain import results
-from delivrd.writer.push import Push
+from delivrd.domain.push import Push
 from delivrd.store import Store, StoreError, StoreUnavailable
 
 log = logging.getLogger("delivrd.writer.group_commit")

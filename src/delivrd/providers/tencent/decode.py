@@ -24,6 +24,7 @@ from delivrd.domain import results
 from delivrd.domain import storable
 from delivrd.domain.clock import UTC8
 from delivrd.domain.phones import e164
+from delivrd.store.columns import REPLIES, REPORTS
 from delivrd.providers.base import BodyError, Decoded, Quarantined, preview
 
 REPORT_FIELDS = ("sid", "nationcode", "mobile", "report_status", "errmsg", "description", "user_receive_time", "ext")
@@ -473,3 +474,9 @@ def raw_text(item: Any) -> str:
     if type(item) is Undecodable:
         return item.raw
     return _encode(item).decode()
+
+
+# The rows built here are bound by position to the store's columns (`store.columns`): checked once, at import, so
+# a field added on one side only fails here rather than as a misplaced value at run time.
+assert len(report_row({"sid": "s", "mobile": "m", "report_status": "FAIL"})) == len(REPORTS.written)
+assert len(reply_row({"mobile": "m"})) == len(REPLIES.written)

@@ -26,7 +26,7 @@ from delivrd.store import columns, insight_sql, migrations
 from delivrd.store.columns import Column, Numbers
 from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
 from delivrd.store.reads import ReportSource, SQLReads
-from delivrd.writer.push import CALLBACK, Push
+from delivrd.domain.push import CALLBACK, Push
 
 log = logging.getLogger("delivrd.store.postgres.store")
 

@@ -23,7 +23,7 @@ from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError
 from delivrd.store.reads import ReportSource, SQLReads
 from delivrd.store.sqlite import mobiles as sqlite_mobiles
 from delivrd.store.sqlite.connect import UNAVAILABLE, Connection, Error, closed, connect, immediate
-from delivrd.writer.push import CALLBACK, Push
+from delivrd.domain.push import CALLBACK, Push
 
 T = TypeVar("T")
 log = logging.getLogger("delivrd.store.sqlite.store")

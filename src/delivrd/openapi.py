@@ -17,7 +17,7 @@ from delivrd.query.messages import MessageView, SendSmsCall
 from delivrd.query.models import InboxEntry, Reject, Reply, Report
 from delivrd.providers.tencent.receipts import Catalogue, ReceiptCode
 from delivrd.providers.tencent.shapes import TencentReply, TencentReport
-from delivrd.writer.push import OUTCOMES
+from delivrd.domain.push import OUTCOMES
 
 
 class Answer(msgspec.Struct):
