@@ -15,8 +15,8 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from bench import report, servers, wrk
 from bench.servers import SERVERS, Context
@@ -36,21 +36,47 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "receiver (the naive peer): wrk, 64 connections, server on core 0, wrk on core 1. "
         "See docs/performance.md.",
     )
-    p.add_argument("--duration", type=int, default=10, metavar="SECONDS",
-                   help="seconds of measured load per server, batch and round (default 10)")
-    p.add_argument("--rounds", type=int, default=2, metavar="N",
-                   help="measure every server this many times, interleaved; the table shows each one's best round"
-                   " (default 2)")  # fmt: skip
-    p.add_argument("--sustained", type=int, default=180, metavar="SECONDS",
-                   help="seconds of the sustained run (delivrd on SQLite, batch 100, RSS every second); 0 skips it"
-                   " (default 180)")  # fmt: skip
-    p.add_argument("--quick", action="store_true",
-                   help="tiny durations (1 s per run, 3 s sustained): checks the harness works, measures nothing")  # fmt: skip
-    p.add_argument("--only", action="append", metavar="NAME", choices=[s.name for s in SERVERS],
-                   help="run only this server (repeatable): " + ", ".join(s.name for s in SERVERS))  # fmt: skip
+    p.add_argument(
+        "--duration",
+        type=int,
+        default=10,
+        metavar="SECONDS",
+        help="seconds of measured load per server, batch and round (default 10)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        metavar="N",
+        help="measure every server this many times, interleaved; the table shows each one's best round (default 2)",
+    )
+    p.add_argument(
+        "--sustained",
+        type=int,
+        default=180,
+        metavar="SECONDS",
+        help="seconds of the sustained run (delivrd on SQLite, batch 100, RSS every second); 0 skips it (default 180)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny durations (1 s per run, 3 s sustained): checks the harness works, measures nothing",
+    )
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        choices=[s.name for s in SERVERS],
+        help="run only this server (repeatable): " + ", ".join(s.name for s in SERVERS),
+    )
     p.add_argument("--postgres", metavar="URL", help="also run the delivrd-on-PostgreSQL rows against this database")
-    p.add_argument("--out", type=Path, metavar="FILE", default=Path(__file__).parent / "results" / "latest.json",
-                   help="where to write the JSON results (default bench/results/latest.json)")  # fmt: skip
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        default=Path(__file__).parent / "results" / "latest.json",
+        help="where to write the JSON results (default bench/results/latest.json)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.duration, args.sustained, args.rounds = 1, min(args.sustained, 3), 1
@@ -64,11 +90,15 @@ def verify(name: str, batch: int, acked_reports: int, stored: int, slack: int) -
     extra = stored - acked_reports
     check = {"acked_reports": acked_reports, "stored_reports": stored, "unacked_but_stored": extra}
     if extra < 0:
-        raise LostReports(f"{name} batch {batch}: acked {acked_reports} reports but stored {stored}: "
-                          f"{-extra} acked reports are missing")  # fmt: skip
+        raise LostReports(
+            f"{name} batch {batch}: acked {acked_reports} reports but stored {stored}: "
+            f"{-extra} acked reports are missing"
+        )
     if extra > slack:
-        raise LostReports(f"{name} batch {batch}: stored {stored} reports, {extra} more than acked "
-                          f"(at most {slack} could have been in flight)")  # fmt: skip
+        raise LostReports(
+            f"{name} batch {batch}: stored {stored} reports, {extra} more than acked "
+            f"(at most {slack} could have been in flight)"
+        )
     return check
 
 
@@ -88,8 +118,11 @@ def measure(server: servers.Server, batch: int, args: argparse.Namespace, run_id
     with fresh(server, args) as running:
         before = running.stored_reports() if server.stores else 0
         running.sample(0.2)
-        warm = None if args.quick else wrk.run(running.url, batch=batch, seconds=2, run_id=run_id + "w",
-                                               connections=CONNECTIONS)  # fmt: skip
+        warm = (
+            None
+            if args.quick
+            else wrk.run(running.url, batch=batch, seconds=2, run_id=run_id + "w", connections=CONNECTIONS)
+        )
         cpu = running.cpu_seconds()
         load = wrk.run(running.url, batch=batch, seconds=args.duration, run_id=run_id, connections=CONNECTIONS)
         row = report.row(server, load, running.peak_rss, running.cpu_seconds() - cpu)
@@ -108,17 +141,33 @@ def latency_run(server: servers.Server, rate: float, args: argparse.Namespace, r
         running.sample(0.2)
         gap = CONNECTIONS * 1000 / rate
         # calibrate: a connection's cycle is its gap plus the answer's latency; take the latter off
-        probe = wrk.run(running.url, batch=1, seconds=min(3, args.duration), run_id=run_id + "c",
-                        connections=CONNECTIONS, gap_ms=gap)  # fmt: skip
+        probe = wrk.run(
+            running.url,
+            batch=1,
+            seconds=min(3, args.duration),
+            run_id=run_id + "c",
+            connections=CONNECTIONS,
+            gap_ms=gap,
+        )
         latency_ms = max(0.0, CONNECTIONS * 1000 / max(probe.requests_per_s, 1) - gap)
         gap = max(gap / 2, gap - latency_ms)  # a stall during calibration must not double the rate
-        load = wrk.run(running.url, batch=1, seconds=args.duration, run_id=run_id, connections=CONNECTIONS,
-                       gap_ms=gap)  # fmt: skip
+        load = wrk.run(running.url, batch=1, seconds=args.duration, run_id=run_id, connections=CONNECTIONS, gap_ms=gap)
         stored = running.settled_reports() - before
-        check = verify(server.name, 1, load.acked_reports + probe.acked_reports, stored,
-                       2 * CONNECTIONS + sum(load.errors.values()) + sum(probe.errors.values()))  # fmt: skip
-    return {"server": server.name, "offered_rps": round(rate, 1), "gap_ms": round(gap, 3), **report.load(load),
-            "peak_rss_mb": report.mb(running.peak_rss), "check": check}  # fmt: skip
+        check = verify(
+            server.name,
+            1,
+            load.acked_reports + probe.acked_reports,
+            stored,
+            2 * CONNECTIONS + sum(load.errors.values()) + sum(probe.errors.values()),
+        )
+    return {
+        "server": server.name,
+        "offered_rps": round(rate, 1),
+        "gap_ms": round(gap, 3),
+        **report.load(load),
+        "peak_rss_mb": report.mb(running.peak_rss),
+        "check": check,
+    }
 
 
 def sustained_run(server: servers.Server, args: argparse.Namespace, run_id: str) -> dict:
@@ -128,12 +177,18 @@ def sustained_run(server: servers.Server, args: argparse.Namespace, run_id: str)
         running.sample(1.0)
         load = wrk.run(running.url, batch=100, seconds=args.sustained, run_id=run_id, connections=CONNECTIONS)
         stored = running.settled_reports() - before
-        check = verify(server.name, 100, load.acked_reports, stored,
-                       (2 * CONNECTIONS + sum(load.errors.values())) * 100)  # fmt: skip
+        check = verify(
+            server.name, 100, load.acked_reports, stored, (2 * CONNECTIONS + sum(load.errors.values())) * 100
+        )
     t0 = running.samples[0][0]
     series = [(round(t - t0, 1), report.mb(rss)) for t, rss in running.samples]
-    return {"server": server.name, "seconds": args.sustained, **report.load(load), "check": check,
-            **report.rss_trend(series)}  # fmt: skip
+    return {
+        "server": server.name,
+        "seconds": args.sustained,
+        **report.load(load),
+        "check": check,
+        **report.rss_trend(series),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,10 +202,20 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {
         "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]},  # fmt: skip
-        "setup": {"connections": CONNECTIONS, "server_core": servers.SERVER_CORE, "wrk_core": 1,
-                  "duration_s": args.duration, "rounds": args.rounds, "batches": list(BATCHES)},  # fmt: skip
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+        },
+        "setup": {
+            "connections": CONNECTIONS,
+            "server_core": servers.SERVER_CORE,
+            "wrk_core": 1,
+            "duration_s": args.duration,
+            "rounds": args.rounds,
+            "batches": list(BATCHES),
+        },
         "rows": [],
         "skipped": [],
     }
@@ -169,8 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         for round_no in range(1, args.rounds + 1):
             for server in list(runnable):
                 for batch in BATCHES:
-                    console.print(f"[bold]{server.name}[/] batch {batch}, round {round_no}/{args.rounds}: "
-                                  f"{args.duration}s …")  # fmt: skip
+                    console.print(
+                        f"[bold]{server.name}[/] batch {batch}, round {round_no}/{args.rounds}: {args.duration}s …"
+                    )
                     try:
                         row = measure(server, batch, args, f"{stamp}{server.name}{batch}r{round_no}")
                     except servers.StartFailed as exc:
@@ -191,8 +257,10 @@ def main(argv: list[str] | None = None) -> int:
             rate = saturated["requests_per_s"] / 2
             latency_rounds: list[dict] = result.setdefault("latency_rounds", [])
             for round_no in range(1, args.rounds + 1):
-                console.print(f"[bold]latency[/] delivrd-sqlite batch 1 at {rate:,.0f} req/s offered, round "
-                              f"{round_no}/{args.rounds}: {args.duration}s …")  # fmt: skip
+                console.print(
+                    f"[bold]latency[/] delivrd-sqlite batch 1 at {rate:,.0f} req/s offered, round "
+                    f"{round_no}/{args.rounds}: {args.duration}s …"
+                )
                 run = latency_run(main_delivrd, rate, args, f"{stamp}lat{round_no}")
                 run["round"] = round_no
                 run["cpu_pressure_avg10"] = report.cpu_pressure()

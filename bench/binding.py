@@ -12,8 +12,9 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import apsw
 
@@ -23,8 +24,22 @@ ROWS = 100_000
 #: a report row as the SQLite writer binds it: the decoder's columns, then its push's
 NAMES = columns.REPORTS.names + columns.PUSHED
 WIDTH = len(NAMES)
-REPORT = ("bench:0000000001", b"\x01\x02\x03\x04\x05\x06\x07\x08", "86", "13800000000", "SUCCESS", "DELIVRD",
-          "用户短信接收成功", "2026-11-25 10:00:00", None, None, "+8613800000000", 1764036000, 5, 1764036000000000)  # fmt: skip
+REPORT = (
+    "bench:0000000001",
+    b"\x01\x02\x03\x04\x05\x06\x07\x08",
+    "86",
+    "13800000000",
+    "SUCCESS",
+    "DELIVRD",
+    "用户短信接收成功",
+    "2026-11-25 10:00:00",
+    None,
+    None,
+    "+8613800000000",
+    1764036000,
+    5,
+    1764036000000000,
+)
 assert len(REPORT) == WIDTH
 SHAPES = {
     f"{WIDTH} str": tuple(f"s{i}" for i in range(WIDTH)),
@@ -54,7 +69,9 @@ def connect(driver: str, path: str) -> Any:
 
 
 def main() -> int:
-    print(f"sqlite3 module: SQLite {sqlite3.sqlite_version}; apsw {apsw.apsw_version()}: SQLite {apsw.sqlite_lib_version()}")
+    print(
+        f"sqlite3 module: SQLite {sqlite3.sqlite_version}; apsw {apsw.apsw_version()}: SQLite {apsw.sqlite_lib_version()}"
+    )
     print(f"{'':>22} {'sqlite3':>9} {'apsw':>9}   µs per row")
     with tempfile.TemporaryDirectory(prefix="delivrd-bench-binding-") as tmp:
         for shape, row in SHAPES.items():
@@ -63,7 +80,7 @@ def main() -> int:
             for driver in ("sqlite3", "apsw"):
                 conn = connect(driver, ":memory:")
                 conn.execute("CREATE TABLE t (a)")
-                cells.append(best(lambda: conn.executemany(NOTHING, rows)) / ROWS * 1e6)
+                cells.append(best(lambda conn=conn, rows=rows: conn.executemany(NOTHING, rows)) / ROWS * 1e6)
             print(f"{'bind ' + shape:>22} {cells[0]:9.2f} {cells[1]:9.2f}")
         cells = []
         for driver in ("sqlite3", "apsw"):
@@ -74,7 +91,7 @@ def main() -> int:
             conn.execute(TABLE)
             rows = [(f"bench:{n:010d}", *REPORT[1:]) for n in range(ROWS * 2)]
 
-            def insert() -> None:
+            def insert(conn: Any = conn, rows: list[tuple] = rows) -> None:
                 for g in range(0, len(rows), 2000):
                     conn.execute("BEGIN")
                     conn.executemany(INSERT, rows[g : g + 2000])

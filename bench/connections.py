@@ -38,9 +38,11 @@ def ceiling(name: str, http: str) -> Server:
     options = servers.uvicorn_options()
     options[options.index("--http") + 1] = http
     return Server(
-        name, "ceiling", f"bare ASGI app on --http {http}",
+        name,
+        "ceiling",
+        f"bare ASGI app on --http {http}",
         lambda ctx: [sys.executable, "-m", "uvicorn", "bench.apps.ceiling:app", "--port", str(ctx.port), *options],
-    )  # fmt: skip
+    )
 
 
 def measure(server: Server, seconds: float, run_id: str) -> tuple[float, float]:
@@ -59,8 +61,10 @@ def measure(server: Server, seconds: float, run_id: str) -> tuple[float, float]:
     return load.requests_per_s, used.total / load.acked * 1e6
 
 
-REQUEST = (b"POST /sms/callback HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Type: application/json\r\n"
-           b"Content-Length: 150\r\n\r\n" + b"x" * 150)  # fmt: skip
+REQUEST = (
+    b"POST /sms/callback HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 150\r\n\r\n" + b"x" * 150
+)
 
 
 class NullTransport(asyncio.Transport):
@@ -118,8 +122,10 @@ def in_process(rounds: int) -> None:
                 us = await protocol_us(kind, 50_000)
                 least[kind.__name__] = min(us, least.get(kind.__name__, us))
         plain, bounded = least["HttpToolsProtocol"], least["BoundedProtocol"]
-        print(f"protocol alone, least CPU per request over {rounds} rounds: uvicorn httptools {plain:.2f} µs,"
-              f" BoundedProtocol {bounded:.2f} µs ({bounded - plain:+.2f} µs)")  # fmt: skip
+        print(
+            f"protocol alone, least CPU per request over {rounds} rounds: uvicorn httptools {plain:.2f} µs,"
+            f" BoundedProtocol {bounded:.2f} µs ({bounded - plain:+.2f} µs)"
+        )
 
     uvloop.run(run())
 
@@ -147,9 +153,11 @@ def main(argv: list[str] | None = None) -> int:
             cpus[server.name].append(cpu_us)
             print(f"round {round_ + 1}  {server.name:<18} {rate:>9,.0f} requests/s  {cpu_us:6.1f} µs CPU/request")
     plain, bounded = (server.name for server in rows)
-    print(f"best requests/s: {max(rates[plain]):,.0f} vs {max(rates[bounded]):,.0f},"
-          f" ratio {max(rates[bounded]) / max(rates[plain]):.3f}; least CPU per request: {min(cpus[plain]):.1f} µs"
-          f" vs {min(cpus[bounded]):.1f} µs, ratio {min(cpus[bounded]) / min(cpus[plain]):.3f}")  # fmt: skip
+    print(
+        f"best requests/s: {max(rates[plain]):,.0f} vs {max(rates[bounded]):,.0f},"
+        f" ratio {max(rates[bounded]) / max(rates[plain]):.3f}; least CPU per request: {min(cpus[plain]):.1f} µs"
+        f" vs {min(cpus[bounded]):.1f} µs, ratio {min(cpus[bounded]) / min(cpus[plain]):.3f}"
+    )
     return 0
 
 

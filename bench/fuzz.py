@@ -120,8 +120,16 @@ async def _pg(sql: str, url: str) -> None:
 class Server:
     """A `delivrd serve` of our own, on a temporary SQLite file or PostgreSQL schema."""
 
-    def __init__(self, backend: str, max_body: str, *, db: Path | None = None, database_url: str | None = None,
-                 postgres_url: str = POSTGRES_URL, keep: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        backend: str,
+        max_body: str,
+        *,
+        db: Path | None = None,
+        database_url: str | None = None,
+        postgres_url: str = POSTGRES_URL,
+        keep: bool = False,
+    ) -> None:
         self.keep = keep
         self.workdir = Path(tempfile.mkdtemp(prefix="delivrd-fuzz-"))
         self.db = db or self.workdir / "fuzz.db"
@@ -142,9 +150,20 @@ class Server:
     def database_args(self) -> list[str]:
         return ["--db", str(self.db), *(["--database-url", self.database_url] if self.database_url else [])]
 
-    def start(self, timeout: float = 30.0) -> "Server":
-        cmd = [sys.executable, "-m", "delivrd", "serve", "--port", str(self.port), *self.database_args(),
-               "--max-body-bytes", self.max_body, "--log-level", "warning"]  # fmt: skip
+    def start(self, timeout: float = 30.0) -> Server:
+        cmd = [
+            sys.executable,
+            "-m",
+            "delivrd",
+            "serve",
+            "--port",
+            str(self.port),
+            *self.database_args(),
+            "--max-body-bytes",
+            self.max_body,
+            "--log-level",
+            "warning",
+        ]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -218,7 +237,9 @@ class Run:
     by_kind: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     failures: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # check → kind → n
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-    bodies: array = field(default_factory=lambda: array("Q"))  # digest of (route, body) of every body sent within the limit
+    bodies: array = field(
+        default_factory=lambda: array("Q")
+    )  # digest of (route, body) of every body sent within the limit
     oversize: Counter = field(default_factory=Counter)  # route → bodies sent over the limit
     # per origin request i: how many item slots, whether a push carrying them was acked, its path
     items: array = field(default_factory=lambda: array("i"))
@@ -299,13 +320,29 @@ def check_answer(run: Run, req: gen.Request, status: int, headers: Any, content:
             run.answer_cache[key] = known
     problem, result = known
     if problem is not None:
-        run.fail("answers", f"{status}: {problem}", request=req.index, kind=req.kind, how=req.how, path=req.path,
-                 body=_short(req.body), answer=f"{status} {content[:300]!r}")  # fmt: skip
+        run.fail(
+            "answers",
+            f"{status}: {problem}",
+            request=req.index,
+            kind=req.kind,
+            how=req.how,
+            path=req.path,
+            body=_short(req.body),
+            answer=f"{status} {content[:300]!r}",
+        )
         return None
     over = len(req.body) > run.limit
     if over != (status == 413):
-        run.fail("answers", f"size {len(req.body)} vs limit {run.limit} answered {status}", request=req.index,
-                 kind=req.kind, how=req.how, path=req.path, body=_short(req.body), answer=f"{status} {content[:300]!r}")  # fmt: skip
+        run.fail(
+            "answers",
+            f"size {len(req.body)} vs limit {run.limit} answered {status}",
+            request=req.index,
+            kind=req.kind,
+            how=req.how,
+            path=req.path,
+            body=_short(req.body),
+            answer=f"{status} {content[:300]!r}",
+        )
     return result
 
 
@@ -378,8 +415,12 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.idle_since = 0.0
-        self.heads = {path: (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-                             f"Content-Length: ").encode() for path in (gen.CALLBACK, gen.REPLY)}  # fmt: skip
+        self.heads = {
+            path: (
+                f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\nContent-Length: "
+            ).encode()
+            for path in (gen.CALLBACK, gen.REPLY)
+        }
 
     def close(self) -> None:
         if self.writer is not None:
@@ -501,14 +542,28 @@ class Sender:
                 try:
                     async with asyncio.timeout(60):
                         status, headers, content = await conn.post(req.path, req.body)
-                except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError,
-                        TimeoutError) as exc:  # fmt: skip
+                except (
+                    OSError,
+                    asyncio.IncompleteReadError,
+                    asyncio.LimitOverrunError,
+                    ValueError,
+                    IndexError,
+                    TimeoutError,
+                ) as exc:
                     self.in_flight -= 1
                     name = type(exc).__name__
                     run.answers[("no answer", name)] += 1
                     run.by_kind[req.kind][f"no answer: {name}"] += 1
-                    run.fail("answers", f"no answer ({name})", request=req.index, kind=req.kind,
-                             how=req.how, path=req.path, body=_short(req.body), answer=str(exc)[:300])  # fmt: skip
+                    run.fail(
+                        "answers",
+                        f"no answer ({name})",
+                        request=req.index,
+                        kind=req.kind,
+                        how=req.how,
+                        path=req.path,
+                        body=_short(req.body),
+                        answer=str(exc)[:300],
+                    )
                     continue
                 self.in_flight -= 1
                 run.answered += 1
@@ -521,9 +576,16 @@ class Sender:
                         run.acked[req.origin] = 1
                     else:
                         check = "neighbours refused" if req.kind == "neighbour" else "valid refused"
-                        run.fail(check, f"{status}/{result} {_reason(content)}", request=req.index,
-                                 kind=req.kind, how=req.how, path=req.path, body=_short(req.body, 600),
-                                 answer=f"{status} {content[:300]!r}")  # fmt: skip
+                        run.fail(
+                            check,
+                            f"{status}/{result} {_reason(content)}",
+                            request=req.index,
+                            kind=req.kind,
+                            how=req.how,
+                            path=req.path,
+                            body=_short(req.body, 600),
+                            answer=f"{status} {content[:300]!r}",
+                        )
                 if self.opts.check_every and run.sent % self.opts.check_every == 0 and not self.checking.locked():
                     async with self.checking:
                         await self.midway()
@@ -537,8 +599,7 @@ class Sender:
         inbox = await inbox_total(self.client, run)
         sent = run.sent  # the senders go on meanwhile: what the answer may count
         if inbox is not None and not (answered <= inbox - run.inbox_before <= sent):
-            run.fail("inbox", "midway count out of range", answered=answered, sent=sent,
-                     inbox=inbox - run.inbox_before)  # fmt: skip
+            run.fail("inbox", "midway count out of range", answered=answered, sent=sent, inbox=inbox - run.inbox_before)
         for url in ("/v1/reports?limit=100", "/v1/stats", "/v1/rejects?limit=100", "/v1/inbox?limit=10"):
             await read_json(self.client, run, url, "midway")
 
@@ -546,8 +607,9 @@ class Sender:
 # -- reading back ---------------------------------------------------------------------------------
 
 
-async def read_json(client: httpx.AsyncClient, run: Run, url: str, what: str, params: dict | None = None,
-                    allow_404: bool = False) -> Any:  # fmt: skip
+async def read_json(
+    client: httpx.AsyncClient, run: Run, url: str, what: str, params: dict | None = None, allow_404: bool = False
+) -> Any:
     """GET url; the JSON answer, or None (and a read failure) when it is not 200 JSON (or a JSON 404, if allowed)."""
     answer = None
     if len(url) + sum(len(str(v)) for v in (params or {}).values()) * 3 > 8000:
@@ -559,12 +621,14 @@ async def read_json(client: httpx.AsyncClient, run: Run, url: str, what: str, pa
             break
         except httpx.TransportError as exc:
             if attempt:
-                run.fail("reads", f"{what}: {type(exc).__name__}", url=url, params=repr(params)[:300],
-                         answer=str(exc)[:300])  # fmt: skip
+                run.fail(
+                    "reads", f"{what}: {type(exc).__name__}", url=url, params=repr(params)[:300], answer=str(exc)[:300]
+                )
                 return None
         except (httpx.HTTPError, UnicodeError, ValueError) as exc:
-            run.fail("reads", f"{what}: {type(exc).__name__}", url=url, params=repr(params)[:300],
-                     answer=str(exc)[:300])  # fmt: skip
+            run.fail(
+                "reads", f"{what}: {type(exc).__name__}", url=url, params=repr(params)[:300], answer=str(exc)[:300]
+            )
             return None
     assert answer is not None
     try:
@@ -576,8 +640,12 @@ async def read_json(client: httpx.AsyncClient, run: Run, url: str, what: str, pa
     if data is None:
         route = url.split("?")[0]
         route = re.sub(r"^/v1/(messages|phones)/.*", r"/v1/\1/{x}", route)
-        run.fail("reads", f"{what}: {route} -> {answer.status_code} {_reason(answer.content)[:60]}", url=str(answer.request.url)[:300],
-                 answer=f"{answer.status_code} {answer.content[:300]!r}")  # fmt: skip
+        run.fail(
+            "reads",
+            f"{what}: {route} -> {answer.status_code} {_reason(answer.content)[:60]}",
+            url=str(answer.request.url)[:300],
+            answer=f"{answer.status_code} {answer.content[:300]!r}",
+        )
     return data
 
 
@@ -652,8 +720,7 @@ async def check_inbox(client: httpx.AsyncClient, run: Run, opts: Options, before
     total = await inbox_total(client, run)
     grew = None if total is None else total - run.inbox_before
     if grew is not None and grew != run.sent:
-        run.fail("inbox", "delivrd_inbox_total grew by a different number than requests sent",
-                 sent=run.sent, grew=grew)  # fmt: skip
+        run.fail("inbox", "delivrd_inbox_total grew by a different number than requests sent", sent=run.sent, grew=grew)
     out: dict[str, Any] = {"metric_grew": grew}
     if not opts.inbox_bodies:
         return out
@@ -704,11 +771,19 @@ def judge_rejects(run: Run, inbox: dict[str, Any], store: dict[str, Any]) -> Non
         return
     metric = store.get("rejects_metric")
     if metric is not None and metric != inbox["quarantined"]:
-        run.fail("reads", "delivrd_rejects_total != items quarantined by the inbox", metric=metric,
-                 inbox=inbox["quarantined"])  # fmt: skip
+        run.fail(
+            "reads",
+            "delivrd_rejects_total != items quarantined by the inbox",
+            metric=metric,
+            inbox=inbox["quarantined"],
+        )
     if store.get("rejects") != inbox["reject_rows"]:
-        run.fail("reads", "reject rows listed != rows the inbox's counts call for", listed=store.get("rejects"),
-                 inbox=inbox["reject_rows"])  # fmt: skip
+        run.fail(
+            "reads",
+            "reject rows listed != rows the inbox's counts call for",
+            listed=store.get("rejects"),
+            inbox=inbox["reject_rows"],
+        )
 
 
 async def check_store(client: httpx.AsyncClient, run: Run, opts: Options, server: Server | None) -> dict[str, Any]:
@@ -783,8 +858,13 @@ async def check_store(client: httpx.AsyncClient, run: Run, opts: Options, server
         for j in range(n):
             if j not in bad and not found[base[i] + j]:
                 missing += 1
-                run.fail("stored", "acked valid item not found" + (" (reply)" if run.reply[i] else ""),
-                         request=i, item=j, kind="neighbour" if bad else "valid")  # fmt: skip
+                run.fail(
+                    "stored",
+                    "acked valid item not found" + (" (reply)" if run.reply[i] else ""),
+                    request=i,
+                    item=j,
+                    kind="neighbour" if bad else "valid",
+                )
     out["valid_items_expected"] = sum(
         n - len(run.bad.get(i, ())) for i, n in enumerate(run.items) if run.acked[i] and n
     )
@@ -804,6 +884,7 @@ async def check_store(client: httpx.AsyncClient, run: Run, opts: Options, server
     sample = strange + plain
     out["sampled_reports"] = len(sample)
     started = time.monotonic()
+
     # the bad items sent beside valid ones, by the sid and number they were sent with (stored or quarantined,
     # every lookup must answer): a row that breaks a listing is reached this way even when paging stopped early
     async def look_up_sent(i: int, j: int) -> None:
@@ -812,7 +893,9 @@ async def check_store(client: httpx.AsyncClient, run: Run, opts: Options, server
         await read_json(client, run, "/v1/reports", "reports?sid= (sent)", {"sid": sid})
         await read_json(client, run, f"/v1/messages/{_path_part(sid)}", "message (sent)", allow_404=True)
         await read_json(client, run, "/v1/reports", "reports?mobile= (sent)", {"mobile": item["mobile"]})
-        await read_json(client, run, f"/v1/phones/{_path_part('+' + item['nationcode'] + item['mobile'])}", "phone (sent)")
+        await read_json(
+            client, run, f"/v1/phones/{_path_part('+' + item['nationcode'] + item['mobile'])}", "phone (sent)"
+        )
 
     # a few lookups at a time: the server answers one while the next is on its way
     await bounded([check_one_report(client, run, row) for row in sample] + [look_up_sent(i, j) for i, j in run.odd])
@@ -858,7 +941,11 @@ async def check_one_report(client: httpx.AsyncClient, run: Run, row: dict[str, A
         if not value or not value.strip():
             continue  # an empty filter is no filter
         page = await read_json(client, run, "/v1/reports", f"reports?{name}=", {name: value, "limit": "1000"})
-        if page is not None and len(page.get("items", ())) < 1000 and not any(r.get("id") == rid for r in page["items"]):
+        if (
+            page is not None
+            and len(page.get("items", ())) < 1000
+            and not any(r.get("id") == rid for r in page["items"])
+        ):
             run.fail("reads", f"/v1/reports?{name}= does not show the report", value=repr(value)[:200], id=rid)
     phone = row.get("phone")
     if phone:
@@ -866,8 +953,14 @@ async def check_one_report(client: httpx.AsyncClient, run: Run, row: dict[str, A
         messages = (view or {}).get("messages") or []
         shown = [m.get("sid") for m in messages]
         if view is not None and sum(len(m.get("reports") or ()) for m in messages) < 1000 and sid not in shown:
-            run.fail("reads", "/v1/phones/{phone} does not show the report's message", phone=phone,
-                     sid=repr(sid)[:200], nationcode=row.get("nationcode"), mobile=row.get("mobile"))  # fmt: skip
+            run.fail(
+                "reads",
+                "/v1/phones/{phone} does not show the report's message",
+                phone=phone,
+                sid=repr(sid)[:200],
+                nationcode=row.get("nationcode"),
+                mobile=row.get("mobile"),
+            )
 
 
 def check_exports(run: Run, database: list[str], reports: int | None) -> dict[str, Any]:
@@ -889,7 +982,9 @@ def run_exports(database: list[str], at_once: int = 2) -> list[tuple[str, str, i
             return what, fmt, proc.returncode, proc.stderr.decode(errors="replace")
 
     with ThreadPoolExecutor(at_once) as pool:
-        return list(pool.map(lambda job: one(*job), [(w, f) for w in ("reports", "messages") for f in ("csv", "jsonl")]))
+        return list(
+            pool.map(lambda job: one(*job), [(w, f) for w in ("reports", "messages") for f in ("csv", "jsonl")])
+        )
 
 
 def judge_exports(run: Run, done: list[tuple[str, str, int | None, str]], reports: int | None) -> dict[str, Any]:
@@ -904,8 +999,7 @@ def judge_exports(run: Run, done: list[tuple[str, str, int | None, str]], report
             continue
         m = re.search(r"exported (\d+)", said)
         if what == "reports" and reports is not None and (m is None or int(m.group(1)) != reports):
-            run.fail("reads", f"export reports {fmt}: count differs from /v1/reports", said=said[-200:],
-                     listed=reports)  # fmt: skip
+            run.fail("reads", f"export reports {fmt}: count differs from /v1/reports", said=said[-200:], listed=reports)
     return out
 
 
@@ -953,8 +1047,9 @@ async def _run(opts: Options, base_url: str, server: Server | None, run: Run, da
         if opts.exports and database:
             exports = asyncio.ensure_future(asyncio.to_thread(run_exports, database))
         try:
-            inbox, store = await asyncio.gather(check_inbox(client, run, opts, before_id),
-                                                check_store(client, run, opts, server))  # fmt: skip
+            inbox, store = await asyncio.gather(
+                check_inbox(client, run, opts, before_id), check_store(client, run, opts, server)
+            )
         finally:
             done = await exports if exports is not None else None
         judge_rejects(run, inbox, store)
@@ -972,9 +1067,14 @@ async def _progress(run: Run, opts: Options, server_pid: int | None) -> None:
         rate = run.sent / max(time.monotonic() - run.started, 1e-9)
         cpu = (time.process_time() - cpu0) / max(run.sent, 1) * 1000
         server = cpu_of(server_pid)
-        served = "" if server is None or server0 is None else f", server {(server - server0) / max(run.sent, 1) * 1000:.2f}"
-        print(f"  ... {run.sent} sent, {rate:.0f} req/s, CPU ms/request: harness {cpu:.2f}{served}; "
-              f"{run.total_failures()} failures so far", file=sys.stderr)  # fmt: skip
+        served = (
+            "" if server is None or server0 is None else f", server {(server - server0) / max(run.sent, 1) * 1000:.2f}"
+        )
+        print(
+            f"  ... {run.sent} sent, {rate:.0f} req/s, CPU ms/request: harness {cpu:.2f}{served}; "
+            f"{run.total_failures()} failures so far",
+            file=sys.stderr,
+        )
 
 
 def _event_loop(main: Any) -> Any:
@@ -994,8 +1094,14 @@ def run(opts: Options) -> dict[str, Any]:
     limit = parse_size(opts.max_body_bytes)
     server = None
     if opts.url is None:
-        server = Server(opts.backend, opts.max_body_bytes, db=opts.db, database_url=opts.database_url,
-                        postgres_url=opts.postgres_url, keep=opts.keep).start()  # fmt: skip
+        server = Server(
+            opts.backend,
+            opts.max_body_bytes,
+            db=opts.db,
+            database_url=opts.database_url,
+            postgres_url=opts.postgres_url,
+            keep=opts.keep,
+        ).start()
         base_url = server.url
         database = server.database_args()
     else:
@@ -1043,7 +1149,9 @@ def summarize(run: Run, opts: Options, details: dict, exports: dict | None, serv
         "seconds": round(run.elapsed, 2),
         "requests_per_second": round(run.sent / run.elapsed, 1) if run.elapsed else None,
         "harness_cpu_ms_per_request": round(run.cpu / run.sent * 1000, 3) if run.sent else None,
-        "server_cpu_ms_per_request": round(run.server_cpu / run.sent * 1000, 3) if run.sent and run.server_cpu is not None else None,
+        "server_cpu_ms_per_request": round(run.server_cpu / run.sent * 1000, 3)
+        if run.sent and run.server_cpu is not None
+        else None,
         "check_seconds": round(run.checked_in, 2),
         "inbox_rows": inbox.get("rows", inbox.get("metric_grew")),
         "inbox_metric_grew": inbox.get("metric_grew"),
@@ -1066,12 +1174,16 @@ def summarize(run: Run, opts: Options, details: dict, exports: dict | None, serv
 
 def print_summary(s: dict[str, Any], file=sys.stdout) -> None:
     w = lambda *a: print(*a, file=file)  # noqa: E731
-    w(f"requests:          {s['requests']} sent, {s['answered']} answered in {s['seconds']} s "
-      f"({s['requests_per_second']} req/s), seed {s['seed']}")  # fmt: skip
+    w(
+        f"requests:          {s['requests']} sent, {s['answered']} answered in {s['seconds']} s "
+        f"({s['requests_per_second']} req/s), seed {s['seed']}"
+    )
     server_cpu = s.get("server_cpu_ms_per_request")
-    w(f"CPU per request:   harness {s['harness_cpu_ms_per_request']} ms"
-      + (f", server {server_cpu} ms" if server_cpu is not None else "")
-      + f"; read-back and exports took {s['check_seconds']} s")  # fmt: skip
+    w(
+        f"CPU per request:   harness {s['harness_cpu_ms_per_request']} ms"
+        + (f", server {server_cpu} ms" if server_cpu is not None else "")
+        + f"; read-back and exports took {s['check_seconds']} s"
+    )
     w(f"inbox rows:        {s['inbox_rows']} (delivrd_inbox_total grew {s['inbox_metric_grew']})")
     w(f"kept-body mismatches: {s['kept_body_mismatches']}")
     w("answers:           " + ", ".join(f"{k}: {v}" for k, v in s["answers"].items()))
@@ -1083,10 +1195,12 @@ def print_summary(s: dict[str, Any], file=sys.stdout) -> None:
     w(f"stored failures:          {s['stored_failures']}")
     store = s.get("store") or {}
     if store:
-        w(f"read back:         {store.get('reports')} reports, {store.get('replies')} replies, "
-          f"{store.get('rejects')} rejects; {store.get('valid_items_expected')} acked valid items, "
-          f"{store.get('valid_items_missing')} missing; {store.get('sampled_reports')} stored reports and "
-          f"{store.get('sent_bad_items_looked_up')} sent bad items looked up one by one")  # fmt: skip
+        w(
+            f"read back:         {store.get('reports')} reports, {store.get('replies')} replies, "
+            f"{store.get('rejects')} rejects; {store.get('valid_items_expected')} acked valid items, "
+            f"{store.get('valid_items_missing')} missing; {store.get('sampled_reports')} stored reports and "
+            f"{store.get('sent_bad_items_looked_up')} sent bad items looked up one by one"
+        )
     if s.get("server_tracebacks"):
         w(f"server log:        {s['server_tracebacks']} tracebacks")
     for check, kinds in s["failures"].items():
@@ -1100,41 +1214,85 @@ def print_summary(s: dict[str, Any], file=sys.stdout) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.fuzz", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="\n\n".join(__doc__.split("\n\n")[1:]))  # fmt: skip
+    p = argparse.ArgumentParser(
+        prog="python -m bench.fuzz",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+    )
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite",
-                       help="start a delivrd of our own on a temporary SQLite file or PostgreSQL schema (default sqlite)")  # fmt: skip
-    where.add_argument("--url", help="fuzz a running delivrd instead (e.g. http://127.0.0.1:8080); "
-                       "nothing else may send to it during the run")  # fmt: skip
+    where.add_argument(
+        "--backend",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="start a delivrd of our own on a temporary SQLite file or PostgreSQL schema (default sqlite)",
+    )
+    where.add_argument(
+        "--url",
+        help="fuzz a running delivrd instead (e.g. http://127.0.0.1:8080); nothing else may send to it during the run",
+    )
     p.add_argument("--db", type=Path, help="with --url: the server's SQLite file, for the export check")
     p.add_argument("--database-url", help="with --url: the server's PostgreSQL URL, for the export check")
-    p.add_argument("--postgres-url", default=POSTGRES_URL, help=f"where --backend postgresql makes its schema "
-                   f"(default {POSTGRES_URL}, or DELIVRD_TEST_POSTGRES_URL)")  # fmt: skip
-    p.add_argument("--requests", type=int, help="stop after this many requests (default 10000 when --seconds is not given)")
+    p.add_argument(
+        "--postgres-url",
+        default=POSTGRES_URL,
+        help=f"where --backend postgresql makes its schema (default {POSTGRES_URL}, or DELIVRD_TEST_POSTGRES_URL)",
+    )
+    p.add_argument(
+        "--requests", type=int, help="stop after this many requests (default 10000 when --seconds is not given)"
+    )
     p.add_argument("--seconds", type=float, help="stop sending after this long")
-    p.add_argument("--concurrency", type=int, default=64,
-                   help="connections (default 64: larger commit groups, less server CPU per request than 16)")  # fmt: skip
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=64,
+        help="connections (default 64: larger commit groups, less server CPU per request than 16)",
+    )
     p.add_argument("--seed", type=int, default=1, help="the same seed sends the same requests (default 1)")
     p.add_argument("--max-body-bytes", default="1m", help="passed to the server; with --url, the server's (default 1m)")
-    p.add_argument("--check-every", type=int, default=0, metavar="K",
-                   help="also check the inbox count and the read API every K requests")  # fmt: skip
-    p.add_argument("--sample", type=int, default=500,
-                   help="stored reports looked up one by one after the run (default 500; 0: none)")  # fmt: skip
-    p.add_argument("--no-inbox-bodies", action="store_true",
-                   help="count inbox rows through /metrics only, without reading every body back")  # fmt: skip
+    p.add_argument(
+        "--check-every",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also check the inbox count and the read API every K requests",
+    )
+    p.add_argument(
+        "--sample",
+        type=int,
+        default=500,
+        help="stored reports looked up one by one after the run (default 500; 0: none)",
+    )
+    p.add_argument(
+        "--no-inbox-bodies",
+        action="store_true",
+        help="count inbox rows through /metrics only, without reading every body back",
+    )
     p.add_argument("--no-exports", action="store_true", help="skip `delivrd export`")
     p.add_argument("--keep", action="store_true", help="keep the temporary database and server log")
     p.add_argument("--json", type=Path, dest="json_path", help="write the summary as JSON to this file")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     a = p.parse_args(argv)
     parse_size(a.max_body_bytes)
-    opts = Options(url=a.url, backend=a.backend, db=a.db, database_url=a.database_url, postgres_url=a.postgres_url,
-                   requests=a.requests, seconds=a.seconds, concurrency=a.concurrency, seed=a.seed,
-                   max_body_bytes=a.max_body_bytes, check_every=a.check_every, sample=a.sample,
-                   inbox_bodies=not a.no_inbox_bodies, exports=not a.no_exports, keep=a.keep,
-                   json_path=a.json_path, quiet=a.quiet)  # fmt: skip
+    opts = Options(
+        url=a.url,
+        backend=a.backend,
+        db=a.db,
+        database_url=a.database_url,
+        postgres_url=a.postgres_url,
+        requests=a.requests,
+        seconds=a.seconds,
+        concurrency=a.concurrency,
+        seed=a.seed,
+        max_body_bytes=a.max_body_bytes,
+        check_every=a.check_every,
+        sample=a.sample,
+        inbox_bodies=not a.no_inbox_bodies,
+        exports=not a.no_exports,
+        keep=a.keep,
+        json_path=a.json_path,
+        quiet=a.quiet,
+    )
     summary = run(opts)
     print_summary(summary)
     return 0 if summary["ok"] else 1

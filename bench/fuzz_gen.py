@@ -77,9 +77,7 @@ def _dump(v: Any, a: bool, out: list[str], comma: str = ",", colon: str = ":") -
         out.append("true")
     elif v is False:
         out.append("false")
-    elif isinstance(v, Raw):
-        out.append(str(v))
-    elif isinstance(v, int):
+    elif isinstance(v, (Raw, int)):
         out.append(str(v))
     elif isinstance(v, float):
         out.append(json.dumps(v))
@@ -163,18 +161,28 @@ _COUNTRIES = [  # nationcode, weight (of 100), national number from a 12-digit d
 ]
 _COUNTRY_BY_PERCENT = [c for c in _COUNTRIES for _ in range(c[1])]
 _FAILURES = [
-    ("UNDELIV", "用户手机号码状态异常（空号、停机、关机）"), ("MK:0001", "空号"), ("EXPIRED", "短信有效期内未送达"),
-    ("REJECTD", "运营商拒绝下发"), ("MK:0024", "手机关机"), ("DB:0141", "号码在运营商黑名单中"), ("1", "空号"),
-    ("NOROUTE", "路由失败"), ("UNKNOWN", "未知错误"), ("W-BLACK", "全局黑名单号码"), ("SUBFAIL", "The carrier rejected it"),
+    ("UNDELIV", "用户手机号码状态异常（空号、停机、关机）"),
+    ("MK:0001", "空号"),
+    ("EXPIRED", "短信有效期内未送达"),
+    ("REJECTD", "运营商拒绝下发"),
+    ("MK:0024", "手机关机"),
+    ("DB:0141", "号码在运营商黑名单中"),
+    ("1", "空号"),
+    ("NOROUTE", "路由失败"),
+    ("UNKNOWN", "未知错误"),
+    ("W-BLACK", "全局黑名单号码"),
+    ("SUBFAIL", "The carrier rejected it"),
     ("XX:9999", "a code nobody documented"),
-]  # fmt: skip
+]
 _DELIVERED = ["用户短信接收成功", "The SMS message is successfully delivered"]
 _EXTS = ["", "order-42", '{"user":1}', "会话上下文"]
 _BASE = datetime(2026, 11, 24, 10, 0, 0)
 _BASE_TS = calendar.timegm(_BASE.timetuple())  # the base as if UTC: `time` and user_receive_time agree
 _SPAN = 6 * 86400  # items fall within three days either side of the base
-_DAYS = {d: (_BASE + timedelta(days=d - _BASE_TS // 86400)).strftime("%Y-%m-%d")
-         for d in range((_BASE_TS - _SPAN // 2) // 86400, (_BASE_TS + _SPAN // 2) // 86400 + 1)}  # fmt: skip
+_DAYS = {
+    d: (_BASE + timedelta(days=d - _BASE_TS // 86400)).strftime("%Y-%m-%d")
+    for d in range((_BASE_TS - _SPAN // 2) // 86400, (_BASE_TS + _SPAN // 2) // 86400 + 1)
+}
 
 
 def _draw(tag: bytes, seed: int, i: int, j: int) -> int:
@@ -213,13 +221,17 @@ class Valid(dict):
 
     def json(self, a: bool) -> str:
         if "sid" in self:
-            text = (f'{{"user_receive_time":"{self["user_receive_time"]}","nationcode":"{self["nationcode"]}",'
-                    f'"mobile":"{self["mobile"]}","report_status":"{self["report_status"]}",'
-                    f'"errmsg":{_enc(self["errmsg"], a)},"description":{_enc(self["description"], a)},'
-                    f'"sid":"{self["sid"]}"')  # fmt: skip
+            text = (
+                f'{{"user_receive_time":"{self["user_receive_time"]}","nationcode":"{self["nationcode"]}",'
+                f'"mobile":"{self["mobile"]}","report_status":"{self["report_status"]}",'
+                f'"errmsg":{_enc(self["errmsg"], a)},"description":{_enc(self["description"], a)},'
+                f'"sid":"{self["sid"]}"'
+            )
             return text + (f',"ext":{_enc(self["ext"], a)}}}' if "ext" in self else "}")
-        return (f'{{"extend":"{self["extend"]}","mobile":"{self["mobile"]}","nationcode":"{self["nationcode"]}",'
-                f'"sign":{_enc(self["sign"], a)},"text":{_STR[a](self["text"])},"time":{self["time"]}}}')  # fmt: skip
+        return (
+            f'{{"extend":"{self["extend"]}","mobile":"{self["mobile"]}","nationcode":"{self["nationcode"]}",'
+            f'"sign":{_enc(self["sign"], a)},"text":{_STR[a](self["text"])},"time":{self["time"]}}}'
+        )
 
 
 def valid_report(seed: int, i: int, j: int) -> Valid:
@@ -264,13 +276,17 @@ def valid_reply(seed: int, i: int, j: int) -> Valid:
 
 def expected_report(item: dict[str, Any]) -> tuple:
     """What /v1/reports must show for a valid report (Tencent's fields, as sent)."""
-    return tuple(item.get(k) for k in ("sid", "nationcode", "mobile", "report_status", "errmsg", "description",
-                                       "user_receive_time", "ext"))  # fmt: skip
+    return tuple(
+        item.get(k)
+        for k in ("sid", "nationcode", "mobile", "report_status", "errmsg", "description", "user_receive_time", "ext")
+    )
 
 
 def stored_report(row: dict[str, Any]) -> tuple:
-    return tuple(row.get(k) for k in ("sid", "nationcode", "mobile", "report_status", "errmsg", "description",
-                                      "user_receive_time", "ext"))  # fmt: skip
+    return tuple(
+        row.get(k)
+        for k in ("sid", "nationcode", "mobile", "report_status", "errmsg", "description", "user_receive_time", "ext")
+    )
 
 
 def expected_reply(item: dict[str, Any]) -> tuple:
@@ -301,32 +317,126 @@ REPORT_KEYS = ("sid", "nationcode", "mobile", "report_status", "errmsg", "descri
 REPLY_KEYS = ("extend", "mobile", "nationcode", "sign", "text", "time")
 
 EDGE_NUMBERS = [
-    "0", "-0", "-0.0", "0.0", "1", "-1", "86", "1.5", "1E+2", "1e2", "0.1e1", "2147483648", "4294967296",
-    "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
-    "18446744073709551615", "18446744073709551616", "99999999999999999999", "1e308", "1.7976931348623157e308",
-    "1e309", "1e999", "-1e999", "1e-400", "5e-324", "-5e-324", "253402300800", "253402300799",
-    "-62135596800", "-62135596801", "4102444800", "1700000000.5", "1e15", "1e16", "1e19",
-]  # fmt: skip
+    "0",
+    "-0",
+    "-0.0",
+    "0.0",
+    "1",
+    "-1",
+    "86",
+    "1.5",
+    "1E+2",
+    "1e2",
+    "0.1e1",
+    "2147483648",
+    "4294967296",
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775808",
+    "-9223372036854775809",
+    "18446744073709551615",
+    "18446744073709551616",
+    "99999999999999999999",
+    "1e308",
+    "1.7976931348623157e308",
+    "1e309",
+    "1e999",
+    "-1e999",
+    "1e-400",
+    "5e-324",
+    "-5e-324",
+    "253402300800",
+    "253402300799",
+    "-62135596800",
+    "-62135596801",
+    "4102444800",
+    "1700000000.5",
+    "1e15",
+    "1e16",
+    "1e19",
+]
 
 EDGE_DATES = [
-    "0001-01-01 00:00:00", "9999-12-31 23:59:59", "2026-02-30 10:00:00", "2026-02-29 10:00:00",
-    "2024-02-29 23:59:60", "2026-11-24 24:00:00", "0000-00-00 00:00:00", "1970-01-01 00:00:00",
-    "1969-12-31 23:59:59", "2038-01-19 03:14:08", "2106-02-07 06:28:16", "10000-01-01 00:00:00",
-    "2026-11-24T10:00:00+14:00", "2026-11-24T10:00:00-12:00", "2026-11-24 10:00:00+23:59",
-    "2026-11-24 10:00:00-23:59", "2026-11-24 10:00:00+05:45", "2026-11-24T10:00:00Z", "0001-01-01T00:00:00+14:00",
-    "9999-12-31T23:59:59-12:00", "0001-01-01 00:00:00+00:01", "9999-12-31 23:59:59-00:01",
-    "2026-11-24 10:00:00.999999", "2026-11-24 10:00:00.123456789", "2026-11-24", "2026-W48-2", "20261124T100000",
-    "2026-11-24 10:00", "2026-1-2 3:4:5", " 2026-11-24 10:00:00", "2026-11-24 10:00:00 ", "2026-11-24\t10:00:00",
-    "２０２６-11-24 10:00:00", "2026-11-24 10:00:00+0800", "2026-11-24 10:00:00 UTC", "", "now", "-0001-01-01 00:00:00",
-]  # fmt: skip
+    "0001-01-01 00:00:00",
+    "9999-12-31 23:59:59",
+    "2026-02-30 10:00:00",
+    "2026-02-29 10:00:00",
+    "2024-02-29 23:59:60",
+    "2026-11-24 24:00:00",
+    "0000-00-00 00:00:00",
+    "1970-01-01 00:00:00",
+    "1969-12-31 23:59:59",
+    "2038-01-19 03:14:08",
+    "2106-02-07 06:28:16",
+    "10000-01-01 00:00:00",
+    "2026-11-24T10:00:00+14:00",
+    "2026-11-24T10:00:00-12:00",
+    "2026-11-24 10:00:00+23:59",
+    "2026-11-24 10:00:00-23:59",
+    "2026-11-24 10:00:00+05:45",
+    "2026-11-24T10:00:00Z",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-12:00",
+    "0001-01-01 00:00:00+00:01",
+    "9999-12-31 23:59:59-00:01",
+    "2026-11-24 10:00:00.999999",
+    "2026-11-24 10:00:00.123456789",
+    "2026-11-24",
+    "2026-W48-2",
+    "20261124T100000",
+    "2026-11-24 10:00",
+    "2026-1-2 3:4:5",
+    " 2026-11-24 10:00:00",
+    "2026-11-24 10:00:00 ",
+    "2026-11-24\t10:00:00",
+    "２０２６-11-24 10:00:00",
+    "2026-11-24 10:00:00+0800",
+    "2026-11-24 10:00:00 UTC",
+    "",
+    "now",
+    "-0001-01-01 00:00:00",
+]
 
 EDGE_STRINGS: list[Any] = [
-    "", " ", "\u0000", "a\u0000b", Raw('"\\ud800"'), Raw('"\\udfff"'), Raw('"\\ud800\\u0041"'),
-    Raw('"\\udc00\\ud800"'), Raw('"x\\ud83d"'), "\U0001f600", "\u2028\u2029", "\ufeff", "\uffff", "\ufffe",
-    "\U0010ffff", "\x01\x1f\x7f", "'; DROP TABLE reports; --", "%s%n%x", "../..", ".", "..", "a/b?c#d%2F%00",
-    "\\", "\u202etxet", "e\u0301" * 50, "测试", "SUCCESS", "FAIL", "success", "SUCCESS ", "null", "1e999",
-    "+8613800138000", "０１２３", "٠١٢٣٤", "86 ", "x" * 5000, "\t\n\r",
-]  # fmt: skip
+    "",
+    " ",
+    "\u0000",
+    "a\u0000b",
+    Raw('"\\ud800"'),
+    Raw('"\\udfff"'),
+    Raw('"\\ud800\\u0041"'),
+    Raw('"\\udc00\\ud800"'),
+    Raw('"x\\ud83d"'),
+    "\U0001f600",
+    "\u2028\u2029",
+    "\ufeff",
+    "\uffff",
+    "\ufffe",
+    "\U0010ffff",
+    "\x01\x1f\x7f",
+    "'; DROP TABLE reports; --",
+    "%s%n%x",
+    "../..",
+    ".",
+    "..",
+    "a/b?c#d%2F%00",
+    "\\",
+    "\u202etxet",
+    "e\u0301" * 50,
+    "测试",
+    "SUCCESS",
+    "FAIL",
+    "success",
+    "SUCCESS ",
+    "null",
+    "1e999",
+    "+8613800138000",
+    "０１２３",
+    "٠١٢٣٤",
+    "86 ",
+    "x" * 5000,
+    "\t\n\r",
+]
 
 
 def big_string(r: random.Random, limit: int) -> str:
@@ -359,7 +469,11 @@ def any_value(r: random.Random, limit: int, max_depth: int) -> Any:
     if k == 5:
         return r.choice(EDGE_DATES)
     if k == 6:
-        return big_string(r, limit) if r.random() < 0.2 else "".join(chr(r.randrange(32, 0x3000)) for _ in range(r.randint(0, 30)))
+        return (
+            big_string(r, limit)
+            if r.random() < 0.2
+            else "".join(chr(r.randrange(32, 0x3000)) for _ in range(r.randint(0, 30)))
+        )
     if k == 7:
         return [any_value(r, limit, 1) for _ in range(r.randint(0, 4))] if max_depth > 1 else []
     if k == 8:
@@ -414,11 +528,42 @@ def bad_item(r: random.Random, base: dict[str, Any], keys: tuple[str, ...], limi
 # -- byte mutations -------------------------------------------------------------------------
 
 INTERESTING_BYTES = [
-    b"\x00", b"\xff", b"\xfe\xff", b"\xef\xbb\xbf", b"\xc3\x28", b"\xe2\x82", b"\xed\xa0\x80", b"\xed\xbf\xbf",
-    b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xf8\x88\x80\x80\x80", b"\x80", b"\xbf", b"\\", b"\\u",
-    b"\\ud800", b"\\u0000", b'"', b"{", b"[", b"}", b"]", b",", b":", b"null", b"1e999", b"\x01", b"\x7f",
-    "测试".encode("gbk"), "é".encode("latin-1"), "短信".encode("utf-16-le"), b"\r\n", b"\xa0", "\u3000".encode(),
-]  # fmt: skip
+    b"\x00",
+    b"\xff",
+    b"\xfe\xff",
+    b"\xef\xbb\xbf",
+    b"\xc3\x28",
+    b"\xe2\x82",
+    b"\xed\xa0\x80",
+    b"\xed\xbf\xbf",
+    b"\xf4\x90\x80\x80",
+    b"\xc0\xaf",
+    b"\xe0\x80\xaf",
+    b"\xf8\x88\x80\x80\x80",
+    b"\x80",
+    b"\xbf",
+    b"\\",
+    b"\\u",
+    b"\\ud800",
+    b"\\u0000",
+    b'"',
+    b"{",
+    b"[",
+    b"}",
+    b"]",
+    b",",
+    b":",
+    b"null",
+    b"1e999",
+    b"\x01",
+    b"\x7f",
+    "测试".encode("gbk"),
+    "é".encode("latin-1"),
+    "短信".encode("utf-16-le"),
+    b"\r\n",
+    b"\xa0",
+    "\u3000".encode(),
+]
 
 _STRING_VALUE = re.compile(rb'(?<=:)\s*"((?:[^"\\]|\\.)*)"')
 
@@ -444,7 +589,11 @@ def mutate_bytes(r: random.Random, body: bytes, limit: int) -> tuple[bytes, str]
             b[p] = r.randrange(256)
             done.append(f"set@{p}")
         elif op == 2:
-            ins = r.choice(INTERESTING_BYTES) if r.random() < 0.7 else bytes(r.randrange(256) for _ in range(r.randint(1, 8)))
+            ins = (
+                r.choice(INTERESTING_BYTES)
+                if r.random() < 0.7
+                else bytes(r.randrange(256) for _ in range(r.randint(1, 8)))
+            )
             b[p:p] = ins
             done.append(f"insert{ins[:8]!r}@{p}")
         elif op == 3 and b:
@@ -489,7 +638,9 @@ def _inside_string(r: random.Random, body: bytes) -> tuple[bytes, str]:
     value = body[start:end]
     how = r.randrange(5)
     if how == 0:
-        new = value.decode("utf-8", "replace").encode(r.choice(["gbk", "gb18030", "big5"]), "replace") + "测试".encode("gbk")
+        new = value.decode("utf-8", "replace").encode(r.choice(["gbk", "gb18030", "big5"]), "replace") + "测试".encode(
+            "gbk"
+        )
         what = "gbk"
     elif how == 1:
         new = value.decode("utf-8", "replace").encode("latin-1", "replace") + "é".encode("latin-1")
@@ -650,7 +801,7 @@ def _structural(seed: int, i: int, path: str, r: random.Random, limit: int) -> t
             return nested(r, depth).encode(), f"structural:nested({depth})"
         base = dict(make(seed, i, 0))
         base["sid" if "sid" in base else "text"] = f"{prefix(seed)}w:{i}-0"
-        base[r.choice(keys + ("extra",))] = nested(r, depth)
+        base[r.choice((*keys, "extra"))] = nested(r, depth)
         return encode([base], r), f"structural:nested-field({depth})"
     if x == 3:  # a lone value of the wrong type
         value = any_value(r, limit, 4)
@@ -667,13 +818,17 @@ def _structural(seed: int, i: int, path: str, r: random.Random, limit: int) -> t
         base = dict(make(seed, i, 0))
         base["sid" if "sid" in base else "text"] = f"{prefix(seed)}w:{i}-0"
         name = r.choice(keys)
-        pairs = list(base.items()) + [(name, any_value(r, limit // 4, 4))]
+        pairs = [*list(base.items()), (name, any_value(r, limit // 4, 4))]
         return encode([Dup(pairs)] if path == CALLBACK else Dup(pairs), r), f"structural:dup:{name}"
     # an array of arrays, objects in objects: shapes that are not pushes
     value = r.choice([[[]], [[make(seed, i, 0)]], {"reports": [make(seed, i, 0)]}, [None], [1, 2], [[], {}], {}])
     if isinstance(value, dict) and "reports" in value:
-        value["reports"][0] = dict(value["reports"][0], **{"sid" if path == CALLBACK else "text": f"{prefix(seed)}w:{i}-0"})
-    elif isinstance(value, list) and value and isinstance(value[0], list) and value[0] and isinstance(value[0][0], dict):
+        value["reports"][0] = dict(
+            value["reports"][0], **{"sid" if path == CALLBACK else "text": f"{prefix(seed)}w:{i}-0"}
+        )
+    elif (
+        isinstance(value, list) and value and isinstance(value[0], list) and value[0] and isinstance(value[0][0], dict)
+    ):
         value[0][0] = dict(value[0][0], **{"sid" if path == CALLBACK else "text": f"{prefix(seed)}w:{i}-0"})
     return encode(value, r), f"structural:shape:{dump(value)[:40]}"
 
@@ -684,11 +839,51 @@ _WHOLE_BODIES = [
     lambda r: b"\x00",
     lambda r: b"\xef\xbb\xbf[]",
     lambda r: b"\xff\xfe[\x00]\x00",
-    lambda r: r.choice([b"null", b"true", b"false", b"0", b"-0", b'""', b"1e999", b"[]", b"{}", b"[{}]", b"[[]]",
-                        b"[null]", b"[1,2]", b'{"a":1}', b"[] []", b"[],", b"[", b"]", b"{", b'"', b"\\", b"NaN",
-                        b"[NaN]", b"[Infinity]", b"[-Infinity]", b"[1,]", b"[,1]", b"{'a':1}", b"[\"\\x41\"]",
-                        b"/*c*/[]", b"[]//c", b"\x1e[]", b"[\"\\u0000\"]", b'["\\ud800"]', b"[0x10]", b"[01]",
-                        b"[.5]", b"[1.]", b"[+1]", b"[1e]", b"[--1]"]),  # fmt: skip
+    lambda r: r.choice(
+        [
+            b"null",
+            b"true",
+            b"false",
+            b"0",
+            b"-0",
+            b'""',
+            b"1e999",
+            b"[]",
+            b"{}",
+            b"[{}]",
+            b"[[]]",
+            b"[null]",
+            b"[1,2]",
+            b'{"a":1}',
+            b"[] []",
+            b"[],",
+            b"[",
+            b"]",
+            b"{",
+            b'"',
+            b"\\",
+            b"NaN",
+            b"[NaN]",
+            b"[Infinity]",
+            b"[-Infinity]",
+            b"[1,]",
+            b"[,1]",
+            b"{'a':1}",
+            b'["\\x41"]',
+            b"/*c*/[]",
+            b"[]//c",
+            b"\x1e[]",
+            b'["\\u0000"]',
+            b'["\\ud800"]',
+            b"[0x10]",
+            b"[01]",
+            b"[.5]",
+            b"[1.]",
+            b"[+1]",
+            b"[1e]",
+            b"[--1]",
+        ]
+    ),
     lambda r: bytes(r.randrange(256) for _ in range(r.randint(1, 300))),
     lambda r: b"[" * r.randint(1, 5000),
     lambda r: b"{" * r.randint(1, 5000),

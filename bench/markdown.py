@@ -31,19 +31,28 @@ def markdown(result: dict) -> str:
         lines.append(f"- skipped {s['server']}: {s['reason']}")
     if "latency" in result:
         rounds = result.get("latency_rounds", [])
-        lines.append(f"- latency at a fixed rate (best of {len(rounds) or 1}): {report.latency_line(result['latency'])}")
+        lines.append(
+            f"- latency at a fixed rate (best of {len(rounds) or 1}): {report.latency_line(result['latency'])}"
+        )
         if len(rounds) > 1:
-            lines.append("  (rounds: " + "; ".join(f"p99 {r['p99_ms']} ms at {r['requests_per_s']:,.0f} req/s"
-                                                    for r in rounds) + ")")  # fmt: skip
+            lines.append(
+                "  (rounds: "
+                + "; ".join(f"p99 {r['p99_ms']} ms at {r['requests_per_s']:,.0f} req/s" for r in rounds)
+                + ")"
+            )
     if "sustained" in result:
         s = result["sustained"]
-        lines.append(f"- sustained, batch 100 for {s['seconds']:.0f} s: {s['reports_per_s']:,.0f} reports/s, "
-                     f"RSS start {s['rss_start_mb']} MB, peak {s['rss_peak_mb']} MB, end {s['rss_end_mb']} MB")  # fmt: skip
+        lines.append(
+            f"- sustained, batch 100 for {s['seconds']:.0f} s: {s['reports_per_s']:,.0f} reports/s, "
+            f"RSS start {s['rss_start_mb']} MB, peak {s['rss_peak_mb']} MB, end {s['rss_end_mb']} MB"
+        )
     for r in result["rows"]:
         if "check" in r:
             c = r["check"]
-            lines.append(f"- {r['server']} batch {r['batch']}: stored {c['stored_reports']:,} reports, acked "
-                         f"{c['acked_reports']:,} (+{c['unacked_but_stored']} in flight when wrk stopped, warm-up and run)")  # fmt: skip
+            lines.append(
+                f"- {r['server']} batch {r['batch']}: stored {c['stored_reports']:,} reports, acked "
+                f"{c['acked_reports']:,} (+{c['unacked_but_stored']} in flight when wrk stopped, warm-up and run)"
+            )
     lines += ["", "| target | value | met |", "|---|--:|---|"]
     for t in result.get("targets", []):
         lines.append(f"| {t['target']} | {t['value']} | {'yes' if t['met'] else '**no**'} |")

@@ -51,11 +51,16 @@ def row(server: Server, result: Load, peak_rss: int, cpu: CpuTimes) -> dict[str,
     per answered request: what a request costs, which moves less with other load than req/s does.
     cpu_us_per_request_main_thread is the part spent on the processes' main threads (the event loop)."""
     requests = max(result.requests, 1)
-    return {"server": server.name, "about": server.about, "batch": result.batch, **load(result),
-            "peak_rss_mb": mb(peak_rss),
-            "cpu_us_per_request": round(cpu.total * 1e6 / requests, 1),
-            "cpu_us_per_request_main_thread": round(cpu.main_thread * 1e6 / requests, 1),
-            "core_busy_pct": round(cpu.total * 100 / result.seconds, 1)}  # fmt: skip
+    return {
+        "server": server.name,
+        "about": server.about,
+        "batch": result.batch,
+        **load(result),
+        "peak_rss_mb": mb(peak_rss),
+        "cpu_us_per_request": round(cpu.total * 1e6 / requests, 1),
+        "cpu_us_per_request_main_thread": round(cpu.main_thread * 1e6 / requests, 1),
+        "core_busy_pct": round(cpu.total * 100 / result.seconds, 1),
+    }
 
 
 def rss_trend(series: list[tuple[float, float]]) -> dict[str, Any]:
@@ -110,12 +115,19 @@ def add_ratios(result: dict) -> None:
             targets.append(_target("batch 100: ≥ 4 × naive reports/s", hundred["vs_naive"], BATCH100_VS_NAIVE))
     if "latency" in result:
         p99 = result["latency"]["p99_ms"]
-        targets.append({"target": "p99 ≤ 10 ms at half the saturating rate", "value": p99, "goal": P99_MS,
-                        "met": p99 <= P99_MS})  # fmt: skip
+        targets.append(
+            {"target": "p99 ≤ 10 ms at half the saturating rate", "value": p99, "goal": P99_MS, "met": p99 <= P99_MS}
+        )
     if "sustained" in result:
         s = result["sustained"]
-        targets.append({"target": "RSS flat under sustained load", "value": f"{s['rss_start_mb']} → {s['rss_end_mb']} MB",
-                        "goal": f"growth ≤ max({FLAT_MB:g} MB, {FLAT_SHARE:.0%})", "met": s["rss_flat"]})  # fmt: skip
+        targets.append(
+            {
+                "target": "RSS flat under sustained load",
+                "value": f"{s['rss_start_mb']} → {s['rss_end_mb']} MB",
+                "goal": f"growth ≤ max({FLAT_MB:g} MB, {FLAT_SHARE:.0%})",
+                "met": s["rss_flat"],
+            }
+        )
     result["targets"] = targets
 
 
@@ -125,13 +137,17 @@ def _target(name: str, value: float, goal: float) -> dict[str, Any]:
 
 def one_line(r: dict) -> str:
     check = f", stored {r['check']['stored_reports']:,} ≥ acked {r['check']['acked_reports']:,}" if "check" in r else ""
-    return (f"{r['requests_per_s']:,.0f} req/s, {r['reports_per_s']:,.0f} reports/s, p50 {r['p50_ms']} ms, "
-            f"p99 {r['p99_ms']} ms, peak RSS {r['peak_rss_mb']} MB, not acked {r['not_acked']}{check}")  # fmt: skip
+    return (
+        f"{r['requests_per_s']:,.0f} req/s, {r['reports_per_s']:,.0f} reports/s, p50 {r['p50_ms']} ms, "
+        f"p99 {r['p99_ms']} ms, peak RSS {r['peak_rss_mb']} MB, not acked {r['not_acked']}{check}"
+    )
 
 
 def latency_line(lat: dict) -> str:
-    return (f"batch 1 offered {lat['offered_rps']:,.0f} req/s, achieved {lat['requests_per_s']:,.0f}: "
-            f"p50 {lat['p50_ms']} ms, p90 {lat['p90_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms")  # fmt: skip
+    return (
+        f"batch 1 offered {lat['offered_rps']:,.0f} req/s, achieved {lat['requests_per_s']:,.0f}: "
+        f"p50 {lat['p50_ms']} ms, p90 {lat['p90_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms"
+    )
 
 
 def cpu_cell(r: dict) -> str:
@@ -142,26 +158,44 @@ def cpu_cell(r: dict) -> str:
 
 def show(con: Console, result: dict) -> None:
     table = Table(title=f"delivrd benchmark — {result['command']}")
-    for name, justify in (("server", "left"), ("batch", "right"), ("req/s", "right"), ("reports/s", "right"),
-                          ("p50 ms", "right"), ("p99 ms", "right"), ("peak RSS MB", "right"), ("cpu µs/req (loop)", "right"),
-                          ("vs ceiling", "right"), ("vs naive", "right"), ("stored check", "left"),
-                          ("cpu stall %", "right")):  # fmt: skip
+    for name, justify in (
+        ("server", "left"),
+        ("batch", "right"),
+        ("req/s", "right"),
+        ("reports/s", "right"),
+        ("p50 ms", "right"),
+        ("p99 ms", "right"),
+        ("peak RSS MB", "right"),
+        ("cpu µs/req (loop)", "right"),
+        ("vs ceiling", "right"),
+        ("vs naive", "right"),
+        ("stored check", "left"),
+        ("cpu stall %", "right"),
+    ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for r in result["rows"]:
         check = r.get("check")
         table.add_row(
-            r["server"], str(r["batch"]), f"{r['requests_per_s']:,.0f}", f"{r['reports_per_s']:,.0f}",
-            f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}", f"{r['peak_rss_mb']:.0f}", cpu_cell(r),
+            r["server"],
+            str(r["batch"]),
+            f"{r['requests_per_s']:,.0f}",
+            f"{r['reports_per_s']:,.0f}",
+            f"{r['p50_ms']:.2f}",
+            f"{r['p99_ms']:.2f}",
+            f"{r['peak_rss_mb']:.0f}",
+            cpu_cell(r),
             f"{r['vs_ceiling']:.2f}×" if "vs_ceiling" in r else "",
             f"{r['vs_naive']:.1f}×" if "vs_naive" in r else "",
             f"ok, +{check['unacked_but_stored']} in flight" if check else "",
             "" if r.get("cpu_pressure_avg10") is None else f"{r['cpu_pressure_avg10']:.0f}",
-        )  # fmt: skip
+        )
     con.print(table)
-    con.print("Each row is the best of its rounds (all rounds are in the JSON). cpu µs/req: the server's CPU time"
-              " per answered request, in brackets the part on the main thread (the event loop; delivrd's SQLite"
-              " writer is another thread). cpu stall %: the machine's CPU pressure (PSI some avg10) at the end of that"
-              " run; high means other work shared the cores.")
+    con.print(
+        "Each row is the best of its rounds (all rounds are in the JSON). cpu µs/req: the server's CPU time"
+        " per answered request, in brackets the part on the main thread (the event loop; delivrd's SQLite"
+        " writer is another thread). cpu stall %: the machine's CPU pressure (PSI some avg10) at the end of that"
+        " run; high means other work shared the cores."
+    )
     for skipped in result["skipped"]:
         con.print(f"skipped {skipped['server']}: {skipped['reason']}")
     if "latency" in result:
@@ -169,9 +203,11 @@ def show(con: Console, result: dict) -> None:
         con.print(f"latency (best of {rounds} round{'s' * (rounds != 1)}): {latency_line(result['latency'])}")
     if "sustained" in result:
         s = result["sustained"]
-        con.print(f"sustained: {s['seconds']} s at batch 100, {s['reports_per_s']:,.0f} reports/s; RSS start "
-                  f"{s['rss_start_mb']} MB, peak {s['rss_peak_mb']} MB, end {s['rss_end_mb']} MB "
-                  f"({'flat' if s['rss_flat'] else 'GROWING'})")  # fmt: skip
+        con.print(
+            f"sustained: {s['seconds']} s at batch 100, {s['reports_per_s']:,.0f} reports/s; RSS start "
+            f"{s['rss_start_mb']} MB, peak {s['rss_peak_mb']} MB, end {s['rss_end_mb']} MB "
+            f"({'flat' if s['rss_flat'] else 'GROWING'})"
+        )
     for t in result.get("targets", []):
         mark = "[green]met[/]" if t["met"] else "[red]MISSED[/]"
         con.print(f"{mark}  {t['target']}: {t['value']}")

@@ -14,9 +14,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import httpx
 import psutil
@@ -56,8 +57,23 @@ def uvicorn_options() -> list[str]:
 
 def _delivrd(*extra: str, backend: str = "sqlite") -> Callable[[Context], list[str]]:
     def command(ctx: Context) -> list[str]:
-        where = ["--database-url", ctx.postgres or ""] if backend == "postgresql" else ["--db", str(ctx.workdir / "delivrd.db")]
-        return [sys.executable, "-m", "delivrd", "serve", "--port", str(ctx.port), *where, "--log-level", "warning", *extra]
+        where = (
+            ["--database-url", ctx.postgres or ""]
+            if backend == "postgresql"
+            else ["--db", str(ctx.workdir / "delivrd.db")]
+        )
+        return [
+            sys.executable,
+            "-m",
+            "delivrd",
+            "serve",
+            "--port",
+            str(ctx.port),
+            *where,
+            "--log-level",
+            "warning",
+            *extra,
+        ]
 
     return command
 
@@ -68,7 +84,9 @@ def _needs_postgres(*flags: str) -> Callable[[Context], str | None]:
     def skip(ctx: Context) -> str | None:
         if not ctx.postgres:
             return "needs --postgres URL"
-        helptext = subprocess.run([sys.executable, "-m", "delivrd", "serve", "--help"], capture_output=True, text=True).stdout
+        helptext = subprocess.run(
+            [sys.executable, "-m", "delivrd", "serve", "--help"], capture_output=True, text=True
+        ).stdout
         missing = [flag for flag in flags if flag not in helptext]
         return f"this delivrd has no {', '.join(missing)} yet" if missing else None
 
@@ -77,32 +95,82 @@ def _needs_postgres(*flags: str) -> Callable[[Context], str | None]:
 
 SERVERS: list[Server] = [
     Server(
-        "ceiling", "ceiling", "bare ASGI app: reads the body, answers OK (uvicorn, same options as delivrd)",
-        lambda ctx: [sys.executable, "-m", "uvicorn", "bench.apps.ceiling:app", "--port", str(ctx.port), *uvicorn_options()],
+        "ceiling",
+        "ceiling",
+        "bare ASGI app: reads the body, answers OK (uvicorn, same options as delivrd)",
+        lambda ctx: [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.apps.ceiling:app",
+            "--port",
+            str(ctx.port),
+            *uvicorn_options(),
+        ],
     ),
     Server(
-        "ceiling-granian", "ceiling", "the same bare app on granian (Rust HTTP server): is uvicorn the right choice?",
-        lambda ctx: [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
-                     "--port", str(ctx.port), "--loop", "uvloop", "--no-ws", "--workers", "1",
-                     "--no-access-log", "--log-level", "warning", "bench.apps.ceiling:app"],  # fmt: skip
+        "ceiling-granian",
+        "ceiling",
+        "the same bare app on granian (Rust HTTP server): is uvicorn the right choice?",
+        lambda ctx: [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(ctx.port),
+            "--loop",
+            "uvloop",
+            "--no-ws",
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "bench.apps.ceiling:app",
+        ],
     ),
     Server(
         # 3 sync workers: gunicorn's advice (2 x cores + 1) for the one core it gets; 1 worker measured
         # no better or worse within the noise (SQLite serialises the writers either way)
-        "naive", "naive", "Flask + sqlite3, one commit per request (WAL, synchronous=FULL), gunicorn -w 3",
-        lambda ctx: [sys.executable, "-m", "gunicorn", "--workers", "3", "--bind", f"127.0.0.1:{ctx.port}",
-                     "--log-level", "warning", "bench.apps.naive:app"],  # fmt: skip
+        "naive",
+        "naive",
+        "Flask + sqlite3, one commit per request (WAL, synchronous=FULL), gunicorn -w 3",
+        lambda ctx: [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "3",
+            "--bind",
+            f"127.0.0.1:{ctx.port}",
+            "--log-level",
+            "warning",
+            "bench.apps.naive:app",
+        ],
         env=lambda ctx: {"BENCH_NAIVE_DB": str(ctx.workdir / "naive.db")},
     ),
     Server("delivrd-sqlite", "delivrd", "delivrd serve on SQLite (WAL, synchronous=FULL)", _delivrd(), stores=True),
     Server(
-        "delivrd-pg", "delivrd", "delivrd serve on PostgreSQL, 1 process",
-        _delivrd("--migrate", backend="postgresql"), skip=_needs_postgres("--database-url"), stores=True, optional=True,
+        "delivrd-pg",
+        "delivrd",
+        "delivrd serve on PostgreSQL, 1 process",
+        _delivrd("--migrate", backend="postgresql"),
+        skip=_needs_postgres("--database-url"),
+        stores=True,
+        optional=True,
     ),
     Server(
-        "delivrd-pg-2w", "delivrd", "delivrd serve on PostgreSQL, --workers 2",
-        _delivrd("--migrate", "--workers", "2", backend="postgresql"), skip=_needs_postgres("--database-url", "--workers"),
-        stores=True, optional=True,
+        "delivrd-pg-2w",
+        "delivrd",
+        "delivrd serve on PostgreSQL, --workers 2",
+        _delivrd("--migrate", "--workers", "2", backend="postgresql"),
+        skip=_needs_postgres("--database-url", "--workers"),
+        stores=True,
+        optional=True,
     ),
 ]
 
@@ -233,16 +301,19 @@ def start(server: Server, ctx: Context, timeout: float = 30.0) -> Running:
     log = ctx.workdir / f"{server.name}.log"
     cmd = ["taskset", "-c", str(SERVER_CORE), *server.command(ctx)]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ctx.workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, cwd=ctx.workdir, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     running = Running(server, proc, f"http://127.0.0.1:{ctx.port}", log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             output = log.read_text(errors="replace")
             lines = output.strip().splitlines()
-            raise StartFailed(f"{server.name} exited with {proc.returncode}:\n{output[-2000:]}",
-                              lines[-1] if lines else f"exit {proc.returncode}")  # fmt: skip
+            raise StartFailed(
+                f"{server.name} exited with {proc.returncode}:\n{output[-2000:]}",
+                lines[-1] if lines else f"exit {proc.returncode}",
+            )
         try:
             if httpx.get(running.url + "/healthz", timeout=1).status_code == 200:
                 return running

@@ -29,10 +29,10 @@ import time
 from pathlib import Path
 
 from delivrd.domain.push import CALLBACK, Push
+from delivrd.providers.tencent.decode import report_row
 from delivrd.store import migrations
 from delivrd.store.base import Store
 from delivrd.store.sqlite.store import SQLiteSchema, SQLiteStore
-from delivrd.providers.tencent.decode import report_row
 
 DAY_US = 86_400_000_000
 SPAN_DAYS = 30
@@ -59,8 +59,11 @@ def load(path: Path, reports: int) -> float:
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("PRAGMA cache_size = -1000000")  # 1 GB while loading
     conn.execute("BEGIN")
-    conn.execute("INSERT INTO inbox (id, received_at, route, status, outcome, items, rejected, size)"
-                 " VALUES (1, ?, 'callback', 200, 'stored', 0, 0, 0)", (T0,))  # fmt: skip
+    conn.execute(
+        "INSERT INTO inbox (id, received_at, route, status, outcome, items, rejected, size)"
+        " VALUES (1, ?, 'callback', 200, 'stored', 0, 0, 0)",
+        (T0,),
+    )
     nation = "CASE n % 20 WHEN 0 THEN '62' WHEN 1 THEN '1' WHEN 2 THEN '44' ELSE '86' END"
     mobile = "printf('138%08d', (n * 7919) % 100000000)"
     conn.execute(
@@ -75,7 +78,7 @@ def load(path: Path, reports: int) -> float:
             (? + n * ?) / 1000000 + 1 + n % 120, 1, ? + n * ? + 2000000 + (n % 120) * 1000000
         FROM seq""",
         (reports, T0, step, T0, step),
-    )  # fmt: skip
+    )
     conn.execute(
         f"""WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?)
         INSERT INTO sends (sid, phone, nationcode, mobile, sent_at, template_id, sign_name, fee, code,
@@ -84,7 +87,7 @@ def load(path: Path, reports: int) -> float:
             'T' || (n % 12), 'Sign' || (n % 3), 1, 'Ok', ? + n * ?
         FROM seq WHERE n % 10 != 0 OR n > ?""",
         (reports + extra_sends, T0, step, T0, step, reports),
-    )  # fmt: skip
+    )
     conn.execute("COMMIT")
     conn.close()
     loaded = time.perf_counter()
@@ -117,8 +120,10 @@ async def load_postgres(url: str, reports: int) -> float:
     for step in migrations.load("postgresql")[:2]:
         await schema.apply(step)
     for day in range(T0 // DAY, T0 // DAY + SPAN_DAYS + 2):
-        await conn.execute(f"CREATE TABLE {partition_name('reports', day)} PARTITION OF reports"
-                           f" FOR VALUES FROM ({day * DAY}) TO ({(day + 1) * DAY})")  # fmt: skip
+        await conn.execute(
+            f"CREATE TABLE {partition_name('reports', day)} PARTITION OF reports"
+            f" FOR VALUES FROM ({day * DAY}) TO ({(day + 1) * DAY})"
+        )
     step = SPAN_DAYS * DAY_US // reports
     await conn.execute(
         f"""INSERT INTO reports (sid, dedup_key, nationcode, mobile, report_status, errmsg, description,
@@ -130,16 +135,21 @@ async def load_postgres(url: str, reports: int) -> float:
             'generated', NULL, '+' || {PG_NATION} || {PG_MOBILE},
             ($2 + n * $3) / 1000000 + 1 + n % 120, 1, $2 + n * $3 + 2000000 + (n % 120) * 1000000
         FROM generate_series(1::bigint, $1) AS n""",
-        reports, T0, step,
-    )  # fmt: skip
+        reports,
+        T0,
+        step,
+    )
     await conn.execute(
         f"""INSERT INTO sends (sid, phone, nationcode, mobile, sent_at, template_id, sign_name, fee, code,
             registered_at)
         SELECT '5000:' || lpad(n::text, 12, '0'), '+' || {PG_NATION} || {PG_MOBILE}, {PG_NATION}, {PG_MOBILE},
             $2 + n * $3, 'T' || (n % 12), 'Sign' || (n % 3), 1, 'Ok', $2 + n * $3
         FROM generate_series(1::bigint, $1) AS n WHERE n % 10 != 0 OR n > $4""",
-        reports + reports // 10, T0, step, reports,
-    )  # fmt: skip
+        reports + reports // 10,
+        T0,
+        step,
+        reports,
+    )
     await conn.close()
     loaded = time.perf_counter()
     print(f"  bulk insert {loaded - started:.1f} s", flush=True)
@@ -167,11 +177,12 @@ async def timings(store: Store, reports: int) -> dict[str, float]:
         "stats, last day, by hour": lambda: stats.compute(store, *last_day, by="hour", now=now),
         "stats, last day, by template": lambda: stats.compute(store, *last_day, by="template", now=now),
         "stats, last hour, by errmsg": lambda: stats.compute(store, now - DAY_US // 24, now, by="errmsg", now=now),
-        "message by sid": lambda: asyncio.gather(store.sends(SendQuery(sid=sid)),
-                                                 store.reports(ReportQuery(sid=sid))),
-        "phone timeline": lambda: asyncio.gather(store.sends(SendQuery(nationcode=nationcode, mobile=mobile)),
-                                                 store.reports(ReportQuery(mobile=mobile, nationcode=nationcode))),
-    }  # fmt: skip
+        "message by sid": lambda: asyncio.gather(store.sends(SendQuery(sid=sid)), store.reports(ReportQuery(sid=sid))),
+        "phone timeline": lambda: asyncio.gather(
+            store.sends(SendQuery(nationcode=nationcode, mobile=mobile)),
+            store.reports(ReportQuery(mobile=mobile, nationcode=nationcode)),
+        ),
+    }
     out = {}
     check = await stats.compute(store, now=now)
     assert check.total == reports + reports // 10, (check.total, reports)
@@ -189,8 +200,9 @@ async def timings(store: Store, reports: int) -> dict[str, float]:
     return out
 
 
-def ingest(sends_first: bool = False, database_url: str | None = None, pushes: int = 400, per_push: int = 100,
-           group: int = 16) -> float:
+def ingest(
+    sends_first: bool = False, database_url: str | None = None, pushes: int = 400, per_push: int = 100, group: int = 16
+) -> float:
     """µs per report through the store's write (durable, groups of `group` pushes), on a fresh database.
 
     sends_first: register every report's send beforehand (not timed), so each receipt completes
@@ -203,17 +215,37 @@ def ingest(sends_first: bool = False, database_url: str | None = None, pushes: i
     from delivrd.store.base import Send
 
     items = [
-        [report_row({"sid": f"5000:{p:06d}{i:03d}", "mobile": f"138{p:05d}{i:03d}", "nationcode": "86",
-                     "report_status": "SUCCESS", "errmsg": "DELIVRD", "description": "ok",
-                     "user_receive_time": "2026-11-24 10:00:00"}) for i in range(per_push)]
+        [
+            report_row(
+                {
+                    "sid": f"5000:{p:06d}{i:03d}",
+                    "mobile": f"138{p:05d}{i:03d}",
+                    "nationcode": "86",
+                    "report_status": "SUCCESS",
+                    "errmsg": "DELIVRD",
+                    "description": "ok",
+                    "user_receive_time": "2026-11-24 10:00:00",
+                }
+            )
+            for i in range(per_push)
+        ]
         for p in range(pushes)
-    ]  # fmt: skip
+    ]
     built = [Push(CALLBACK, T0 + p, "127.0.0.1", 200, "stored", 100, b"[]", rows) for p, rows in enumerate(items)]
     sends = [
-        Send(phone=f"+86138{p:05d}{i:03d}", nationcode="86", mobile=f"138{p:05d}{i:03d}", sid=f"5000:{p:06d}{i:03d}",
-             sent_at=T0 - 3_600_000_000 + (p * per_push + i) * 90_000, template_id="T1", sign_name="S", code="Ok")
-        for p in range(pushes) for i in range(per_push)
-    ]  # fmt: skip
+        Send(
+            phone=f"+86138{p:05d}{i:03d}",
+            nationcode="86",
+            mobile=f"138{p:05d}{i:03d}",
+            sid=f"5000:{p:06d}{i:03d}",
+            sent_at=T0 - 3_600_000_000 + (p * per_push + i) * 90_000,
+            template_id="T1",
+            sign_name="S",
+            code="Ok",
+        )
+        for p in range(pushes)
+        for i in range(per_push)
+    ]
 
     async def run(db: str, url: str | None) -> float:
         store = open_store(db, url)

@@ -27,19 +27,26 @@ from pathlib import Path
 
 import apsw
 
-from delivrd.providers.tencent import decode as tencent
 from delivrd.domain.push import CALLBACK, Push
-from delivrd.store.sqlite import store as S
+from delivrd.providers.tencent import decode as tencent
 from delivrd.store.sqlite import mobiles as sqlite_mobiles
+from delivrd.store.sqlite import store as S
 
-ITEM = ('{"user_receive_time":"2026-11-25 10:00:00","nationcode":"86","mobile":"138%08d",'
-        '"report_status":"SUCCESS","errmsg":"DELIVRD","description":"用户短信接收成功","sid":"bench:%010d"}')  # fmt: skip
+ITEM = (
+    '{"user_receive_time":"2026-11-25 10:00:00","nationcode":"86","mobile":"138%08d",'
+    '"report_status":"SUCCESS","errmsg":"DELIVRD","description":"用户短信接收成功","sid":"bench:%010d"}'
+)
 INDEX_EVERY = 3
 #: commits whose WAL frames the third pass reads (after as many again, to fill the B-trees a little)
 WAL_COMMITS = 30
 #: statements the profile hook sees, by name (anything else, such as BEGIN or max(id), is "other")
-STATEMENTS = {S.INSERT_INBOX: "inbox rows", S.UPSERT_REPORT: "report upsert", S.FOLD_REPORTS: "messages fold",
-              S.ADD_COUNTER: "counters", "COMMIT": "commit"}  # fmt: skip
+STATEMENTS = {
+    S.INSERT_INBOX: "inbox rows",
+    S.UPSERT_REPORT: "report upsert",
+    S.FOLD_REPORTS: "messages fold",
+    S.ADD_COUNTER: "counters",
+    "COMMIT": "commit",
+}
 
 
 def body(first: int, size: int = 100) -> bytes:
@@ -90,7 +97,7 @@ def wal_pages(groups: list[list[Push]]) -> tuple[int, Counter[str], int]:
     """Write groups on a fresh database, checkpoints off for the last WAL_COMMITS:
     (commits, WAL frames by B-tree, page size)."""
     n = min(WAL_COMMITS, len(groups) // 2)
-    warm, measured = groups[:n], groups[n:2 * n]
+    warm, measured = groups[:n], groups[n : 2 * n]
     with fresh_store() as store:
         conn = store._conn
         assert conn is not None
@@ -108,7 +115,7 @@ def wal_pages(groups: list[list[Push]]) -> tuple[int, Counter[str], int]:
     frames: Counter[str] = Counter()
     commits = 0
     for offset in range(32, len(wal) - page_size - 23, 24 + page_size):
-        page, size_after_commit = struct.unpack(">II", wal[offset:offset + 8])
+        page, size_after_commit = struct.unpack(">II", wal[offset : offset + 8])
         frames[owner.get(page, "(free)")] += 1
         commits += size_after_commit != 0
     return commits, frames, page_size
@@ -118,15 +125,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.writer", description=__doc__.splitlines()[0])
     parser.add_argument("--pushes", type=int, default=4000, help="pushes to write (default 4000)")
     parser.add_argument("--batch", type=int, default=100, help="reports per push (default 100)")
-    parser.add_argument("--group", type=int, default=20, help="pushes per commit (default 20; a batch-1 run at 64"
-                        " connections commits about 30)")  # fmt: skip
+    parser.add_argument(
+        "--group",
+        type=int,
+        default=20,
+        help="pushes per commit (default 20; a batch-1 run at 64 connections commits about 30)",
+    )
     args = parser.parse_args(argv)
     bodies = [body(k * args.batch, args.batch) for k in range(args.pushes)]
     parsed = [tencent.parse_reports(b) for b in bodies]
     received_at = time.time_ns() // 1000
-    groups = [[Push.decoded(CALLBACK, received_at, "127.0.0.1", b, decoded)
-               for b, decoded in zip(bodies[g:g + args.group], parsed[g:g + args.group])]
-              for g in range(0, args.pushes, args.group)]  # fmt: skip
+    groups = [
+        [
+            Push.decoded(CALLBACK, received_at, "127.0.0.1", b, decoded)
+            for b, decoded in zip(bodies[g : g + args.group], parsed[g : g + args.group])
+        ]
+        for g in range(0, args.pushes, args.group)
+    ]
     cpu, _ = write_all(groups, profile=False)
     _, wall_ns = write_all(groups, profile=True)
     commits, frames, page_size = wal_pages(groups)
@@ -144,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         print(line(name, ns / 1e9))
     if commits:
         per_commit = sum(frames.values()) / commits
-        print(f"WAL pages per commit: {per_commit:.1f} ({per_commit * page_size / (len(groups[0]) * args.batch):,.0f} bytes"
-              f" per report), by table or index (mean of {commits} commit{'s' * (commits != 1)})")
+        print(
+            f"WAL pages per commit: {per_commit:.1f} ({per_commit * page_size / (len(groups[0]) * args.batch):,.0f} bytes"
+            f" per report), by table or index (mean of {commits} commit{'s' * (commits != 1)})"
+        )
         for name, n in frames.most_common():
             print(f"{name:>24}  {n / commits:6.1f}")
     return 0

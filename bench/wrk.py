@@ -47,17 +47,42 @@ def available() -> str | None:
     return f"missing {', '.join(missing)} (apt-get install -y wrk util-linux)" if missing else None
 
 
-def run(url: str, *, batch: int, seconds: float, run_id: str, connections: int = 64, core: int = 1,
-        gap_ms: float = 0.0, path: str = "/sms/callback") -> Load:  # fmt: skip
+def run(
+    url: str,
+    *,
+    batch: int,
+    seconds: float,
+    run_id: str,
+    connections: int = 64,
+    core: int = 1,
+    gap_ms: float = 0.0,
+    path: str = "/sms/callback",
+) -> Load:
     """wrk for `seconds` against `url` with `connections` connections, on CPU `core`.
 
     gap_ms > 0 paces each connection (see push.lua) for a fixed offered rate.
     """
-    env = {**os.environ, "BENCH_BATCH": str(batch), "BENCH_RUN": run_id, "BENCH_PATH": path,
-           "BENCH_GAP_MS": f"{gap_ms:.4f}"}  # fmt: skip
+    env = {
+        **os.environ,
+        "BENCH_BATCH": str(batch),
+        "BENCH_RUN": run_id,
+        "BENCH_PATH": path,
+        "BENCH_GAP_MS": f"{gap_ms:.4f}",
+    }
     timeout_s = max(2, int(seconds) + 2)
-    cmd = ["taskset", "-c", str(core), "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s",
-           f"--timeout={timeout_s}s", "-s", str(SCRIPT), url]  # fmt: skip
+    cmd = [
+        "taskset",
+        "-c",
+        str(core),
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        f"--timeout={timeout_s}s",
+        "-s",
+        str(SCRIPT),
+        url,
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60)
     for line in done.stdout.splitlines():
         if line.startswith("BENCH_JSON "):

@@ -8,14 +8,14 @@ validation, the API key, the OpenAPI document, routing) use `start_http_app`/`ht
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
-from tests.databases import BACKENDS, Backend, postgres, require_postgres
+from tests.databases import BACKENDS, Backend, require_postgres
 from tests.servers import InProcessApp, ServerProcess
-
 
 
 def pytest_addoption(parser):

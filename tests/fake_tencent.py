@@ -48,12 +48,24 @@ class FakeTencent:
             secret_id, date, service, _ = parts["Credential"].split("/")
         except ValueError:
             return False
-        canonical = "\n".join([
-            "POST", "/", "", f"content-type:{headers.get('content-type')}\nhost:{headers.get('host')}\n",
-            parts.get("SignedHeaders", ""), hashlib.sha256(body).hexdigest(),
-        ])  # fmt: skip
-        to_sign = "\n".join([algorithm, headers.get("x-tc-timestamp", ""), f"{date}/{service}/tc3_request",
-                             hashlib.sha256(canonical.encode()).hexdigest()])  # fmt: skip
+        canonical = "\n".join(
+            [
+                "POST",
+                "/",
+                "",
+                f"content-type:{headers.get('content-type')}\nhost:{headers.get('host')}\n",
+                parts.get("SignedHeaders", ""),
+                hashlib.sha256(body).hexdigest(),
+            ]
+        )
+        to_sign = "\n".join(
+            [
+                algorithm,
+                headers.get("x-tc-timestamp", ""),
+                f"{date}/{service}/tc3_request",
+                hashlib.sha256(canonical.encode()).hexdigest(),
+            ]
+        )
         key = _sign(_sign(_sign(f"TC3{SECRET_KEY}".encode(), date), service), "tc3_request")
         expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
         return secret_id == SECRET_ID and hmac.compare_digest(expected, parts.get("Signature", ""))
@@ -65,13 +77,29 @@ class FakeTencent:
             for number in params["PhoneNumberSet"]:
                 phone = number if number.startswith("+") else f"+86{number}"
                 if phone in self.refuse:
-                    out.append({"SerialNo": "", "PhoneNumber": phone, "Fee": 0, "SessionContext": "",
-                                "Code": "InvalidParameterValue.IncorrectPhoneNumber",
-                                "Message": "incorrect phone number", "IsoCode": "CN"})  # fmt: skip
+                    out.append(
+                        {
+                            "SerialNo": "",
+                            "PhoneNumber": phone,
+                            "Fee": 0,
+                            "SessionContext": "",
+                            "Code": "InvalidParameterValue.IncorrectPhoneNumber",
+                            "Message": "incorrect phone number",
+                            "IsoCode": "CN",
+                        }
+                    )
                 else:
-                    out.append({"SerialNo": f"5000:{next(self.serials)}", "PhoneNumber": phone, "Fee": 1,
-                                "SessionContext": params.get("SessionContext", ""), "Code": "Ok",
-                                "Message": "send success", "IsoCode": "CN"})  # fmt: skip
+                    out.append(
+                        {
+                            "SerialNo": f"5000:{next(self.serials)}",
+                            "PhoneNumber": phone,
+                            "Fee": 1,
+                            "SessionContext": params.get("SessionContext", ""),
+                            "Code": "Ok",
+                            "Message": "send success",
+                            "IsoCode": "CN",
+                        }
+                    )
             return {"SendStatusSet": out}
         if action == "PullSmsSendStatus":
             limit = int(params["Limit"])
@@ -95,13 +123,19 @@ class FakeTencent:
             response = self.answer(headers.get("x-tc-action", ""), json.loads(body))
         response["RequestId"] = str(uuid.uuid4())
         data = json.dumps({"Response": response}).encode()
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
-        await send({"type": "http.response.body", "body": data})  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": data})
 
-    def start(self, port: int) -> "FakeTencent":
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                                interface="asgi3")
+    def start(self, port: int) -> FakeTencent:
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", interface="asgi3"
+        )
         self._server = uvicorn.Server(config)
         threading.Thread(target=self._server.run, daemon=True).start()
         deadline = time.monotonic() + 10

@@ -10,16 +10,22 @@ import math
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 UTC8 = timezone(timedelta(hours=8))
 HOUR = 3600
 WINDOW = 72 * HOUR  # the default --no-receipt-after
 
 # the catalogue's category for each code used here, written out by hand
-CATEGORY = {"DELIVRD": "delivered", "MK:0001": "invalid_number", "MX:0003": "rate_limited",
-            "UNDELIV_601": "invalid_number", "43": "handset_full", "ZZ:9999": "unknown",
-            "LimitExceeded.PhoneNumberDailyLimit": "unknown"}  # fmt: skip
+CATEGORY = {
+    "DELIVRD": "delivered",
+    "MK:0001": "invalid_number",
+    "MX:0003": "rate_limited",
+    "UNDELIV_601": "invalid_number",
+    "43": "handset_full",
+    "ZZ:9999": "unknown",
+    "LimitExceeded.PhoneNumberDailyLimit": "unknown",
+}
 FAIL_CODES = ["MK:0001", "MX:0003", "UNDELIV_601", "43", "ZZ:9999"]
 COUNTRIES = {"86": "138{:08d}", "62": "812{:08d}", "44": "7700{:06d}"}
 
@@ -66,9 +72,9 @@ class Message:
 
     def key(self, by: str | None) -> str | None:
         if by == "day":
-            return datetime.fromtimestamp(self.at, timezone.utc).strftime("%Y-%m-%d")
+            return datetime.fromtimestamp(self.at, UTC).strftime("%Y-%m-%d")
         if by == "hour":
-            return datetime.fromtimestamp(self.at, timezone.utc).strftime("%Y-%m-%dT%H:00:00Z")
+            return datetime.fromtimestamp(self.at, UTC).strftime("%Y-%m-%dT%H:00:00Z")
         if by == "nationcode":
             return self.nationcode
         if by == "template":
@@ -82,13 +88,19 @@ class Message:
         raise AssertionError(by)
 
 
-NOW = datetime.now(timezone.utc).timestamp()
+NOW = datetime.now(UTC).timestamp()
 
 
 def receipt(sid: str, nationcode: str, mobile: str, status: str, code: str, when: float) -> dict:
-    return {"sid": sid, "nationcode": nationcode, "mobile": mobile, "report_status": status, "errmsg": code,
-            "description": "generated", "user_receive_time": datetime.fromtimestamp(when, UTC8).strftime(
-                "%Y-%m-%d %H:%M:%S")}  # fmt: skip
+    return {
+        "sid": sid,
+        "nationcode": nationcode,
+        "mobile": mobile,
+        "report_status": status,
+        "errmsg": code,
+        "description": "generated",
+        "user_receive_time": datetime.fromtimestamp(when, UTC8).strftime("%Y-%m-%d %H:%M:%S"),
+    }
 
 
 def generate(seed: int = 6, sends: int = 240, orphans: int = 30) -> list[Message]:
@@ -99,8 +111,14 @@ def generate(seed: int = 6, sends: int = 240, orphans: int = 30) -> list[Message
         nationcode = rng.choice(["86", "86", "86", "62", "44"])
         hours_ago = rng.choice([rng.uniform(0.5, 70), rng.uniform(74, 120)])
         sent_at = round(NOW - hours_ago * HOUR, 6)
-        m = Message(f"2019:{seed}{n:08d}", nationcode, COUNTRIES[nationcode].format(n), rng.choice(["T1", "T2", "T3"]),
-                    rng.choice(["Acme", "Acme", "Bolt"]), sent_at)  # fmt: skip
+        m = Message(
+            f"2019:{seed}{n:08d}",
+            nationcode,
+            COUNTRIES[nationcode].format(n),
+            rng.choice(["T1", "T2", "T3"]),
+            rng.choice(["Acme", "Acme", "Bolt"]),
+            sent_at,
+        )
         outcome = rng.random()
         receive = math.floor(sent_at) + rng.choice([1, 2, 3, 5, 8, 13, 30, 60, 300, 3600])
         if outcome < 0.05:
@@ -136,10 +154,15 @@ def expected(messages: list[Message], by: str | None) -> dict:
             return latencies[math.ceil(p / 100 * len(latencies)) - 1] * 1000 if latencies else None
 
         done = states["delivered"] + states["failed"]
-        return {"total": len(group), "delivered": states["delivered"], "failed": states["failed"],
-                "pending": states["pending"], "no_receipt": states["no_receipt"],
-                "success_rate": states["delivered"] / done if done else None,
-                "latency_ms": {"p50": pct(50), "p90": pct(90), "p99": pct(99)}}  # fmt: skip
+        return {
+            "total": len(group),
+            "delivered": states["delivered"],
+            "failed": states["failed"],
+            "pending": states["pending"],
+            "no_receipt": states["no_receipt"],
+            "success_rate": states["delivered"] / done if done else None,
+            "latency_ms": {"p50": pct(50), "p90": pct(90), "p99": pct(99)},
+        }
 
     answer = counts(messages)
     groups: dict = defaultdict(list)

@@ -10,8 +10,9 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -174,7 +175,7 @@ class ServerProcess:
     def database_args(self) -> list[str]:
         return database_args(self.db, self.database_url)
 
-    def start(self, timeout: float = 20.0) -> "ServerProcess":
+    def start(self, timeout: float = 20.0) -> ServerProcess:
         cmd = [sys.executable, "-m", "delivrd", "serve", "--port", str(self.port), *self.database_args(), *self.args]
         log = open(self.log, "ab")
         # its own process group, so a kill also reaches the worker processes of --workers
@@ -207,7 +208,7 @@ class ServerProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
 
-    def restart(self) -> "ServerProcess":
+    def restart(self) -> ServerProcess:
         self.kill()
         return self.start()
 

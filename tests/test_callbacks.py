@@ -141,8 +141,15 @@ def test_text_with_a_nul_character_is_quarantined_on_every_backend(client):
 
 
 def test_unknown_codes_extra_fields_and_numbers_are_kept(client):
-    item = report(1, errmsg="ZZ:9999", description="something new", ext="order-42", push_seq=3,
-                  carrier={"name": "CMCC"}, nationcode=86)  # fmt: skip
+    item = report(
+        1,
+        errmsg="ZZ:9999",
+        description="something new",
+        ext="order-42",
+        push_seq=3,
+        carrier={"name": "CMCC"},
+        nationcode=86,
+    )
     assert push(client, [item]).json() == ACK
     [stored] = all_reports(client)
     assert stored["errmsg"] == "ZZ:9999" and stored["description"] == "something new"
@@ -188,8 +195,15 @@ def test_wrong_method_is_json_405(http_client):
 
 
 def test_reply_callback_is_stored_once(client):
-    reply = {"extend": "", "mobile": "13800138000", "nationcode": "86", "sign": "腾讯云", "text": "退订",
-             "time": 1700000000, "channel": "x"}  # fmt: skip
+    reply = {
+        "extend": "",
+        "mobile": "13800138000",
+        "nationcode": "86",
+        "sign": "腾讯云",
+        "text": "退订",
+        "time": 1700000000,
+        "channel": "x",
+    }
     for _ in range(2):
         assert push(client, reply, path="/sms/reply").json() == ACK
     [stored] = client.get("/v1/replies").json()["items"]

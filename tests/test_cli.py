@@ -3,7 +3,7 @@
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -17,19 +17,28 @@ ACK = {"result": 0, "errmsg": "OK"}
 
 def delivrd(*args, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "delivrd", *args], capture_output=True, text=True, env={**os.environ, **(env or {})},
+        [sys.executable, "-m", "delivrd", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
         timeout=30,
-    )  # fmt: skip
+    )
 
 
 def test_help_lists_commands_and_serve_explains_every_option():
     assert "serve" in delivrd("--help").stdout
     help_text = delivrd("serve", "--help").stdout
-    for option, variable in [("--host", "DELIVRD_HOST"), ("--port", "DELIVRD_PORT"), ("--db", "DELIVRD_DB"),
-                             ("--callback-token", "DELIVRD_CALLBACK_TOKEN"), ("--api-key", "DELIVRD_API_KEY"),
-                             ("--max-body-bytes", "DELIVRD_MAX_BODY_BYTES"),
-                             ("--database-url", "DELIVRD_DATABASE_URL"), ("--workers", "DELIVRD_WORKERS"),
-                             ("--retention-days", "DELIVRD_RETENTION_DAYS")]:  # fmt: skip
+    for option, variable in [
+        ("--host", "DELIVRD_HOST"),
+        ("--port", "DELIVRD_PORT"),
+        ("--db", "DELIVRD_DB"),
+        ("--callback-token", "DELIVRD_CALLBACK_TOKEN"),
+        ("--api-key", "DELIVRD_API_KEY"),
+        ("--max-body-bytes", "DELIVRD_MAX_BODY_BYTES"),
+        ("--database-url", "DELIVRD_DATABASE_URL"),
+        ("--workers", "DELIVRD_WORKERS"),
+        ("--retention-days", "DELIVRD_RETENTION_DAYS"),
+    ]:
         assert option in help_text and variable in help_text
 
 
@@ -41,7 +50,9 @@ def test_secrets_from_the_environment_are_not_printed_by_help():
 def test_unusable_database_is_one_clear_line():
     result = delivrd("serve", "--db", "/no/such/dir/d.db")
     assert result.returncode == 2
-    assert result.stderr.strip() == "delivrd: cannot open SQLite database /no/such/dir/d.db: unable to open database file"
+    assert (
+        result.stderr.strip() == "delivrd: cannot open SQLite database /no/such/dir/d.db: unable to open database file"
+    )
 
 
 def test_bad_size_is_a_usage_error():
@@ -55,8 +66,18 @@ def test_serve_hands_each_option_and_variable_to_the_service(backend, start_serv
     is checked to pass its flags and DELIVRD_* variables on, one observable effect each."""
     db = tmp_path / "d.db"
     seed(backend, db, {"old": 40, "recent": 2})
-    server = start_server("--api-key", "k3y", "--max-body-bytes", "1k", "--no-receipt-after", "90m",
-                          "--retention-days", "30", env={"DELIVRD_CALLBACK_TOKEN": "from-env"}, db=db)  # fmt: skip
+    server = start_server(
+        "--api-key",
+        "k3y",
+        "--max-body-bytes",
+        "1k",
+        "--no-receipt-after",
+        "90m",
+        "--retention-days",
+        "30",
+        env={"DELIVRD_CALLBACK_TOKEN": "from-env"},
+        db=db,
+    )
     key = {"authorization": "Bearer k3y"}
     token = {"token": "from-env"}
     with httpx.Client(base_url=server.url, timeout=10) as client:
@@ -65,7 +86,7 @@ def test_serve_hands_each_option_and_variable_to_the_service(backend, start_serv
         assert client.post("/sms/callback", content=body([report(1)])).status_code == 401
         assert client.post("/sms/callback", content=body([report(1)]), params=token).json() == ACK
         assert client.post("/sms/callback", content=body(batch(0, 50)), params=token).status_code == 413
-        two_hours_ago = datetime.fromtimestamp(NOW - 2 * HOUR, timezone.utc).isoformat()
+        two_hours_ago = datetime.fromtimestamp(NOW - 2 * HOUR, UTC).isoformat()
         call = {"SentAt": two_hours_ago, "SendStatusSet": [{"SerialNo": "5000:9", "PhoneNumber": "+8613800000009"}]}
         registered = client.post("/v1/messages", json=call, headers=key).json()
         assert registered["messages"][0]["state"] == "no_receipt"

@@ -16,14 +16,14 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 import uvicorn
-from tests.servers import ServerProcess, free_port
 
 from delivrd.wire.serving import BoundedProtocol
+from tests.servers import ServerProcess, free_port
 
 pytestmark = pytest.mark.backends("sqlite")
 
@@ -245,7 +245,7 @@ def test_sigterm_with_a_slow_body_exits_within_the_drain_timeout(start_server):
                 try:
                     got.append(sock.recv(65536) + read_until_closed(sock))
                     return
-                except socket.timeout:
+                except TimeoutError:
                     pass
                 with contextlib.suppress(OSError):
                     sock.sendall(b" ")
@@ -276,8 +276,9 @@ def test_a_request_unanswered_when_the_drain_ends_gets_503_in_json(monkeypatch):
             await asyncio.sleep(0.05)
 
     port = free_port()
-    config = uvicorn.Config(hangs, port=port, http=BoundedProtocol, lifespan="off", timeout_graceful_shutdown=1,
-                            log_level="warning")  # fmt: skip
+    config = uvicorn.Config(
+        hangs, port=port, http=BoundedProtocol, lifespan="off", timeout_graceful_shutdown=1, log_level="warning"
+    )
     server = uvicorn.Server(config)
     serving = threading.Thread(target=server.run)
     serving.start()
@@ -302,8 +303,15 @@ def delivrd(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_every_connection_option_is_a_flag_and_a_variable():
     help_text = delivrd("serve", "--help").stdout
-    for option in ["header-timeout", "body-timeout", "keepalive-timeout", "max-header-bytes", "max-headers",
-                   "max-connections", "drain-timeout"]:  # fmt: skip
+    for option in [
+        "header-timeout",
+        "body-timeout",
+        "keepalive-timeout",
+        "max-header-bytes",
+        "max-headers",
+        "max-connections",
+        "drain-timeout",
+    ]:
         assert f"--{option}" in help_text and f"DELIVRD_{option.upper().replace('-', '_')}" in help_text
 
 

@@ -31,7 +31,9 @@ def table(heading: str) -> list[list[str]]:
 
 
 def test_the_configuration_table_lists_every_setting_with_its_flag_variable_and_default():
-    documented = {(flag_, variable_ or None, default or None) for flag_, variable_, default, *_ in table("## Configuration")}
+    documented = {
+        (flag_, variable_ or None, default or None) for flag_, variable_, default, *_ in table("## Configuration")
+    }
     declared = {
         (flag(name), None if option.switch else variable(name), option.default) for name, option in OPTIONS.items()
     }
@@ -46,7 +48,6 @@ def test_the_result_code_table_lists_every_code_with_its_http_status():
 def test_the_tables_are_found():
     assert len(table("## Configuration")) == len(OPTIONS)
     assert len(table("### Result codes")) == len(results.TABLE)
-
 
 
 def test_the_readme_names_every_inbox_outcome():
@@ -65,11 +66,16 @@ def test_every_file_the_docs_name_exists():
     of the code names them: a module moved without its docs fails here."""
     for doc in DOCS:
         text = doc.read_text(encoding="utf-8")
-        named = [m[1] if m[2] != "*" else m[1].rpartition("/")[0]  # a pattern (NNNN_*.sql): its folder
-                 for m in re.finditer(r"(src/delivrd/[\w/.-]*\w)(\*?)", text)]
+        named = [
+            m[1] if m[2] != "*" else m[1].rpartition("/")[0]  # a pattern (NNNN_*.sql): its folder
+            for m in re.finditer(r"(src/delivrd/[\w/.-]*\w)(\*?)", text)
+        ]
         named += [m for m in re.findall(r"`([\w.-]+(?:/[\w.-]+)+\.(?:py|json|sql))`", text) if not m.startswith("src/")]
-        missing = [p for p in named if not (README.parent / p).exists() and not (SOURCE / p).exists()
-                   and not p.startswith("bench/results/")]  # what `make bench` writes  # fmt: skip
+        missing = [
+            p
+            for p in named
+            if not (README.parent / p).exists() and not (SOURCE / p).exists() and not p.startswith("bench/results/")
+        ]  # what `make bench` writes
         assert not missing, f"{doc.name} names files that do not exist: {missing}"
 
 

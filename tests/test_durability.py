@@ -4,7 +4,8 @@ point), and when storage refuses or its connections are cut (in process)."""
 import asyncio
 import threading
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import apsw
 import asyncpg

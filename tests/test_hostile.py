@@ -21,8 +21,15 @@ from hypothesis import strategies as st
 
 from delivrd.domain import results
 
-GOOD = {"sid": "2019:1", "mobile": "13800138000", "nationcode": "86", "report_status": "SUCCESS",
-        "errmsg": "DELIVRD", "description": "ok", "user_receive_time": "2026-11-24 10:00:00"}  # fmt: skip
+GOOD = {
+    "sid": "2019:1",
+    "mobile": "13800138000",
+    "nationcode": "86",
+    "report_status": "SUCCESS",
+    "errmsg": "DELIVRD",
+    "description": "ok",
+    "user_receive_time": "2026-11-24 10:00:00",
+}
 ACK = {"result": 0, "errmsg": "OK"}
 
 
@@ -86,8 +93,15 @@ def test_an_impossible_date_is_acked_and_every_read_still_works(app, client):
     assert client.post("/sms/callback", json=[report]).json() == ACK
     (stored,) = client.get("/v1/reports").json()["items"]
     assert stored["user_receive_time"] == "0001-01-01 00:00:00" and stored["user_receive_at"] is None
-    for path in ("/v1/reports?sid=2019:1", "/v1/reports?mobile=13800138000", "/v1/messages/2019:1",
-                 "/v1/phones/+8613800138000", "/v1/stats", "/v1/stats?by=hour", "/v1/stats?by=category"):  # fmt: skip
+    for path in (
+        "/v1/reports?sid=2019:1",
+        "/v1/reports?mobile=13800138000",
+        "/v1/messages/2019:1",
+        "/v1/phones/+8613800138000",
+        "/v1/stats",
+        "/v1/stats?by=hour",
+        "/v1/stats?by=category",
+    ):
         assert client.get(path).status_code == 200, path
     for what in ("reports", "messages"):
         for form in ("csv", "jsonl"):
@@ -96,8 +110,10 @@ def test_an_impossible_date_is_acked_and_every_read_still_works(app, client):
 
 
 def test_a_sent_at_the_api_cannot_show_is_refused_and_nothing_breaks(app, client):
-    send = {"SentAt": "0001-01-01T00:00:00+14:00",
-            "SendStatusSet": [{"SerialNo": "2019:1", "PhoneNumber": "+8613800138000", "Code": "Ok"}]}  # fmt: skip
+    send = {
+        "SentAt": "0001-01-01T00:00:00+14:00",
+        "SendStatusSet": [{"SerialNo": "2019:1", "PhoneNumber": "+8613800138000", "Code": "Ok"}],
+    }
     data = json_answer(client.post("/v1/messages", json=send), 400, results.BAD_BODY)
     assert "SentAt" in data["errmsg"]
     fee = {"SendStatusSet": [{"SerialNo": "2019:2", "PhoneNumber": "+8613800138000", "Fee": 99999999999999999999}]}
@@ -211,15 +227,19 @@ def test_every_stored_phone_is_found_by_the_phone_route(client, nationcode, mobi
 
 
 _values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.integers(min_value=2**62, max_value=2**80)
-    | st.floats(allow_nan=False) | st.text() | st.sampled_from(["a\u0000b", "\ud800", "+8613800138000", "Ok",
-                                                                  "0001-01-01T00:00:00+14:00", "x" * 200]),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**62, max_value=2**80)
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.sampled_from(["a\u0000b", "\ud800", "+8613800138000", "Ok", "0001-01-01T00:00:00+14:00", "x" * 200]),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
     max_leaves=12,
 )
 _status = st.fixed_dictionaries(
     {"PhoneNumber": st.sampled_from(["+8613800138000", "+860", "+0", "8613800138000", "+86" + "1" * 200]) | _values},
-    optional={name: _values for name in ("SerialNo", "Fee", "SessionContext", "Code", "Message", "IsoCode")},
+    optional=dict.fromkeys(("SerialNo", "Fee", "SessionContext", "Code", "Message", "IsoCode"), _values),
 )
 _call = st.fixed_dictionaries(
     {"SendStatusSet": st.lists(_status, max_size=3) | _values},

@@ -1,8 +1,9 @@
 """Sends, message state and statistics over the HTTP API (in process), checked against an independent reckoning."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+
 from tests.factories import SEED_SAMPLE, body
 from tests.insight_mix import CATEGORY, HOUR, NOW, expected, generate
 from tests.servers import InProcessApp
@@ -16,11 +17,21 @@ def push(client, items):
 
 
 def call(m) -> dict:
-    status = {"SerialNo": m.sid or "", "PhoneNumber": f"+{m.nationcode}{m.mobile}", "Fee": 1,
-              "Code": "LimitExceeded.PhoneNumberDailyLimit" if m.refused else "Ok", "IsoCode": "XX"}  # fmt: skip
-    sent = datetime.fromtimestamp(m.sent_at, timezone.utc).isoformat()
-    return {"TemplateId": m.template, "SignName": m.sign, "SentAt": sent, "RequestId": "ignored",
-            "SendStatusSet": [status]}  # fmt: skip
+    status = {
+        "SerialNo": m.sid or "",
+        "PhoneNumber": f"+{m.nationcode}{m.mobile}",
+        "Fee": 1,
+        "Code": "LimitExceeded.PhoneNumberDailyLimit" if m.refused else "Ok",
+        "IsoCode": "XX",
+    }
+    sent = datetime.fromtimestamp(m.sent_at, UTC).isoformat()
+    return {
+        "TemplateId": m.template,
+        "SignName": m.sign,
+        "SentAt": sent,
+        "RequestId": "ignored",
+        "SendStatusSet": [status],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +89,7 @@ def test_stats_match_the_independent_reckoning(fed, by):
 
 def test_a_time_range_counts_what_falls_in_it(fed):
     client, messages = fed
-    since = datetime.fromtimestamp(NOW - 48 * HOUR, timezone.utc)
+    since = datetime.fromtimestamp(NOW - 48 * HOUR, UTC)
     inside = [m for m in messages if m.at >= since.timestamp()]
     got = as_dict(client.get("/v1/stats", params={"since": since.isoformat(), "by": "template"}).json())
     assert got.pop("since") == since.isoformat(timespec="microseconds").replace("+00:00", "Z")
@@ -120,10 +131,22 @@ def test_receipt_codes(fed):
         ("post", "/v1/messages", b'{"TemplateId": "1"}', 400, 1009, "SendStatusSet"),
         ("post", "/v1/messages", b'{"SendStatusSet": []}', 400, 1009, "nothing to register"),
         ("post", "/v1/messages", b'{"SendStatusSet": [{"PhoneNumber": "13800138000"}]}', 400, 1009, "E.164"),
-        ("post", "/v1/messages", b'{"SendStatusSet": [{"PhoneNumber": "+8613800138000", "Code": "Ok"}]}', 400, 1009,
-         "SerialNo is required"),
-        ("post", "/v1/messages", b'{"SentAt": "noon", "SendStatusSet": [{"PhoneNumber": "+8613800138000",'
-         b' "SerialNo": "x"}]}', 400, 1009, "SentAt must be"),
+        (
+            "post",
+            "/v1/messages",
+            b'{"SendStatusSet": [{"PhoneNumber": "+8613800138000", "Code": "Ok"}]}',
+            400,
+            1009,
+            "SerialNo is required",
+        ),
+        (
+            "post",
+            "/v1/messages",
+            b'{"SentAt": "noon", "SendStatusSet": [{"PhoneNumber": "+8613800138000", "SerialNo": "x"}]}',
+            400,
+            1009,
+            "SentAt must be",
+        ),
         ("get", "/v1/stats?by=week", None, 400, 1007, "by must be one of"),
         ("get", "/v1/stats?since=yesterday", None, 400, 1007, "since must be an ISO 8601"),
         ("get", "/v1/stats?limit=5", None, 400, 1007, "unknown query parameter(s): limit"),
@@ -131,7 +154,7 @@ def test_receipt_codes(fed):
         ("get", "/v1/phones/+99912", None, 400, 1007, "known country calling code"),
         ("get", "/v1/messages/no-such-sid", None, 404, 1006, "no send and no receipt"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_gets_a_clear_json_error(http_client, method, path, payload, status, result, fragment):
     answer = http_client.request(method.upper(), path, content=payload)
     assert answer.status_code == status
@@ -140,8 +163,12 @@ def test_bad_input_gets_a_clear_json_error(http_client, method, path, payload, s
 
 def test_tencent_response_wrapper_and_masked_receipts(client):
     """The SDK's raw answer ({"Response": {...}}) is accepted; a masked receipt is its own message."""
-    wrapped = {"Response": {"SendStatusSet": [{"SerialNo": "5000:77", "PhoneNumber": "+8613800000077", "Code": "Ok"}],
-                            "RequestId": "r"}}  # fmt: skip
+    wrapped = {
+        "Response": {
+            "SendStatusSet": [{"SerialNo": "5000:77", "PhoneNumber": "+8613800000077", "Code": "Ok"}],
+            "RequestId": "r",
+        }
+    }
     assert client.post("/v1/messages", json=wrapped).json()["new"] == 1
     push(client, SEED_SAMPLE)
     stats = client.get("/v1/stats").json()
@@ -163,15 +190,25 @@ def test_openapi_describes_the_insight_routes(http_client):
         spec["paths"]
     )
     stats_schema = spec["components"]["schemas"]["Stats"]
-    assert set(stats_schema["required"]) == {"since", "until", "total", "delivered", "failed", "pending",
-                                             "no_receipt", "success_rate", "latency_ms", "groups"}  # fmt: skip
+    assert set(stats_schema["required"]) == {
+        "since",
+        "until",
+        "total",
+        "delivered",
+        "failed",
+        "pending",
+        "no_receipt",
+        "success_rate",
+        "latency_ms",
+        "groups",
+    }
     assert spec["paths"]["/v1/stats"]["get"]["parameters"][-1]["schema"]["enum"][0] == "day"
 
 
 @pytest.mark.parametrize("window, state", [({}, "pending"), ({"no_receipt_after": 90 * 60}, "no_receipt")])
 def test_the_no_receipt_window_is_a_setting(start_app, window, state):
     client = start_app(**window).client
-    two_hours_ago = datetime.fromtimestamp(NOW - 2 * HOUR, timezone.utc).isoformat()
+    two_hours_ago = datetime.fromtimestamp(NOW - 2 * HOUR, UTC).isoformat()
     call = {"SentAt": two_hours_ago, "SendStatusSet": [{"SerialNo": "5000:9", "PhoneNumber": "+8613800000009"}]}
     assert client.post("/v1/messages", json=call).json()["messages"][0]["state"] == state
     assert client.get("/v1/stats").json()[state] == 1

@@ -7,23 +7,30 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC
 
 import httpx
 import pytest
-from tests.servers import free_port
+
+from delivrd.providers.tencent import sdk as tencent_sdk
 from tests.factories import body
 from tests.fake_tencent import SECRET_ID, SECRET_KEY, FakeTencent
 from tests.insight_mix import generate
-
-from delivrd.providers.tencent import sdk as tencent_sdk
+from tests.servers import free_port
 
 ACK = {"result": 0, "errmsg": "OK"}
 TENCENT_ENV = {"TENCENTCLOUD_SECRET_ID": SECRET_ID, "TENCENTCLOUD_SECRET_KEY": SECRET_KEY}
 
 
 def delivrd(*args, env=None, stdin=None):
-    return subprocess.run([sys.executable, "-m", "delivrd", *args], capture_output=True, text=True, input=stdin,
-                          env={**os.environ, **(env or {})}, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "delivrd", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
 
 
 @pytest.fixture
@@ -34,14 +41,17 @@ def fake():
 
 
 def test_stats_on_the_terminal_are_the_apis_numbers(app, client):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     messages = generate(seed=7, sends=60, orphans=5)
     for m in messages:
         if m.sent_at is not None:
-            status = {"SerialNo": m.sid or "", "PhoneNumber": f"+{m.nationcode}{m.mobile}",
-                      "Code": "LimitExceeded.PhoneNumberDailyLimit" if m.refused else "Ok"}  # fmt: skip
-            sent = datetime.fromtimestamp(m.sent_at, timezone.utc).isoformat()
+            status = {
+                "SerialNo": m.sid or "",
+                "PhoneNumber": f"+{m.nationcode}{m.mobile}",
+                "Code": "LimitExceeded.PhoneNumberDailyLimit" if m.refused else "Ok",
+            }
+            sent = datetime.fromtimestamp(m.sent_at, UTC).isoformat()
             call = {"TemplateId": m.template, "SignName": m.sign, "SentAt": sent, "SendStatusSet": [status]}
             assert client.post("/v1/messages", json=call).status_code == 200
     assert client.post("/sms/callback", content=body([r for m in messages for r in m.receipts])).json() == ACK
@@ -54,7 +64,9 @@ def test_stats_on_the_terminal_are_the_apis_numbers(app, client):
     api = client.get("/v1/stats", params={"by": "nationcode"}).json()
     assert "nationcode" in table.stdout and "success" in table.stdout
     all_row = next(line for line in table.stdout.splitlines() if " all " in line)
-    assert all_row.replace("│", " ").split()[1:6] == [str(api[k]) for k in ("total", "delivered", "failed", "pending", "no_receipt")]
+    assert all_row.replace("│", " ").split()[1:6] == [
+        str(api[k]) for k in ("total", "delivered", "failed", "pending", "no_receipt")
+    ]
 
 
 def test_stats_on_a_missing_database_is_one_clear_line(tmp_path):
@@ -77,8 +89,23 @@ def test_export_reports_and_messages(app, client, tmp_path):
     assert all(row["category"] in ("delivered", "invalid_number") for row in exported.values())
     later = delivrd("export", "reports", "--since", "2999-01-01", *app.database_args())
     assert later.stdout.strip() == ",".join(
-        ["id", "sid", "nationcode", "mobile", "phone", "report_status", "errmsg", "description", "user_receive_time",
-         "user_receive_at", "ext", "extra", "received_at", "duplicates"])  # fmt: skip
+        [
+            "id",
+            "sid",
+            "nationcode",
+            "mobile",
+            "phone",
+            "report_status",
+            "errmsg",
+            "description",
+            "user_receive_time",
+            "user_receive_at",
+            "ext",
+            "extra",
+            "received_at",
+            "duplicates",
+        ]
+    )
 
 
 def test_import_sends_from_csv_and_json_lines(app, client, tmp_path):
@@ -89,8 +116,16 @@ def test_import_sends_from_csv_and_json_lines(app, client, tmp_path):
         ",+8613800000002,0,LimitExceeded.PhoneNumberDailyLimit,T9,Acme,2026-01-24T08:00:00+08:00\n"
     )
     lines = tmp_path / "sends.jsonl"
-    lines.write_text(json.dumps({"TemplateId": "T8", "RequestId": "r", "SendStatusSet": [
-        {"SerialNo": "5000:3", "PhoneNumber": "+6281200000003", "Code": "Ok"}]}) + "\n\n")  # fmt: skip
+    lines.write_text(
+        json.dumps(
+            {
+                "TemplateId": "T8",
+                "RequestId": "r",
+                "SendStatusSet": [{"SerialNo": "5000:3", "PhoneNumber": "+6281200000003", "Code": "Ok"}],
+            }
+        )
+        + "\n\n"
+    )
     for path in (sheet, lines):
         result = delivrd("import", "sends", str(path), *app.database_args())
         assert result.returncode == 0, result.stderr
@@ -99,7 +134,10 @@ def test_import_sends_from_csv_and_json_lines(app, client, tmp_path):
     )
     one = client.get("/v1/messages/5000:1").json()
     assert (one["state"], one["send"]["template_id"], one["send"]["sent_at"]) == (
-        "no_receipt", "T9", "2026-01-24T00:00:00.000000Z")  # fmt: skip
+        "no_receipt",
+        "T9",
+        "2026-01-24T00:00:00.000000Z",
+    )
     assert client.get("/v1/messages/5000:3").json()["send"]["nationcode"] == "62"
     refused = client.get("/v1/phones/+8613800000002").json()["messages"]
     assert [(m["state"], m["code"]) for m in refused] == [("failed", "LimitExceeded.PhoneNumberDailyLimit")]
@@ -108,7 +146,9 @@ def test_import_sends_from_csv_and_json_lines(app, client, tmp_path):
     bad.write_text("SerialNo,PhoneNumber\n5000:4,+8613800000004\n5000:5,13800000005\n")
     result = delivrd("import", "sends", str(bad), *app.database_args())
     assert result.returncode == 2
-    assert "nothing imported, 1 bad line(s)" in result.stderr and "bad.csv:3: PhoneNumber must be E.164" in result.stderr
+    assert (
+        "nothing imported, 1 bad line(s)" in result.stderr and "bad.csv:3: PhoneNumber must be E.164" in result.stderr
+    )
     assert client.get("/v1/messages/5000:4").status_code == 404  # the good line was not stored either
 
 
@@ -145,18 +185,26 @@ def test_wrong_credentials_are_refused_by_the_fake(fake, monkeypatch):
 
 def test_reconcile_fills_the_holes_and_counts_pushed_ones_once(app, client, fake):
     pulled = [
-        {"UserReceiveTime": 1790000020, "CountryCode": "86", "SubscriberNumber": f"1380000{n:04d}",
-         "PhoneNumber": f"+861380000{n:04d}", "SerialNo": f"5000:{n}", "ReportStatus": "SUCCESS" if n % 3 else "FAIL",
-         "Description": "DELIVRD" if n % 3 else "MK:0001", "SessionContext": ""}
+        {
+            "UserReceiveTime": 1790000020,
+            "CountryCode": "86",
+            "SubscriberNumber": f"1380000{n:04d}",
+            "PhoneNumber": f"+861380000{n:04d}",
+            "SerialNo": f"5000:{n}",
+            "ReportStatus": "SUCCESS" if n % 3 else "FAIL",
+            "Description": "DELIVRD" if n % 3 else "MK:0001",
+            "SessionContext": "",
+        }
         for n in range(250)
-    ]  # fmt: skip
+    ]
     # the callback did arrive for the first ten: same receipt, pushed
     pushed = [tencent_sdk.as_callback(item) for item in pulled[:10]]
     assert pushed[1]["user_receive_time"] == "2026-09-21 22:13:40"
     assert client.post("/sms/callback", content=body(pushed)).json() == ACK
     fake.receipts = list(pulled)
-    result = delivrd("reconcile", "--sdk-app-id", "1400000000", "--endpoint", fake.url, *app.database_args(),
-                     env=TENCENT_ENV)  # fmt: skip
+    result = delivrd(
+        "reconcile", "--sdk-app-id", "1400000000", "--endpoint", fake.url, *app.database_args(), env=TENCENT_ENV
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("pulled 250 receipts")
     assert [action for action, _ in fake.calls] == ["PullSmsSendStatus"] * 4  # 100 + 100 + 50, then none left
@@ -170,13 +218,14 @@ def test_reconcile_fills_the_holes_and_counts_pushed_ones_once(app, client, fake
     assert sorted(r["sid"] for r in reports) == sorted(item["SerialNo"] for item in pulled)
     assert sum(r["duplicates"] for r in reports) == 10
     assert client.get("/v1/messages/5000:3").json()["code"] == "MK:0001"
-    again = delivrd("reconcile", "--sdk-app-id", "1400000000", "--endpoint", fake.url, *app.database_args(),
-                    env=TENCENT_ENV)  # fmt: skip
+    again = delivrd(
+        "reconcile", "--sdk-app-id", "1400000000", "--endpoint", fake.url, *app.database_args(), env=TENCENT_ENV
+    )
     assert again.stdout.startswith("pulled 0 receipts")
 
 
 def test_reconcile_without_credentials_says_so(tmp_path):
-    env = {k: "" for k in TENCENT_ENV}
+    env = dict.fromkeys(TENCENT_ENV, "")
     result = delivrd("reconcile", "--sdk-app-id", "1", "--db", str(tmp_path / "d.db"), env=env)
     assert result.returncode == 2 and "TENCENTCLOUD_SECRET_ID" in result.stderr
 

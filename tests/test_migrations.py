@@ -8,12 +8,12 @@ import sys
 
 import httpx
 import pytest
-from tests.factories import batch, body
 
 from delivrd.store import migrations
-from delivrd.store.sqlite.connect import connect
 from delivrd.store.postgres.store import PostgresSchema
+from delivrd.store.sqlite.connect import connect
 from delivrd.store.sqlite.store import SQLiteSchema
+from tests.factories import batch, body
 
 ACK = {"result": 0, "errmsg": "OK"}
 

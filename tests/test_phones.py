@@ -13,8 +13,18 @@ def test_a_phone_splits_back_into_what_made_it(nationcode, mobile):
     assert phone is not None and phones.split(phone) == (nationcode, mobile)
 
 
-@pytest.mark.parametrize(("nationcode", "mobile"), [("0", "13800138000"), ("999", "1"), ("86", "13xxxxxxxxx"),
-                                                    ("86", "１３８"), (None, "1"), ("86", ""), ("+86", "1")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("nationcode", "mobile"),
+    [
+        ("0", "13800138000"),
+        ("999", "1"),
+        ("86", "13xxxxxxxxx"),
+        ("86", "１３８"),
+        (None, "1"),
+        ("86", ""),
+        ("+86", "1"),
+    ],
+)
 def test_no_phone_for_what_no_country_dials(nationcode, mobile):
     assert phones.e164(nationcode, mobile) is None
 

@@ -10,8 +10,8 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -20,8 +20,8 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from delivrd.domain import results
-from delivrd.query.http import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, MIN_LIMIT, TEXT_PATTERN, endpoint
 from delivrd.openapi import document
+from delivrd.query.http import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, MIN_LIMIT, TEXT_PATTERN, endpoint
 from delivrd.query.stats import GROUPS
 from tests.databases import POSTGRES_URL
 from tests.factories import batch, body
@@ -64,8 +64,16 @@ BAD_PAGING = [
 ]
 #: route → its own bad queries; each route also gets the shared tables that apply to it
 ROUTES = {
-    "/v1/reports": ["sid=%00", "mobile=13800%0000000", "nationcode=%00", "report_status=%00", "errmsg=%00",
-                    "sids=1", *BAD_WINDOW, *BAD_PAGING],
+    "/v1/reports": [
+        "sid=%00",
+        "mobile=13800%0000000",
+        "nationcode=%00",
+        "report_status=%00",
+        "errmsg=%00",
+        "sids=1",
+        *BAD_WINDOW,
+        *BAD_PAGING,
+    ],
     "/v1/rejects": ["route=%00", "reason=x", *BAD_WINDOW, *BAD_PAGING],
     "/v1/replies": ["mobile=%00", *BAD_WINDOW, *BAD_PAGING],
     "/v1/inbox": ["route=callback%00", "outcome=%00", *BAD_WINDOW, *BAD_PAGING],
@@ -74,7 +82,7 @@ ROUTES = {
     "/v1/stats": ["by=week", "by=DAY", "by=%00", "by=", "limit=10", *BAD_WINDOW],
     "/v1/receipt-codes": ["code=%00", "code=DELIVRD%00", "limit=1", "until=2026-11-24"],
     "/v1/activity": ["limit=1", "x="],
-}  # fmt: skip
+}
 #: NUL in a path parameter: PostgreSQL text cannot hold it, so it is the client's mistake, not an outage
 BAD_PATHS = ["/v1/messages/%00", "/v1/messages/2019%00:1", "/v1/phones/%00", "/v1/phones/%2B86138%0000138000"]
 
@@ -131,8 +139,12 @@ def test_the_message_says_what_to_fix(http_client, query, errmsg):
 
 
 def test_a_405_says_which_methods_the_route_takes(http_client):
-    for method, path, allow in (("POST", "/v1/reports", "GET, HEAD"), ("DELETE", "/v1/messages/x", "GET, HEAD"),
-                                ("GET", "/v1/messages", "POST"), ("PUT", "/healthz", "GET, HEAD")):  # fmt: skip
+    for method, path, allow in (
+        ("POST", "/v1/reports", "GET, HEAD"),
+        ("DELETE", "/v1/messages/x", "GET, HEAD"),
+        ("GET", "/v1/messages", "POST"),
+        ("PUT", "/healthz", "GET, HEAD"),
+    ):
         answer = http_client.request(method, path)
         allowed = set(answer.headers.get("allow", "").split(", "))  # Starlette's order varies from run to run
         assert (answer.status_code, allowed) == (405, set(allow.split(", "))), (method, path)
@@ -162,8 +174,7 @@ def test_an_unexpected_error_is_a_logged_json_500(caplog):
 def test_the_openapi_document_states_the_rules_the_code_checks():
     spec = document()
     params = {p["name"]: p["schema"] for p in spec["paths"]["/v1/reports"]["get"]["parameters"]}
-    assert params["limit"] == {"type": "integer", "minimum": MIN_LIMIT, "maximum": MAX_LIMIT,
-                               "default": DEFAULT_LIMIT}  # fmt: skip
+    assert params["limit"] == {"type": "integer", "minimum": MIN_LIMIT, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}
     assert params["cursor"]["pattern"] == CURSOR_PATTERN
     assert params["sid"]["pattern"] == TEXT_PATTERN and re.fullmatch(TEXT_PATTERN, "a\x00b") is None
     assert params["since"]["format"] == params["until"]["format"] == "date-time"

@@ -11,8 +11,8 @@ import time
 import httpx
 
 from delivrd.domain.push import CALLBACK, Push
-from delivrd.store import open_store
 from delivrd.providers.tencent.decode import report_row
+from delivrd.store import open_store
 
 DAY = 86_400_000_000
 
@@ -50,7 +50,10 @@ def test_db_prune_applies_retention_once(backend, tmp_path, start_app):
     seed(backend, db, {"old": 10, "recent": 2})
     url = backend.database_url(db)
     args = ["--db", str(db), *(["--database-url", url] if url else [])]
-    run = lambda *a: subprocess.run([sys.executable, "-m", "delivrd", "db", *a], capture_output=True, text=True, timeout=60)  # noqa: E731
+
+    def run(*a):
+        return subprocess.run([sys.executable, "-m", "delivrd", "db", *a], capture_output=True, text=True, timeout=60)
+
     missing = run("prune", *args)
     assert missing.returncode == 2 and "--retention-days" in missing.stderr
     result = run("prune", "--retention-days", "5", *args)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.factories import batch, body
 
 ACK = {"result": 0, "errmsg": "OK"}
@@ -39,7 +40,9 @@ def test_two_servers_receiving_the_same_pushes_store_each_report_once(start_serv
     pushes = [batch(start, 20, prefix="scale:") for start in range(0, 1000, 20)]
     # each push goes to both servers at once (a retry landing on the other instance), some a third time
     rng = random.Random(5)
-    plan = [(p, server) for p in pushes for server in (a, b)] + [(p, rng.choice((a, b))) for p in rng.sample(pushes, 10)]
+    plan = [(p, server) for p in pushes for server in (a, b)] + [
+        (p, rng.choice((a, b))) for p in rng.sample(pushes, 10)
+    ]
     rng.shuffle(plan)
     answers: list[dict] = []
 
@@ -78,7 +81,10 @@ def test_serve_workers_runs_several_processes_on_one_port(start_server):
 def test_workers_on_sqlite_are_refused_with_a_reason(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "delivrd", "serve", "--workers", "2", "--db", str(tmp_path / "d.db")],
-        capture_output=True, text=True, timeout=30, env={**os.environ, "DELIVRD_DATABASE_URL": ""},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "DELIVRD_DATABASE_URL": ""},
+    )
     assert result.returncode == 2
     assert "--workers above 1 needs PostgreSQL" in result.stderr

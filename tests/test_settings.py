@@ -29,13 +29,27 @@ def subparser(*path: str) -> argparse.ArgumentParser:
 def test_each_default_is_its_declared_text_read_as_a_person_would_write_it():
     settings = Settings()
     assert (settings.max_body_bytes, settings.max_header_bytes, settings.no_receipt_after) == (2**20, 2**16, 72 * 3600)
-    assert (settings.body_timeout, settings.port, settings.migrate, settings.retention_days) == (10.0, 8080, False, None)
+    assert (settings.body_timeout, settings.port, settings.migrate, settings.retention_days) == (
+        10.0,
+        8080,
+        False,
+        None,
+    )
     assert [f.name for f in dataclasses.fields(Settings)] == list(OPTIONS)
 
 
 def test_the_environment_carries_every_setting_to_a_worker_and_back():
-    given = Settings(port=9, database_url="postgresql://x@y/z", api_key="k", migrate=True, retention_days=3,
-                     max_body_bytes=512, body_timeout=2.5, no_receipt_after=60, log_level="debug")  # fmt: skip
+    given = Settings(
+        port=9,
+        database_url="postgresql://x@y/z",
+        api_key="k",
+        migrate=True,
+        retention_days=3,
+        max_body_bytes=512,
+        body_timeout=2.5,
+        no_receipt_after=60,
+        log_level="debug",
+    )
     env = {name: value for name, value in given.to_env().items() if value is not None}
     assert Settings.from_env(env) == given
     assert Settings.from_env({}) == Settings()
@@ -53,7 +67,9 @@ def test_serve_has_an_option_for_every_setting_defaulting_to_its_variable(monkey
     monkeypatch.setenv("DELIVRD_API_KEY", "topsecret")
     args = subparser("serve").parse_args([])
     assert {name: getattr(args, name) for name in OPTIONS} == {
-        **dataclasses.asdict(Settings()), "max_body_bytes": 512 * 1024, "api_key": None  # a secret: read at run time
+        **dataclasses.asdict(Settings()),
+        "max_body_bytes": 512 * 1024,
+        "api_key": None,  # a secret: read at run time
     }
     options = {a.dest: a for a in subparser("serve")._actions}
     for name, option in OPTIONS.items():
@@ -63,17 +79,24 @@ def test_serve_has_an_option_for_every_setting_defaulting_to_its_variable(monkey
 
 @pytest.mark.parametrize(
     ("path", "names"),
-    [(("db", "status"), ("db", "database_url")), (("db", "prune"), ("db", "database_url", "retention_days")),
-     (("stats",), ("db", "database_url", "no_receipt_after")), (("export",), ("db", "database_url", "no_receipt_after")),
-     (("import",), ("db", "database_url")), (("reconcile",), ("db", "database_url"))],
-)  # fmt: skip
+    [
+        (("db", "status"), ("db", "database_url")),
+        (("db", "prune"), ("db", "database_url", "retention_days")),
+        (("stats",), ("db", "database_url", "no_receipt_after")),
+        (("export",), ("db", "database_url", "no_receipt_after")),
+        (("import",), ("db", "database_url")),
+        (("reconcile",), ("db", "database_url")),
+    ],
+)
 def test_commands_sharing_a_setting_share_its_option(path, names):
     options = {a.dest: a for a in subparser(*path)._actions}
     serve = {a.dest: a for a in subparser("serve")._actions}
     for name in names:
         assert (options[name].option_strings, options[name].help, options[name].type) == (
-            serve[name].option_strings, serve[name].help, serve[name].type
-        )  # fmt: skip
+            serve[name].option_strings,
+            serve[name].help,
+            serve[name].type,
+        )
 
 
 def test_prune_needs_a_retention_unless_the_environment_gives_one(monkeypatch):

@@ -1,12 +1,11 @@
 """Decoding Tencent's wire format: lenient where unambiguous, strict where meaning would be guessed."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from delivrd.domain import results
-from delivrd.domain import storable
+from delivrd.domain import results, storable
 from delivrd.providers.tencent import decode as tencent
 
 SAMPLE = {
@@ -21,8 +20,20 @@ SAMPLE = {
 
 
 def row_dict(item):
-    names = ("sid", "dedup_key", "nationcode", "mobile", "report_status", "errmsg", "description",
-             "user_receive_time", "ext", "extra", "phone", "user_receive_ts")  # fmt: skip
+    names = (
+        "sid",
+        "dedup_key",
+        "nationcode",
+        "mobile",
+        "report_status",
+        "errmsg",
+        "description",
+        "user_receive_time",
+        "ext",
+        "extra",
+        "phone",
+        "user_receive_ts",
+    )
     return dict(zip(names, tencent.report_row(item)))
 
 
@@ -119,8 +130,15 @@ def test_fast_path_and_careful_path_agree():
     assert [(q.index, q.reason) for q in rejects] == [(2, "missing required field(s): mobile, report_status")]
 
 
-GOOD = {"sid": "a1", "mobile": "13800138000", "nationcode": "86", "report_status": "SUCCESS", "errmsg": "DELIVRD",
-        "description": "ok", "user_receive_time": "2026-11-24 10:00:00"}  # fmt: skip
+GOOD = {
+    "sid": "a1",
+    "mobile": "13800138000",
+    "nationcode": "86",
+    "report_status": "SUCCESS",
+    "errmsg": "DELIVRD",
+    "description": "ok",
+    "user_receive_time": "2026-11-24 10:00:00",
+}
 GOOD_JSON = json.dumps(GOOD, separators=(",", ":")).encode()
 
 
@@ -173,7 +191,7 @@ def test_times_that_cannot_be_shown_are_kept_as_text_only():
         (row,) = tencent.parse_reports(json.dumps([{**GOOD, "user_receive_time": text}]).encode()).rows
         assert row[7] == text and row[11] is None
     (row,) = tencent.parse_reports(json.dumps([GOOD]).encode()).rows
-    assert row[11] == int(datetime(2026, 11, 24, 2, tzinfo=timezone.utc).timestamp())  # 10:00 at UTC+8
+    assert row[11] == int(datetime(2026, 11, 24, 2, tzinfo=UTC).timestamp())  # 10:00 at UTC+8
 
 
 @pytest.mark.parametrize("time", [18446744073709551616, "99999999999999999999", 1e20, -(2**63) - 1, "²"])

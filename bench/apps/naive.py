@@ -59,8 +59,15 @@ def callback():
             "INSERT OR IGNORE INTO reports (sid, nationcode, mobile, report_status, errmsg, description,"
             " user_receive_time) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
-                (i["sid"], i.get("nationcode"), i["mobile"], i["report_status"], i.get("errmsg"),
-                 i.get("description"), i.get("user_receive_time"))
+                (
+                    i["sid"],
+                    i.get("nationcode"),
+                    i["mobile"],
+                    i["report_status"],
+                    i.get("errmsg"),
+                    i.get("description"),
+                    i.get("user_receive_time"),
+                )
                 for i in items
             ],
         )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
@@ -14,15 +15,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from delivrd import dashboard, providers
+from delivrd import dashboard, openapi, providers
+from delivrd.config import Settings
+from delivrd.domain import results
 from delivrd.domain.retention import retention_cutoff
 from delivrd.query import http as api
-from delivrd.wire import callbacks
 from delivrd.query import insight as insight_api
-from delivrd import openapi
-from delivrd.domain import results
-from delivrd.config import Settings
 from delivrd.store import StoreError, open_store
+from delivrd.wire import callbacks
 from delivrd.writer.group_commit import Writer
 
 log = logging.getLogger("delivrd.app")

@@ -12,8 +12,9 @@ processes run the same code.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from delivrd.option_types import byte_size, duration, positive
 
@@ -61,29 +62,41 @@ class Settings:
         "1m", byte_size, "larger callback bodies are answered 413 without being read; accepts 512k, 1m"
     )
     no_receipt_after: int = _setting(
-        "72h", duration, "a send with no receipt this long after it was sent counts as no_receipt rather than"
+        "72h",
+        duration,
+        "a send with no receipt this long after it was sent counts as no_receipt rather than"
         " pending; accepts 90m, 72h, 3d",
-    )  # fmt: skip
+    )
     migrate: bool = _setting(
-        None, _yes, "upgrade an older database schema at start instead of refusing to run (a new database is"
-        " always created at the latest version)", switch=True,
-    )  # fmt: skip
+        None,
+        _yes,
+        "upgrade an older database schema at start instead of refusing to run (a new database is"
+        " always created at the latest version)",
+        switch=True,
+    )
     retention_days: int | None = _setting(
-        None, positive(int), "remove reports, replies, rejects, inbox bodies (and sends, by sent_at) older than this"
+        None,
+        positive(int),
+        "remove reports, replies, rejects, inbox bodies (and sends, by sent_at) older than this"
         " many days (SQLite: rows, in small batches; PostgreSQL: whole day partitions)",
-    )  # fmt: skip
+    )
     workers: int = _setting(
-        "1", positive(int), "processes serving on the same port; more than 1 needs PostgreSQL (--database-url),"
+        "1",
+        positive(int),
+        "processes serving on the same port; more than 1 needs PostgreSQL (--database-url),"
         " since SQLite has a single writer",
-    )  # fmt: skip
+    )
     header_timeout: float = _setting(
-        "10", positive(float), "seconds a connection has to send a request's headers, from its start or the end of"
+        "10",
+        positive(float),
+        "seconds a connection has to send a request's headers, from its start or the end of"
         " the previous response; then it is closed",
-    )  # fmt: skip
+    )
     body_timeout: float = _setting(
-        "10", positive(float), "seconds a callback has, after its headers, to send its whole body; then it is"
-        " answered 408",
-    )  # fmt: skip
+        "10",
+        positive(float),
+        "seconds a callback has, after its headers, to send its whole body; then it is answered 408",
+    )
     keepalive_timeout: float = _setting(
         "5", positive(float), "seconds an idle connection is kept open after a response (at most --header-timeout)"
     )
@@ -92,13 +105,16 @@ class Settings:
     )
     max_headers: int = _setting("100", positive(int), "requests with more headers are answered 431")
     max_connections: int = _setting(
-        "1000", positive(int), "open connections per process (lowered to fit the open-file limit, ulimit -n); at"
+        "1000",
+        positive(int),
+        "open connections per process (lowered to fit the open-file limit, ulimit -n); at"
         " the cap a new connection closes the one idle longest",
-    )  # fmt: skip
+    )
     drain_timeout: float = _setting(
-        "15", positive(float), "seconds SIGTERM waits for the requests under way before it ends them; must exceed"
-        " --body-timeout",
-    )  # fmt: skip
+        "15",
+        positive(float),
+        "seconds SIGTERM waits for the requests under way before it ends them; must exceed --body-timeout",
+    )
     log_level: str = _setting("info", str, "log verbosity", choices=LOG_LEVELS)
 
     def to_env(self) -> dict[str, str | None]:

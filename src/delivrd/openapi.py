@@ -7,17 +7,16 @@ from typing import Any
 import msgspec
 
 from delivrd import __version__
-from delivrd.domain import results
-from delivrd.query import stats
-from delivrd.domain import storable
-from delivrd.query.http import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, MIN_LIMIT, TEXT_PATTERN, Health
 from delivrd.dashboard.activity import Activity
+from delivrd.domain import results, storable
+from delivrd.domain.push import OUTCOMES
+from delivrd.providers.tencent.receipts import Catalogue, ReceiptCode
+from delivrd.providers.tencent.shapes import TencentReply, TencentReport
+from delivrd.query import stats
+from delivrd.query.http import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, MIN_LIMIT, TEXT_PATTERN, Health
 from delivrd.query.insight import PhoneTimeline, Registered
 from delivrd.query.messages import MessageView, SendSmsCall
 from delivrd.query.models import InboxEntry, Reject, Reply, Report
-from delivrd.providers.tencent.receipts import Catalogue, ReceiptCode
-from delivrd.providers.tencent.shapes import TencentReply, TencentReport
-from delivrd.domain.push import OUTCOMES
 
 
 class Answer(msgspec.Struct):
@@ -66,14 +65,24 @@ def _param(name: str, description: str, schema: dict[str, Any] = TEXT) -> dict[s
 _SPAN = f"from {storable.moment(storable.FIRST_MICRO).date()} to {storable.moment(storable.LAST_MICRO).date()} UTC"
 _TIME = {"type": "string", "format": "date-time"}
 PAGING = [
-    _param("since", f"only items received at or after this ISO 8601 time (no offset: UTC; a date alone is"
-                    f" midnight), {_SPAN}, before until", _TIME),
+    _param(
+        "since",
+        f"only items received at or after this ISO 8601 time (no offset: UTC; a date alone is"
+        f" midnight), {_SPAN}, before until",
+        _TIME,
+    ),
     _param("until", f"only items received before this ISO 8601 time (no offset: UTC), {_SPAN}", _TIME),
-    _param("limit", f"page size, {MIN_LIMIT} to {MAX_LIMIT}",
-           {"type": "integer", "minimum": MIN_LIMIT, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}),
-    _param("cursor", f"next_cursor of the previous page (at most {MAX_CURSOR})",
-           {"type": "string", "pattern": CURSOR_PATTERN}),
-]  # fmt: skip
+    _param(
+        "limit",
+        f"page size, {MIN_LIMIT} to {MAX_LIMIT}",
+        {"type": "integer", "minimum": MIN_LIMIT, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    ),
+    _param(
+        "cursor",
+        f"next_cursor of the previous page (at most {MAX_CURSOR})",
+        {"type": "string", "pattern": CURSOR_PATTERN},
+    ),
+]
 #: the answers every read route may give besides its own
 READ_ERRORS = (results.BAD_PARAMETER, results.BAD_API_KEY, results.COMMIT_FAILED, results.INTERNAL)
 API_ERRORS = _answers(*READ_ERRORS)
@@ -94,21 +103,41 @@ def _callback(summary: str, body: dict[str, Any]) -> dict[str, Any]:
     return {
         "post": {
             "summary": summary,
-            "parameters": [{"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
-                            "description": "required when the service runs with --callback-token"}],
+            "parameters": [
+                {
+                    "name": "token",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "required when the service runs with --callback-token",
+                }
+            ],
             "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
             "responses": _answers(
-                results.OK, results.NOT_JSON, results.BAD_SHAPE, results.TOO_LARGE, results.BAD_TOKEN,
-                results.QUEUE_FULL, results.COMMIT_FAILED, results.SHUTTING_DOWN, results.COMMIT_TIMEOUT,
+                results.OK,
+                results.NOT_JSON,
+                results.BAD_SHAPE,
+                results.TOO_LARGE,
+                results.BAD_TOKEN,
+                results.QUEUE_FULL,
+                results.COMMIT_FAILED,
+                results.SHUTTING_DOWN,
+                results.COMMIT_TIMEOUT,
             ),
         }
-    }  # fmt: skip
+    }
 
 
 def _get(summary: str, schema: dict[str, Any], *params: dict[str, Any], found: bool = False) -> dict[str, Any]:
     errors = _answers(*READ_ERRORS, *((results.NOT_FOUND,) if found else ()))
-    return {"get": {"summary": summary, "parameters": list(params), "security": [{"apiKey": []}],
-                    "responses": {"200": _json(schema, summary), **errors}}}  # fmt: skip
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": list(params),
+            "security": [{"apiKey": []}],
+            "responses": {"200": _json(schema, summary), **errors},
+        }
+    }
 
 
 def _path(name: str, description: str) -> dict[str, Any]:
@@ -119,30 +148,64 @@ def insight_paths() -> dict[str, Any]:
     """Sends, message state, statistics and the receipt code catalogue (docs/answering-questions.md)."""
     window = [PAGING[0], PAGING[1]]
     return {
-        "/v1/messages": {"post": {
-            "summary": "Register one SendSms call (or an array of them): response fields plus TemplateId, SignName,"
-                       " SentAt; unknown keys are ignored",
-            "security": [{"apiKey": []}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("SendSmsCall")}}},
-            "responses": {"200": _json(_ref("Registered"), "what was registered"), **_answers(
-                results.BAD_BODY, results.TOO_LARGE, *READ_ERRORS)},
-        }},
-        "/v1/messages/{sid}": _get("One message: its send, receipts and state", _ref("MessageView"),
-                                   _path("sid", "Tencent's sid (SerialNo)"), found=True),
-        "/v1/phones/{phone}": _get("Every message to one number, newest first", _ref("PhoneTimeline"),
-                                   _path("phone", "E.164, e.g. +8613800138000"), *window),
-        "/v1/stats": _get("Totals, success rate and latency of the messages in a range, grouped", _ref("Stats"),
-                          *window, _param("by", "group by", {"type": "string", "enum": list(stats.GROUPS)})),
-        "/v1/receipt-codes": _get("The receipt code catalogue, or what one code means",
-                                  {"anyOf": [_ref("Catalogue"), _ref("ReceiptCode")]},
-                                  _param("code", "one receipt code (errmsg) to look up")),
-    }  # fmt: skip
+        "/v1/messages": {
+            "post": {
+                "summary": "Register one SendSms call (or an array of them): response fields plus TemplateId, SignName,"
+                " SentAt; unknown keys are ignored",
+                "security": [{"apiKey": []}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("SendSmsCall")}}},
+                "responses": {
+                    "200": _json(_ref("Registered"), "what was registered"),
+                    **_answers(results.BAD_BODY, results.TOO_LARGE, *READ_ERRORS),
+                },
+            }
+        },
+        "/v1/messages/{sid}": _get(
+            "One message: its send, receipts and state",
+            _ref("MessageView"),
+            _path("sid", "Tencent's sid (SerialNo)"),
+            found=True,
+        ),
+        "/v1/phones/{phone}": _get(
+            "Every message to one number, newest first",
+            _ref("PhoneTimeline"),
+            _path("phone", "E.164, e.g. +8613800138000"),
+            *window,
+        ),
+        "/v1/stats": _get(
+            "Totals, success rate and latency of the messages in a range, grouped",
+            _ref("Stats"),
+            *window,
+            _param("by", "group by", {"type": "string", "enum": list(stats.GROUPS)}),
+        ),
+        "/v1/receipt-codes": _get(
+            "The receipt code catalogue, or what one code means",
+            {"anyOf": [_ref("Catalogue"), _ref("ReceiptCode")]},
+            _param("code", "one receipt code (errmsg) to look up"),
+        ),
+    }
 
 
 def document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
-        [Answer, TencentReport, TencentReply, Report, Reply, Reject, InboxEntry, SendSmsCall, Registered, MessageView,
-         PhoneTimeline, stats.Stats, Catalogue, ReceiptCode, Activity, Health],
+        [
+            Answer,
+            TencentReport,
+            TencentReply,
+            Report,
+            Reply,
+            Reject,
+            InboxEntry,
+            SendSmsCall,
+            Registered,
+            MessageView,
+            PhoneTimeline,
+            stats.Stats,
+            Catalogue,
+            ReceiptCode,
+            Activity,
+            Health,
+        ],
         ref_template="#/components/schemas/{name}",
     )
     report_body = {"anyOf": [{"type": "array", "items": _ref("TencentReport")}, _ref("TencentReport")]}
@@ -175,15 +238,24 @@ def document() -> dict[str, Any]:
                 _param("route", "callback or reply"),
                 _param("outcome", "; ".join(f"{name}: {meaning}" for name, meaning in OUTCOMES.items())),
             ),
-            "/v1/activity": _get("The last callback received, and counts since the database was created",
-                                 _ref("Activity")),
+            "/v1/activity": _get(
+                "The last callback received, and counts since the database was created", _ref("Activity")
+            ),
             **insight_paths(),
-            "/healthz": {"get": {"summary": "Storage answers and commits", "responses": {
-                "200": _json(_ref("Health"), '{"status":"ok"}'),
-                "503": _json(_ref("Health"), "storage does not answer, or the latest commit failed: error says why"),
-                **_answers(results.INTERNAL)}}},
+            "/healthz": {
+                "get": {
+                    "summary": "Storage answers and commits",
+                    "responses": {
+                        "200": _json(_ref("Health"), '{"status":"ok"}'),
+                        "503": _json(
+                            _ref("Health"), "storage does not answer, or the latest commit failed: error says why"
+                        ),
+                        **_answers(results.INTERNAL),
+                    },
+                }
+            },
             "/metrics": {"get": {"summary": "Prometheus counters", "responses": {"200": {"description": "text"}}}},
-        },  # fmt: skip
+        },
         "components": {
             "schemas": components,
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "--api-key"}},

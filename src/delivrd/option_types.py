@@ -8,7 +8,8 @@ Apart from the CLI because the service reads its settings from the environment w
 from __future__ import annotations
 
 import argparse
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 Number = TypeVar("Number", int, float)
 
@@ -32,7 +33,9 @@ def byte_size(text: str | int) -> int:
 
 def duration(text: str | int) -> int:
     """A duration in seconds: 259200, 90m, 72h, 3d."""
-    return _scaled(str(text).strip().lower(), {"s": 1, "m": 60, "h": 3600, "d": 86400}, "duration", "259200, 90m, 72h, 3d")
+    return _scaled(
+        str(text).strip().lower(), {"s": 1, "m": 60, "h": 3600, "d": 86400}, "duration", "259200, 90m, 72h, 3d"
+    )
 
 
 def positive(kind: type[Number]) -> Callable[[str], Number]:

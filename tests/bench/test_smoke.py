@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
 from bench.__main__ import LostReports, verify
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def need_wrk() -> None:
@@ -29,10 +29,29 @@ def test_quick_run_measures_every_server_and_checks_what_delivrd_stored(tmp_path
     need_wrk()
     out = tmp_path / "results.json"
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--sustained", "2", "--out", str(out),
-         "--only", "ceiling", "--only", "naive", "--only", "delivrd-sqlite", "--only", "delivrd-pg"],
-        cwd=ROOT, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--sustained",
+            "2",
+            "--out",
+            str(out),
+            "--only",
+            "ceiling",
+            "--only",
+            "naive",
+            "--only",
+            "delivrd-sqlite",
+            "--only",
+            "delivrd-pg",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(out.read_text())
     assert "error" not in result
@@ -59,8 +78,9 @@ def test_quick_run_measures_every_server_and_checks_what_delivrd_stored(tmp_path
     assert len(sustained["rss_series_mb"]) >= 2
     assert {t["target"] for t in result["targets"]} >= {"batch 100: ≥ 200,000 reports/s"}
     assert "delivrd-sqlite" in done.stdout  # the table was printed
-    table = subprocess.run([sys.executable, "-m", "bench.markdown", str(out)], cwd=ROOT, capture_output=True,
-                           text=True, check=True).stdout  # fmt: skip
+    table = subprocess.run(
+        [sys.executable, "-m", "bench.markdown", str(out)], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     assert "| delivrd-sqlite | 100 |" in table and "skipped delivrd-pg: needs --postgres URL" in table
 
 

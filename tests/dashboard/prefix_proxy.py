@@ -52,7 +52,7 @@ class PrefixProxy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}{self.prefix}/"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "PrefixProxy":
+    def __enter__(self) -> PrefixProxy:
         self.thread.start()
         return self
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tests.dashboard.browser import browser, open_page  # noqa: F401  (fixtures)
+
 from tests.factories import body, report
 
 ACK = {"result": 0, "errmsg": "OK"}
@@ -17,8 +17,9 @@ INHERITED = ("constructor", "__proto__", "toString", "hasOwnProperty")
 def test_the_dashboard_shows_data_named_like_object_properties(server, client, open_page):
     from playwright.sync_api import expect
 
-    reports = [report(n, nationcode=name, errmsg=name, sid=name, report_status="FAIL")
-               for n, name in enumerate(INHERITED)]  # fmt: skip
+    reports = [
+        report(n, nationcode=name, errmsg=name, sid=name, report_status="FAIL") for n, name in enumerate(INHERITED)
+    ]
     assert client.post("/sms/callback", content=body(reports)).json() == ACK
     watched = open_page()
     page = watched.page

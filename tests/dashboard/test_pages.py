@@ -7,13 +7,14 @@ import json
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
-from tests.dashboard.browser import DESKTOP, PHONE, browser, open_page  # noqa: F401  (fixtures)
-from tests.servers import ServerProcess
+
+from tests.dashboard.browser import DESKTOP, PHONE
 from tests.dashboard.prefix_proxy import PrefixProxy
+from tests.servers import ServerProcess
 
 ACK = {"result": 0, "errmsg": "OK"}
 UTC8 = timezone(timedelta(hours=8))
@@ -46,8 +47,9 @@ def fed_messages() -> list[Message]:
     for n in range(45):  # mainland China, registered; the last one has no receipt yet
         status, code = CHINA[n % len(CHINA)] if n < 44 else (None, None)
         messages.append(Message(f"2019:dash{n:06d}", "86", f"138000000{n:02d}", True, status, code, 1 + n * 7 % 22))
-    for n, (status, code) in enumerate([("SUCCESS", "DELIVRD"), ("SUCCESS", "DELIVRD"), ("FAIL", "UNDELIV"),
-                                        ("FAIL", "ZZ:9999")]):  # fmt: skip
+    for n, (status, code) in enumerate(
+        [("SUCCESS", "DELIVRD"), ("SUCCESS", "DELIVRD"), ("FAIL", "UNDELIV"), ("FAIL", "ZZ:9999")]
+    ):
         messages.append(Message(f"2019:dashid{n:04d}", "62", f"8120000{n:04d}", True, status, code, 2 + 5 * n))
     messages.append(Message("2019:orphan0001", "86", "13900000001", False, "SUCCESS", "DELIVRD"))
     messages.append(Message("2019:orphan0002", "86", "13900000002", False, "FAIL", "MK:0001"))
@@ -70,7 +72,7 @@ REJECTED_ITEM = {"sid": "2019:broken-item", "mobile": "13800009999", "nationcode
 
 
 def feed(url: str, messages: list[Message]) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     sent_at = {m.sid: now - timedelta(hours=m.hours_ago, minutes=10) for m in messages}
     with httpx.Client(base_url=url, timeout=10) as c:
         calls: dict[tuple[str, int], list[Message]] = {}  # one SendSms call per template and hour
@@ -78,23 +80,46 @@ def feed(url: str, messages: list[Message]) -> None:
             if m.registered:
                 calls.setdefault(("1001" if m.nationcode == "86" else "2002", m.hours_ago), []).append(m)
         for (template, _), group in calls.items():
-            answer = c.post("/v1/messages", json={
-                "TemplateId": template, "SignName": "delivrd", "SentAt": sent_at[group[0].sid].isoformat(),
-                "RequestId": "ignored",
-                "SendStatusSet": [{"SerialNo": m.sid, "PhoneNumber": m.phone, "Fee": 1, "SessionContext": "",
-                                   "Code": "Ok", "Message": "send success", "IsoCode": "CN"} for m in group],
-            })  # fmt: skip
+            answer = c.post(
+                "/v1/messages",
+                json={
+                    "TemplateId": template,
+                    "SignName": "delivrd",
+                    "SentAt": sent_at[group[0].sid].isoformat(),
+                    "RequestId": "ignored",
+                    "SendStatusSet": [
+                        {
+                            "SerialNo": m.sid,
+                            "PhoneNumber": m.phone,
+                            "Fee": 1,
+                            "SessionContext": "",
+                            "Code": "Ok",
+                            "Message": "send success",
+                            "IsoCode": "CN",
+                        }
+                        for m in group
+                    ],
+                },
+            )
             assert answer.status_code == 200, answer.text
         reports = [
-            {"user_receive_time": (sent_at[m.sid] + timedelta(seconds=3 + i % 20)).astimezone(UTC8)
-             .strftime("%Y-%m-%d %H:%M:%S"), "nationcode": m.nationcode, "mobile": m.mobile,
-             "report_status": m.status, "errmsg": m.errmsg, "sid": m.sid,
-             "description": "用户短信接收成功" if m.status == "SUCCESS" else "failed"}
-            for i, m in enumerate(messages) if m.status is not None
-        ]  # fmt: skip
+            {
+                "user_receive_time": (sent_at[m.sid] + timedelta(seconds=3 + i % 20))
+                .astimezone(UTC8)
+                .strftime("%Y-%m-%d %H:%M:%S"),
+                "nationcode": m.nationcode,
+                "mobile": m.mobile,
+                "report_status": m.status,
+                "errmsg": m.errmsg,
+                "sid": m.sid,
+                "description": "用户短信接收成功" if m.status == "SUCCESS" else "failed",
+            }
+            for i, m in enumerate(messages)
+            if m.status is not None
+        ]
         assert c.post("/sms/callback", json=reports[:5]).json() == ACK
         assert c.post("/sms/callback", json=reports[:5]).json() == ACK  # Tencent's retry: 5 duplicates
-        assert c.post("/sms/callback", json=reports[5:] + [REJECTED_ITEM]).json() == ACK
+        assert c.post("/sms/callback", json=[*reports[5:], REJECTED_ITEM]).json() == ACK
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +184,7 @@ def test_overview_shows_the_fed_totals(fed, open_page):
     page.click("#lang")
 
     # a custom range, the last three hours: the sends of the last two hours and the orphan receipts
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     since, until = now - timedelta(hours=3), now + timedelta(minutes=2)
     inside = [m for m in messages if not m.registered or now - timedelta(hours=m.hours_ago, minutes=10) >= since]
     assert 0 < len(inside) < len(messages)
@@ -225,10 +250,29 @@ def test_overview_matches_a_simulated_run(start_server, open_page, tmp_path):
     server = start_server()
     ledger = tmp_path / "run.jsonl"
     run = subprocess.run(
-        [sys.executable, "-m", "delivrd", "simulate", "--url", server.url + "/sms/callback", "--count", "400",
-         "--batch", "20", "--seed", "7", "--success-ratio", "0.8", "--duplicates", "0.2", "--ledger", str(ledger)],
-        capture_output=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "delivrd",
+            "simulate",
+            "--url",
+            server.url + "/sms/callback",
+            "--count",
+            "400",
+            "--batch",
+            "20",
+            "--seed",
+            "7",
+            "--success-ratio",
+            "0.8",
+            "--duplicates",
+            "0.2",
+            "--ledger",
+            str(ledger),
+        ],
+        capture_output=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr.decode()
     outcomes: dict[tuple[str, str], set[str]] = {}
     for line in ledger.read_text().splitlines():

@@ -39,7 +39,14 @@ def test_other_routes_still_answer(client):
 
 def test_activity_counts_and_last_callback(client):
     empty = client.get("/v1/activity").json()
-    assert empty == {"last_callback": None, "inbox": 0, "reports": 0, "report_duplicates": 0, "replies": 0, "rejects": 0}
+    assert empty == {
+        "last_callback": None,
+        "inbox": 0,
+        "reports": 0,
+        "report_duplicates": 0,
+        "replies": 0,
+        "rejects": 0,
+    }
     assert client.post("/sms/callback", content=body(batch(0, 3))).json() == ACK
     assert client.post("/sms/callback", content=body(batch(0, 2))).json() == ACK  # two duplicates
     bad = [report(9), {"sid": "x", "mobile": "1"}]  # the second lacks report_status

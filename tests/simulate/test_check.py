@@ -6,8 +6,16 @@ from delivrd.cli.main import main
 
 from .conftest import ack, plain_text, status
 
-CASES = ("seed sample", "full batch", "duplicate", "lone object", "unknown code", "extra fields", "not JSON",
-         "empty array")  # fmt: skip
+CASES = (
+    "seed sample",
+    "full batch",
+    "duplicate",
+    "lone object",
+    "unknown code",
+    "extra fields",
+    "not JSON",
+    "empty array",
+)
 
 
 def test_delivrd_passes_every_case(server, capsys):

@@ -2,14 +2,14 @@
 
 import re
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import phonenumbers
 
 from delivrd.providers.tencent import decode as tencent
 from delivrd.simulate.content import COUNTRIES, GLOBAL_FAILURES, MAINLAND_FAILURES, Reports, encode, malformed
 
-START = datetime(2026, 11, 24, 0, 0, tzinfo=timezone.utc)  # 08:00 in Beijing
+START = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)  # 08:00 in Beijing
 
 
 def test_the_same_seed_gives_the_same_reports():
@@ -28,7 +28,8 @@ def test_mobiles_are_valid_national_numbers_for_their_country():
             number = phonenumbers.parse(f"+{nationcode}{reports.mobile(nationcode)}")
             assert phonenumbers.is_valid_number(number), phonenumbers.format_number(number, 1)
             assert phonenumbers.number_type(number) in (
-                phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE
+                phonenumbers.PhoneNumberType.MOBILE,
+                phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
             )
 
 

@@ -14,11 +14,33 @@ from delivrd.simulate.ledger import read
 def test_sigkill_and_restart_while_pushing_loses_no_acked_report(server, tmp_path):
     ledger, summary = tmp_path / "crash.jsonl", tmp_path / "summary.json"
     simulator = subprocess.Popen(
-        [sys.executable, "-m", "delivrd", "simulate", "--url", f"{server.url}/sms/callback", "--duration", "5",
-         "--concurrency", "8", "--batch", "20", "--retry-delay", "0.3", "--timeout", "2", "--seed", "99",
-         "--ledger", str(ledger), "--json", str(summary)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "delivrd",
+            "simulate",
+            "--url",
+            f"{server.url}/sms/callback",
+            "--duration",
+            "5",
+            "--concurrency",
+            "8",
+            "--batch",
+            "20",
+            "--retry-delay",
+            "0.3",
+            "--timeout",
+            "2",
+            "--seed",
+            "99",
+            "--ledger",
+            str(ledger),
+            "--json",
+            str(summary),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     kills = 0
     try:
         for _ in range(3):
@@ -38,7 +60,9 @@ def test_sigkill_and_restart_while_pushing_loses_no_acked_report(server, tmp_pat
 
     verify = subprocess.run(
         [sys.executable, "-m", "delivrd", "simulate", "verify", "--ledger", str(ledger), "--url", server.url],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert f"{stats['reports_acked']} found, 0 missing, 0 doubled" in verify.stdout

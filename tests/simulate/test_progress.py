@@ -7,8 +7,16 @@ from delivrd.simulate.sender import Stats
 
 
 def stats() -> Stats:
-    s = Stats(requests=12, pushes=10, reports_pushed=1000, pushes_acked=9, reports_acked=900, retries=2,
-              pushes_failed=1, reports_failed=100)  # fmt: skip
+    s = Stats(
+        requests=12,
+        pushes=10,
+        reports_pushed=1000,
+        pushes_acked=9,
+        reports_acked=900,
+        retries=2,
+        pushes_failed=1,
+        reports_failed=100,
+    )
     s.latencies.extend([0.001 * n for n in range(1, 101)])
     s.answers.update({"200": 10, "503": 2})
     s.failures.update({"HTTP 503": 2})

@@ -7,7 +7,6 @@ import pytest
 
 from delivrd.cli.main import main
 from delivrd.simulate.ledger import read
-
 from tests.factories import body, report
 
 
@@ -19,9 +18,20 @@ def simulate(capsys, *args: str) -> tuple[int, str]:
 def test_a_run_verifies_with_nothing_missing_or_doubled(server, tmp_path, capsys):
     ledger, summary = tmp_path / "run.jsonl", tmp_path / "summary.json"
     code, out = simulate(
-        capsys, "--url", f"{server.url}/sms/callback", "--count", "2000", "--seed", "11",
-        "--ledger", str(ledger), "--json", str(summary), "--retry-delay", "0.1",
-    )  # fmt: skip
+        capsys,
+        "--url",
+        f"{server.url}/sms/callback",
+        "--count",
+        "2000",
+        "--seed",
+        "11",
+        "--ledger",
+        str(ledger),
+        "--json",
+        str(summary),
+        "--retry-delay",
+        "0.1",
+    )
     assert code == 0, out
     stats = json.loads(summary.read_text())
     assert stats["reports_acked"] == 2000 and stats["pushes_acked"] == 20 and stats["pushes_failed"] == 0
@@ -41,10 +51,30 @@ def test_a_run_verifies_with_nothing_missing_or_doubled(server, tmp_path, capsys
 def test_injected_duplicates_malformed_and_oversized_pushes_still_verify(server, tmp_path, capsys):
     ledger, summary = tmp_path / "run.jsonl", tmp_path / "summary.json"
     code, out = simulate(
-        capsys, "--url", f"{server.url}/sms/callback", "--count", "3000", "--seed", "12", "--batch", "50",
-        "--duplicates", "0.3", "--malformed", "0.2", "--oversized", "0.1", "--oversize", "300",
-        "--ledger", str(ledger), "--json", str(summary), "--retry-delay", "0.1",
-    )  # fmt: skip
+        capsys,
+        "--url",
+        f"{server.url}/sms/callback",
+        "--count",
+        "3000",
+        "--seed",
+        "12",
+        "--batch",
+        "50",
+        "--duplicates",
+        "0.3",
+        "--malformed",
+        "0.2",
+        "--oversized",
+        "0.1",
+        "--oversize",
+        "300",
+        "--ledger",
+        str(ledger),
+        "--json",
+        str(summary),
+        "--retry-delay",
+        "0.1",
+    )
     assert code == 0, out
     stats = json.loads(summary.read_text())
     assert stats["duplicate_pushes"] > 0 and stats["malformed_pushes"] > 0 and stats["oversized_pushes"] > 0
@@ -66,8 +96,10 @@ def test_verify_names_what_is_missing_and_what_is_doubled(server, tmp_path, caps
     again = report(1, sid="2019:100", user_receive_time="2026-11-24 10:00:05")
     assert httpx.post(f"{server.url}/sms/callback", content=body([first, again])).json()["result"] == 0
     ledger = tmp_path / "ledger.jsonl"
-    lines = [{"sid": "2019:100", "mobile": first["mobile"], "report_status": "SUCCESS"},
-             {"sid": "2019:404", "mobile": "13900000000", "report_status": "FAIL"}]  # fmt: skip
+    lines = [
+        {"sid": "2019:100", "mobile": first["mobile"], "report_status": "SUCCESS"},
+        {"sid": "2019:404", "mobile": "13900000000", "report_status": "FAIL"},
+    ]
     ledger.write_text("".join(json.dumps(line) + "\n" for line in lines))
     for extra in ([], ["--by-sid"]):
         code, out = simulate(capsys, "verify", "--ledger", str(ledger), "--url", server.url, *extra)

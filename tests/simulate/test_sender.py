@@ -2,7 +2,7 @@
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -51,7 +51,7 @@ def test_a_failed_push_is_tried_again_and_acked(scripted_receiver):
 
 def test_three_failures_and_the_push_is_gone(scripted_receiver):
     receiver = scripted_receiver([plain_text])
-    delivery, stats = deliver(receiver.url)
+    delivery, _stats = deliver(receiver.url)
     assert not delivery.acked and delivery.tries == 3
     assert delivery.reason == "answer is not JSON"
     assert len(receiver.bodies) == 3  # never a fourth try
@@ -80,7 +80,7 @@ def test_nothing_listening_fails_after_three_tries(scripted_receiver):
 
 def test_the_schedule_paces_pushes_at_the_rate_and_stops_at_the_count():
     plan = Plan(url="http://unused", count=950, rate=500.0, batch=100, seed=1)
-    schedule = _Schedule(plan, Reports(1, start=datetime(2026, 11, 24, tzinfo=timezone.utc)))
+    schedule = _Schedule(plan, Reports(1, start=datetime(2026, 11, 24, tzinfo=UTC)))
     jobs = []
     while (job := schedule.next()) is not None:
         jobs.append(job)
@@ -92,7 +92,7 @@ def test_the_schedule_paces_pushes_at_the_rate_and_stops_at_the_count():
 
 def test_at_a_rate_the_duration_bounds_the_pushes():
     plan = Plan(url="http://unused", count=None, duration=1.0, rate=250.0, batch=100, seed=1)
-    schedule = _Schedule(plan, Reports(1, start=datetime(2026, 11, 24, tzinfo=timezone.utc)))
+    schedule = _Schedule(plan, Reports(1, start=datetime(2026, 11, 24, tzinfo=UTC)))
     jobs = []
     while (job := schedule.next()) is not None:
         jobs.append(job)

@@ -3,17 +3,23 @@
 import asyncio
 
 from delivrd.domain.push import CALLBACK, Push
-from delivrd.store.base import MessageQuery, Send, SendQuery, StatsQuery
-from delivrd.store import open_store
 from delivrd.providers.tencent.decode import report_row
+from delivrd.store import open_store
+from delivrd.store.base import MessageQuery, Send, SendQuery, StatsQuery
 
 T0 = 1_790_000_000_000_000  # µs, a whole second
 HOUR = 3_600_000_000
 
 
 def receipt(sid, mobile, status="SUCCESS", errmsg="DELIVRD", when="2026-09-21 22:13:40", at=T0):
-    item = {"sid": sid, "mobile": mobile, "nationcode": "86", "report_status": status, "errmsg": errmsg,
-            "user_receive_time": when}  # fmt: skip
+    item = {
+        "sid": sid,
+        "mobile": mobile,
+        "nationcode": "86",
+        "report_status": status,
+        "errmsg": errmsg,
+        "user_receive_time": when,
+    }
     return Push(CALLBACK, at, "127.0.0.1", 200, "stored", 10, b"[]", [report_row(item)])
 
 
@@ -45,13 +51,15 @@ def test_states_matching_and_histogram(tmp_path, backend):
         await store.write([receipt("s2", "13800000002", "FAIL", "MK:0001")] * 2)
         # a receipt nobody registered a send for
         await store.write([receipt("s9", "13800000009", at=T0 + 7)])
-        new = await store.register_sends([
-            send("s1", "13800000001", template_id="T1"),
-            send("s2", "13800000002", template_id="T1"),
-            send("s3", "13800000003", sent_at=T0 - 100 * HOUR),  # old, no receipt
-            send("s4", "13800000004", sent_at=T0 + HOUR),  # recent, no receipt
-            send(None, "13800000005", code="LimitExceeded.PhoneNumberDailyLimit"),  # refused at send
-        ])  # fmt: skip
+        new = await store.register_sends(
+            [
+                send("s1", "13800000001", template_id="T1"),
+                send("s2", "13800000002", template_id="T1"),
+                send("s3", "13800000003", sent_at=T0 - 100 * HOUR),  # old, no receipt
+                send("s4", "13800000004", sent_at=T0 + HOUR),  # recent, no receipt
+                send(None, "13800000005", code="LimitExceeded.PhoneNumberDailyLimit"),  # refused at send
+            ]
+        )
         again = await store.register_sends([send("s1", "13800000001", template_id="other")])
         rows = []
         async for chunk in store.messages(MessageQuery(pending_after=T0 - 72 * HOUR)):
@@ -104,10 +112,10 @@ MESSAGE_COLUMNS = (
 )
 COPIED = {
     "sends": "sid, phone, nationcode, mobile, sent_at, template_id, sign_name, fee, session_context, code, message,"
-             " iso_code, registered_at",
+    " iso_code, registered_at",
     "reports": "sid, dedup_key, nationcode, mobile, report_status, errmsg, description, user_receive_time, ext,"
-               " extra, phone, user_receive_ts, inbox_id, received_at",
-}  # fmt: skip
+    " extra, phone, user_receive_ts, inbox_id, received_at",
+}
 
 
 def sql(backend, db, statement, rows=None):
@@ -146,15 +154,28 @@ def test_upgrading_derives_the_messages_the_write_path_keeps(tmp_path, backend):
 
     async def scenario(store):
         await store.write([receipt("a", "13800000001", "FAIL", "43", at=T0 + 1)])  # receipts before the send,
-        await store.write([receipt("a", "13800000001", "SUCCESS", "DELIVRD", at=T0 + 2),  # in two groups
-                           receipt("b", "13800000002", "FAIL", "MK:0001", at=T0 + 3),
-                           receipt("b", "13800000002", "FAIL", "MX:0003", when="2026-09-21 22:13:41", at=T0 + 3),
-                           receipt("o", "13800000009", at=T0 + 4)])  # two of one message in a group; an orphan
-        await store.register_sends([send("a", "13800000001", template_id="T1", sign_name="S"),
-                                    send("b", "13800000002"), send("c", "13800000003", sent_at=T0 - 99 * HOUR),
-                                    send(None, "13800000005", code="LimitExceeded.PhoneNumberDailyLimit")])
-        await store.write([receipt("b", "13800000002", "FAIL", "MK:0001", at=T0 + 5),  # a duplicate
-                           receipt("o", "13800000009", "FAIL", "UNDELIV", at=T0 + 6)])  # fmt: skip
+        await store.write(
+            [
+                receipt("a", "13800000001", "SUCCESS", "DELIVRD", at=T0 + 2),  # in two groups
+                receipt("b", "13800000002", "FAIL", "MK:0001", at=T0 + 3),
+                receipt("b", "13800000002", "FAIL", "MX:0003", when="2026-09-21 22:13:41", at=T0 + 3),
+                receipt("o", "13800000009", at=T0 + 4),
+            ]
+        )  # two of one message in a group; an orphan
+        await store.register_sends(
+            [
+                send("a", "13800000001", template_id="T1", sign_name="S"),
+                send("b", "13800000002"),
+                send("c", "13800000003", sent_at=T0 - 99 * HOUR),
+                send(None, "13800000005", code="LimitExceeded.PhoneNumberDailyLimit"),
+            ]
+        )
+        await store.write(
+            [
+                receipt("b", "13800000002", "FAIL", "MK:0001", at=T0 + 5),  # a duplicate
+                receipt("o", "13800000009", "FAIL", "UNDELIV", at=T0 + 6),
+            ]
+        )
 
     live = tmp_path / "live.db"
     on(live, backend, scenario)
@@ -168,8 +189,12 @@ def test_upgrading_derives_the_messages_the_write_path_keeps(tmp_path, backend):
         from delivrd.store.postgres.store import partition_name
 
         day = T0 // DAY
-        sql(backend, old, f"CREATE TABLE {partition_name('reports', day)} PARTITION OF reports"
-                          f" FOR VALUES FROM ({day * DAY}) TO ({(day + 1) * DAY})")  # fmt: skip
+        sql(
+            backend,
+            old,
+            f"CREATE TABLE {partition_name('reports', day)} PARTITION OF reports"
+            f" FOR VALUES FROM ({day * DAY}) TO ({(day + 1) * DAY})",
+        )
     for table, columns in COPIED.items():
         copied = sql(backend, live, f"SELECT {columns} FROM {table} ORDER BY id")
         marks = ", ".join("?" * len(columns.split(",")))

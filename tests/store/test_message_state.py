@@ -36,8 +36,15 @@ def test_the_migrations_hold_the_rules_sql(dialect):
     assert normal(f"SELECT {insight_sql.RECEIPT_SUMMARY} FROM reports") in backfill
 
 
-STATUSES = [(), (("SUCCESS", "DELIVRD"),), (("FAIL", "MK:0001"),), (("SUCCESS", None), ("FAIL", "MK:0001")),
-            (("FAIL", "MK:0002"), ("FAIL", "MK:0001")), (("SUCCESS", "B"), ("SUCCESS", "A")), (("FAIL", None),)]
+STATUSES = [
+    (),
+    (("SUCCESS", "DELIVRD"),),
+    (("FAIL", "MK:0001"),),
+    (("SUCCESS", None), ("FAIL", "MK:0001")),
+    (("FAIL", "MK:0002"), ("FAIL", "MK:0001")),
+    (("SUCCESS", "B"), ("SUCCESS", "A")),
+    (("FAIL", None),),
+]
 SEND_CODES = [None, "Ok", "LimitExceeded.PhoneNumberDailyLimit"]
 PENDING_AFTER = 1_000
 
@@ -46,14 +53,19 @@ def test_python_and_sql_decide_the_same_state_and_code():
     """Every combination of receipts, send Code and age, through the SQL (on SQLite) and through Python."""
     conn = connect(":memory:")
     conn.execute("CREATE TABLE reports (message INTEGER, report_status TEXT, errmsg TEXT, user_receive_ts INTEGER)")
-    conn.execute(f"CREATE TABLE messages (id INTEGER, send_code TEXT, at INTEGER, sent_at INTEGER, receipts INTEGER,"
-                 f" {', '.join(rules.RECEIPT_COLUMNS)})")  # fmt: skip
+    conn.execute(
+        f"CREATE TABLE messages (id INTEGER, send_code TEXT, at INTEGER, sent_at INTEGER, receipts INTEGER,"
+        f" {', '.join(rules.RECEIPT_COLUMNS)})"
+    )
     cases = list(itertools.product(STATUSES, SEND_CODES, (PENDING_AFTER - 1, PENDING_AFTER, PENDING_AFTER + 1)))
     summary = ", ".join(f"{a}({e})" for a, e in zip(rules.RECEIPT_AGGREGATES, rules.RECEIPT_SQL))
     for n, (statuses, send_code, at) in enumerate(cases):
         conn.executemany("INSERT INTO reports VALUES (?, ?, ?, 1790000020)", [(n, s, e) for s, e in statuses])
-        conn.execute(f"INSERT INTO messages SELECT ?, ?, ?, 1790000000000000, count(*), {summary}"
-                     " FROM reports WHERE message = ?", (n, send_code, at, n))  # fmt: skip
+        conn.execute(
+            f"INSERT INTO messages SELECT ?, ?, ?, 1790000000000000, count(*), {summary}"
+            " FROM reports WHERE message = ?",
+            (n, send_code, at, n),
+        )
     found = conn.execute(
         f"SELECT {rules.STATE_SQL}, code, latency_s FROM (SELECT at, {rules.OUTCOME_SQL} AS state,"
         f" {rules.CODE_SQL} AS code, {rules.LATENCY_SQL} AS latency_s FROM messages ORDER BY id)",

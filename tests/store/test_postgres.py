@@ -4,12 +4,12 @@ import asyncio
 import time
 
 import pytest
-from tests.databases import postgres
 
-from delivrd.domain.push import CALLBACK, Push
 from delivrd.domain.clock import DAY_US as DAY
-from delivrd.store.postgres.store import DAYS_AHEAD, PostgresStore, partition_name
+from delivrd.domain.push import CALLBACK, Push
 from delivrd.providers.tencent.decode import report_row
+from delivrd.store.postgres.store import DAYS_AHEAD, PostgresStore, partition_name
+from tests.databases import postgres
 
 NOW = int(time.time() * 1_000_000)
 

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import pytest
 
+from delivrd.domain.push import CALLBACK, REPLY, Push
 from delivrd.providers.tencent.decode import Quarantined, reply_row, report_row
 from delivrd.store import ReportQuery, open_store
 from delivrd.store.base import ListQuery, Send, SendQuery
-from delivrd.domain.push import CALLBACK, REPLY, Push
 
 T0 = 1_790_000_000_000_000  # µs
 STEP = 10  # µs between pushes
@@ -34,11 +35,16 @@ class Written:
 
 def report_items() -> list[dict[str, Any]]:
     return [
-        {"sid": f"s{n % 7}", "mobile": f"1380000000{n % 3}", "nationcode": "86" if n % 2 else "62",
-         "report_status": "FAIL" if n % 4 == 0 else "SUCCESS", "errmsg": "MK:0001" if n % 4 == 0 else "DELIVRD",
-         "user_receive_time": f"2026-09-21 22:13:{n:02d}"}
+        {
+            "sid": f"s{n % 7}",
+            "mobile": f"1380000000{n % 3}",
+            "nationcode": "86" if n % 2 else "62",
+            "report_status": "FAIL" if n % 4 == 0 else "SUCCESS",
+            "errmsg": "MK:0001" if n % 4 == 0 else "DELIVRD",
+            "user_receive_time": f"2026-09-21 22:13:{n:02d}",
+        }
         for n in range(12)
-    ]  # fmt: skip
+    ]
 
 
 async def write_everything(store: Any) -> dict[str, list[Written]]:
@@ -62,8 +68,16 @@ async def write_everything(store: Any) -> dict[str, list[Written]]:
         written["inbox"].append(Written(len(written["inbox"]), at, {"route": REPLY, "outcome": "stored"}))
     for n in range(3):
         at += STEP
-        refused = Push(REPLY if n % 2 else CALLBACK, at, None, 400, "rejected", 3, b"\xff\x00x",
-                       rejects=[Quarantined(None, "body is not valid JSON", "\ufffd")])  # fmt: skip
+        refused = Push(
+            REPLY if n % 2 else CALLBACK,
+            at,
+            None,
+            400,
+            "rejected",
+            3,
+            b"\xff\x00x",
+            rejects=[Quarantined(None, "body is not valid JSON", "\ufffd")],
+        )
         await store.write([refused])
         written["rejects"].append(Written(len(written["rejects"]), at, {"route": refused.route}))
         written["inbox"].append(Written(len(written["inbox"]), at, {"route": refused.route, "outcome": "rejected"}))
@@ -73,10 +87,12 @@ async def write_everything(store: Any) -> dict[str, list[Written]]:
 def matching(rows: list[Written], since: int | None = None, until: int | None = None, **equal: Any) -> list[int]:
     """The write order numbers of the rows a query should return, newest first."""
     return [
-        w.n for w in reversed(rows)
+        w.n
+        for w in reversed(rows)
         if all(w.fields.get(k) == v for k, v in equal.items())
-        and (since is None or w.at >= since) and (until is None or w.at < until)
-    ]  # fmt: skip
+        and (since is None or w.at >= since)
+        and (until is None or w.at < until)
+    ]
 
 
 async def walk(fetch: Callable[[Any], Awaitable[Any]], make: Callable[..., Any], limit: int) -> tuple[list[Any], int]:
@@ -160,13 +176,32 @@ def test_report_pages_walk_to_the_end_once_each(on_store, limit):
 
 
 LIST_CASES = {
-    "replies": [{}, {"mobile": "13900000001"}, {"mobile": "absent"}, {"since": T0 + 15 * STEP},
-                {"until": T0 + 15 * STEP}, {"mobile": "13900000000", "since": T0 + 14 * STEP, "until": T0 + 18 * STEP}],
-    "rejects": [{}, {"route": CALLBACK}, {"route": REPLY}, {"since": T0 + 20 * STEP}, {"until": T0 + 20 * STEP},
-                {"route": CALLBACK, "since": T0 + 6 * STEP, "until": T0 + 21 * STEP}],
-    "inbox": [{}, {"route": REPLY}, {"outcome": "rejected"}, {"outcome": "partial"},
-              {"route": CALLBACK, "outcome": "rejected"}, {"since": T0 + 12 * STEP, "until": T0 + 13 * STEP}, {"outcome": "stored", "until": T0 + 3 * STEP}],
-}  # fmt: skip
+    "replies": [
+        {},
+        {"mobile": "13900000001"},
+        {"mobile": "absent"},
+        {"since": T0 + 15 * STEP},
+        {"until": T0 + 15 * STEP},
+        {"mobile": "13900000000", "since": T0 + 14 * STEP, "until": T0 + 18 * STEP},
+    ],
+    "rejects": [
+        {},
+        {"route": CALLBACK},
+        {"route": REPLY},
+        {"since": T0 + 20 * STEP},
+        {"until": T0 + 20 * STEP},
+        {"route": CALLBACK, "since": T0 + 6 * STEP, "until": T0 + 21 * STEP},
+    ],
+    "inbox": [
+        {},
+        {"route": REPLY},
+        {"outcome": "rejected"},
+        {"outcome": "partial"},
+        {"route": CALLBACK, "outcome": "rejected"},
+        {"since": T0 + 12 * STEP, "until": T0 + 13 * STEP},
+        {"outcome": "stored", "until": T0 + 3 * STEP},
+    ],
+}
 
 
 @pytest.mark.parametrize("listing", sorted(LIST_CASES))

@@ -3,13 +3,12 @@
 import asyncio
 
 from delivrd.domain.push import CALLBACK, Push
-from delivrd.store import ReportQuery
-from delivrd.store import migrations
-from delivrd.store.sqlite.store import SQLiteStore
+from delivrd.providers.tencent.decode import report_row
+from delivrd.store import ReportQuery, migrations
 from delivrd.store.sqlite.connect import connect
+from delivrd.store.sqlite.store import SQLiteStore
 
 SCHEMA_VERSION = migrations.latest("sqlite")
-from delivrd.providers.tencent.decode import report_row
 
 
 def a_push(n: int) -> Push:

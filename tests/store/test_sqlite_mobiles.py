@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from delivrd.domain.push import CALLBACK, Push
-from delivrd.store import ReportQuery
-from delivrd.store.sqlite.store import SQLiteStore
-from delivrd.store.sqlite.connect import connect
 from delivrd.providers.tencent.decode import report_row
+from delivrd.store import ReportQuery
+from delivrd.store.sqlite.connect import connect
+from delivrd.store.sqlite.store import SQLiteStore
 from tests.factories import body, report
 
 MOBILE = "13900139000"
@@ -20,8 +20,10 @@ DAY = 86_400_000_000
 
 
 def push(at: int, *mobiles: str, sid: str) -> Push:
-    rows = [report_row({"sid": f"{sid}-{i}", "mobile": m, "nationcode": "86", "report_status": "SUCCESS"})
-            for i, m in enumerate(mobiles)]  # fmt: skip
+    rows = [
+        report_row({"sid": f"{sid}-{i}", "mobile": m, "nationcode": "86", "report_status": "SUCCESS"})
+        for i, m in enumerate(mobiles)
+    ]
     return Push(CALLBACK, at, "127.0.0.1", 200, "stored", len(rows), b"[]", rows)
 
 

@@ -13,22 +13,20 @@ import json
 import os
 import re
 import sys
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import IO, Any, AsyncIterator, Iterator
+from typing import IO, Any
 
 import msgspec
 
-from delivrd.domain import clock
-from delivrd.domain.iso_time import parse_time
-from delivrd.query import messages
 from delivrd.cli.options import SEND_CSV_COLUMNS
-from delivrd.domain import message_state
-from delivrd.query import stats
+from delivrd.domain import clock, message_state
+from delivrd.domain.iso_time import parse_time
+from delivrd.domain.push import CALLBACK, Push
 from delivrd.providers.tencent import decode as tencent
-from delivrd.query import models
+from delivrd.query import messages, models, stats
 from delivrd.query.category import category as message_category
 from delivrd.query.models import iso_utc
-from delivrd.domain.push import CALLBACK, Push
 from delivrd.store import Insight, Reader, ReportQuery, Store, StoreError, open_store
 from delivrd.store.base import MessageQuery, Send
 
@@ -98,8 +96,15 @@ def print_stats(answer: stats.Stats, by: str | None, file: IO[str] | None = None
     def cells(row: stats.Group | stats.Stats) -> list[str]:
         rate = "–" if row.success_rate is None else f"{row.success_rate:.1%}"
         latency = [_seconds(v) for v in (row.latency_ms.p50, row.latency_ms.p90, row.latency_ms.p99)]
-        return [str(row.total), str(row.delivered), str(row.failed), str(row.pending), str(row.no_receipt), rate,
-                *latency]  # fmt: skip
+        return [
+            str(row.total),
+            str(row.delivered),
+            str(row.failed),
+            str(row.pending),
+            str(row.no_receipt),
+            rate,
+            *latency,
+        ]
 
     for group in answer.groups:
         table.add_row("(none)" if group.key is None else str(group.key), *cells(group))
@@ -136,10 +141,37 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
-REPORT_FIELDS = ("id", "sid", "nationcode", "mobile", "phone", "report_status", "errmsg", "description",
-                 "user_receive_time", "user_receive_at", "ext", "extra", "received_at", "duplicates")  # fmt: skip
-MESSAGE_FIELDS = ("sid", "nationcode", "mobile", "state", "code", "category", "template_id", "sign_name", "sent_at",
-                  "first_report_at", "receipts", "user_receive_at", "latency_ms")  # fmt: skip
+REPORT_FIELDS = (
+    "id",
+    "sid",
+    "nationcode",
+    "mobile",
+    "phone",
+    "report_status",
+    "errmsg",
+    "description",
+    "user_receive_time",
+    "user_receive_at",
+    "ext",
+    "extra",
+    "received_at",
+    "duplicates",
+)
+MESSAGE_FIELDS = (
+    "sid",
+    "nationcode",
+    "mobile",
+    "state",
+    "code",
+    "category",
+    "template_id",
+    "sign_name",
+    "sent_at",
+    "first_report_at",
+    "receipts",
+    "user_receive_at",
+    "latency_ms",
+)
 
 
 async def _reports(store: Reader, since: int | None, until: int | None) -> AsyncIterator[dict[str, Any]]:
@@ -163,13 +195,20 @@ async def _messages(store: Insight, since: int | None, until: int | None, window
         for m in chunk:
             category = message_category(m.state, m.code)
             yield {
-                "sid": m.sid, "nationcode": m.nationcode, "mobile": m.mobile, "state": m.state, "code": m.code,
-                "category": category, "template_id": m.template_id, "sign_name": m.sign_name,
+                "sid": m.sid,
+                "nationcode": m.nationcode,
+                "mobile": m.mobile,
+                "state": m.state,
+                "code": m.code,
+                "category": category,
+                "template_id": m.template_id,
+                "sign_name": m.sign_name,
                 "sent_at": None if m.sent_at is None else iso_utc(m.sent_at),
                 "first_report_at": None if m.first_report_at is None else iso_utc(m.first_report_at),
-                "receipts": m.receipts, "user_receive_at": models.iso_utc8(m.user_receive_ts),
+                "receipts": m.receipts,
+                "user_receive_at": models.iso_utc8(m.user_receive_ts),
                 "latency_ms": None if m.latency_s is None else m.latency_s * 1000,
-            }  # fmt: skip
+            }
 
 
 async def export_command(args: argparse.Namespace) -> int:
@@ -224,14 +263,20 @@ def _csv_call(row: dict[str, str]) -> messages.SendSmsCall:
     if fee is not None and not fee.isdigit():
         raise messages.SendError(f"Fee must be a whole number; got {fee!r}")
     status = messages.SendStatus(
-        PhoneNumber=value.get("PhoneNumber") or "", SerialNo=value.get("SerialNo"),
-        Fee=None if fee is None else int(fee), SessionContext=value.get("SessionContext"), Code=value.get("Code"),
-        Message=value.get("Message"), IsoCode=value.get("IsoCode"),
-    )  # fmt: skip
+        PhoneNumber=value.get("PhoneNumber") or "",
+        SerialNo=value.get("SerialNo"),
+        Fee=None if fee is None else int(fee),
+        SessionContext=value.get("SessionContext"),
+        Code=value.get("Code"),
+        Message=value.get("Message"),
+        IsoCode=value.get("IsoCode"),
+    )
     return messages.SendSmsCall(
-        SendStatusSet=[status], TemplateId=value.get("TemplateId"), SignName=value.get("SignName"),
+        SendStatusSet=[status],
+        TemplateId=value.get("TemplateId"),
+        SignName=value.get("SignName"),
         SentAt=value.get("SentAt"),
-    )  # fmt: skip
+    )
 
 
 async def import_command(args: argparse.Namespace) -> int:
@@ -289,6 +334,8 @@ async def reconcile_command(args: argparse.Namespace) -> int:
             quarantined += push.rejected
     finally:
         await store.close()
-    print(f"pulled {pulled} receipts from Tencent and stored them ({quarantined} quarantined);"
-          " any already pushed by callback were counted as duplicates, not stored twice")  # fmt: skip
+    print(
+        f"pulled {pulled} receipts from Tencent and stored them ({quarantined} quarantined);"
+        " any already pushed by callback were counted as duplicates, not stored twice"
+    )
     return 0

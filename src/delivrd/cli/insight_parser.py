@@ -7,7 +7,7 @@ SendSms decoder, rich, Tencent's SDK): `cli.insight` is imported only when one o
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from collections.abc import Callable
 
 from delivrd.cli.options import SEND_CSV_COLUMNS, add_database_options, add_settings
 from delivrd.providers.tencent.constants import DEFAULT_ENDPOINT, DEFAULT_REGION
@@ -62,7 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "import",
         help="register sends from a file (as POST /v1/messages does)",
         description="Register what was sent, so receipts have context. CSV: one row per number, with the columns "
-        + ", ".join(SEND_CSV_COLUMNS) + " (PhoneNumber required; SentAt ISO 8601, default now). JSON lines: one"
+        + ", ".join(SEND_CSV_COLUMNS)
+        + " (PhoneNumber required; SentAt ISO 8601, default now). JSON lines: one"
         " SendSms call per line, as POST /v1/messages takes it. Nothing is stored if a line is bad; importing the"
         " same file twice changes nothing.",
     )

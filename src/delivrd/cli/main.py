@@ -9,7 +9,7 @@ each handler imports the rest.
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
 from delivrd import __version__
 from delivrd.cli import db, insight_parser, serve

@@ -12,8 +12,18 @@ import os
 from delivrd.config import OPTIONS, flag, variable
 
 #: the columns of a CSV of sends: SendSms's SendStatusSet fields, then the call's
-SEND_CSV_COLUMNS = ("SerialNo", "PhoneNumber", "Fee", "SessionContext", "Code", "Message", "IsoCode", "TemplateId",
-                    "SignName", "SentAt")  # fmt: skip
+SEND_CSV_COLUMNS = (
+    "SerialNo",
+    "PhoneNumber",
+    "Fee",
+    "SessionContext",
+    "Code",
+    "Message",
+    "IsoCode",
+    "TemplateId",
+    "SignName",
+    "SentAt",
+)
 
 
 def add_settings(p: argparse.ArgumentParser | argparse._ArgumentGroup, *names: str, required: bool = False) -> None:

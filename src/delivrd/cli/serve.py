@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from typing import Any
 
 from delivrd.cli.options import add_settings, secret
 from delivrd.config import OPTIONS, Settings
@@ -17,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run the callback receiver, the read API and the dashboard",
         description=(
             "Run delivrd: Tencent posts status reports to /sms/callback (and replies to /sms/reply); "
-            "each is acked with {\"result\":0,\"errmsg\":\"OK\"} only after it is committed. "
+            'each is acked with {"result":0,"errmsg":"OK"} only after it is committed. '
             "The dashboard is at / and the read API under /v1/. "
             "Every option can also be set with the DELIVRD_* environment variable named beside it."
         ),
@@ -42,9 +43,10 @@ def serve(args: argparse.Namespace) -> int:
     from delivrd.store import StoreError
     from delivrd.wire import serving  # uvicorn is imported by `serve` only
 
-    settings = Settings(**{
+    values: dict[str, Any] = {
         name: secret(args, name) if option.secret else getattr(args, name) for name, option in OPTIONS.items()
-    })  # fmt: skip
+    }
+    settings = Settings(**values)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.workers > 1 and not settings.database_url:
         print(

@@ -49,9 +49,13 @@ async def activity(request: Request, store: Reader) -> Any:
     if newest:
         entry = newest[0]
         last = LastCallback(
-            received_at=iso_utc(entry.received_at), route=entry.route, status=entry.status,
-            outcome=entry.outcome, items=entry.items, rejected=entry.rejected,
-        )  # fmt: skip
+            received_at=iso_utc(entry.received_at),
+            route=entry.route,
+            status=entry.status,
+            outcome=entry.outcome,
+            items=entry.items,
+            rejected=entry.rejected,
+        )
     return Activity(
         last_callback=last,
         inbox=counters.get("inbox", 0),

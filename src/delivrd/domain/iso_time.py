@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from delivrd.domain import storable
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class BadTime(ValueError):
@@ -21,7 +21,7 @@ def parse_time(name: str, text: str) -> int:
     except ValueError:
         raise BadTime(f"{name} must be an ISO 8601 date or time, e.g. 2026-11-24T08:00:00Z; got {text!r}") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     micros = (moment - _EPOCH) // timedelta(microseconds=1)  # aware arithmetic: no OverflowError near year 1 or 9999
     if not storable.micros(micros):
         raise BadTime(

@@ -18,7 +18,7 @@ view (`query.messages.view`) take theirs from here.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 DELIVERED, FAILED, PENDING, NO_RECEIPT = "delivered", "failed", "pending", "no_receipt"
 STATES = (DELIVERED, FAILED, PENDING, NO_RECEIPT)
@@ -95,4 +95,3 @@ def latency_s(user_receive_ts: int, sent_at: int) -> int:
 def pending_after(now: int, no_receipt_after: int) -> int:
     """The moment (µs) from which a message with no receipt is still `pending`: `no_receipt_after` seconds ago."""
     return now - no_receipt_after * 1_000_000
-

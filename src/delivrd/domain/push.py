@@ -32,9 +32,9 @@ OUTCOMES = {
     TOO_LARGE: "the body is larger than --max-body-bytes: not read",
     UNAUTHORIZED: "?token= was missing or wrong: the body not read",
     INCOMPLETE: "the body did not arrive whole (the client left, or --body-timeout passed): what arrived is kept,"
-                " none of it read as items",
+    " none of it read as items",
     UNSTORABLE: "the store refused the push as decoded: its body kept and quarantined whole",
-}  # fmt: skip
+}
 
 #: How much of a body that is not JSON is copied into its reject (the inbox keeps all of it).
 REJECT_RAW_LIMIT = 64 * 1024
@@ -76,15 +76,34 @@ class Push:
     def decoded(cls, route: str, received_at: int, peer: str | None, body: bytes, decoded: Decoded) -> Push:
         """A body that decoded: its rows and quarantined items, and the outcome that says which it held."""
         outcome = PARTIAL if decoded.rows and decoded.rejected else QUARANTINED if decoded.rejected else STORED
-        return cls(route, received_at, peer, 200, outcome, len(body), body, decoded.rows, decoded.rejects,
-                   quarantined=decoded.rejected)  # fmt: skip
+        return cls(
+            route,
+            received_at,
+            peer,
+            200,
+            outcome,
+            len(body),
+            body,
+            decoded.rows,
+            decoded.rejects,
+            quarantined=decoded.rejected,
+        )
 
     @classmethod
     def refused(cls, route: str, received_at: int, peer: str | None, body: bytes, error: BodyError) -> Push:
         """A body that is not a push at all: kept whole in the inbox, and once in the quarantine with why."""
         reject = Quarantined(None, error.message, preview(body, REJECT_RAW_LIMIT))
-        return cls(route, received_at, peer, results.status_of(error.code), REJECTED, len(body), body,
-                   rejects=[reject], result=error.code)  # fmt: skip
+        return cls(
+            route,
+            received_at,
+            peer,
+            results.status_of(error.code),
+            REJECTED,
+            len(body),
+            body,
+            rejects=[reject],
+            result=error.code,
+        )
 
     @classmethod
     def unauthorized(cls, route: str, received_at: int, peer: str | None) -> Push:
@@ -108,5 +127,14 @@ class Push:
         and its neighbours in the group are not failed with it.
         """
         reject = Quarantined(None, f"storage refused this push: {reason}", preview(self.body or b"", REJECT_RAW_LIMIT))
-        return Push(self.route, self.received_at, self.peer, results.status_of(results.UNSTORABLE), UNSTORABLE,
-                    self.size, self.body, rejects=[reject], result=results.UNSTORABLE)  # fmt: skip
+        return Push(
+            self.route,
+            self.received_at,
+            self.peer,
+            results.status_of(results.UNSTORABLE),
+            UNSTORABLE,
+            self.size,
+            self.body,
+            rejects=[reject],
+            result=results.UNSTORABLE,
+        )

@@ -7,7 +7,7 @@ whatever was acked can be read back on both backends.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 #: Text that goes into an index (sid, mobile, nationcode, errmsg, template, sign): at most this many
 #: characters. PostgreSQL refuses a B-tree entry over ~2,700 bytes, and `messages_stats` holds four
@@ -20,12 +20,12 @@ MAX_DEPTH = 64
 
 #: The Unix seconds a time may have: a day inside years 1 to 9999, so that it can be shown in any
 #: offset (UTC, UTC+8, the user's zone) without leaving the years `datetime` knows.
-FIRST_SECOND = int(datetime(1, 1, 2, tzinfo=timezone.utc).timestamp())
-LAST_SECOND = int(datetime(9999, 12, 30, 23, 59, 59, tzinfo=timezone.utc).timestamp())
+FIRST_SECOND = int(datetime(1, 1, 2, tzinfo=UTC).timestamp())
+LAST_SECOND = int(datetime(9999, 12, 30, 23, 59, 59, tzinfo=UTC).timestamp())
 FIRST_MICRO = FIRST_SECOND * 1_000_000
 LAST_MICRO = LAST_SECOND * 1_000_000 + 999_999
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def text(name: str, value: str, *, key: bool = False) -> str:
@@ -47,7 +47,7 @@ def micros(value: int) -> bool:
     return FIRST_MICRO <= value <= LAST_MICRO
 
 
-def moment(value_micros: int, zone: timezone = timezone.utc) -> datetime:
+def moment(value_micros: int, zone: timezone = UTC) -> datetime:
     """Microseconds since the epoch as an aware datetime in `zone`.
 
     Arithmetic on the wall clock rather than `fromtimestamp`, which goes through UTC (and the

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from typing import Any, Awaitable, Callable, Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 import msgspec
 from starlette.requests import Request
@@ -63,7 +64,9 @@ def json_response(data: Any, status: int = 200) -> Response:
 
 
 def error_response(code: int, message: str) -> Response:
-    return Response(results.error_body(code, message), status_code=results.status_of(code), media_type="application/json")
+    return Response(
+        results.error_body(code, message), status_code=results.status_of(code), media_type="application/json"
+    )
 
 
 def parse_time(name: str, text: str) -> int:
@@ -167,10 +170,16 @@ def endpoint(handler: Handler, api_key: str | None) -> Answer:
 async def list_reports(request: Request, store: Reader) -> Any:
     p = Params(request, "sid", "mobile", "nationcode", "report_status", "errmsg")
     query = ReportQuery(
-        sid=p.text("sid"), mobile=p.text("mobile"), nationcode=p.text("nationcode"),
-        report_status=p.text("report_status"), errmsg=p.text("errmsg"), since=p.since, until=p.until,
-        limit=p.limit, before_id=p.cursor,
-    )  # fmt: skip
+        sid=p.text("sid"),
+        mobile=p.text("mobile"),
+        nationcode=p.text("nationcode"),
+        report_status=p.text("report_status"),
+        errmsg=p.text("errmsg"),
+        since=p.since,
+        until=p.until,
+        limit=p.limit,
+        before_id=p.cursor,
+    )
     return models.page(await store.reports(query), models.report)
 
 
@@ -212,15 +221,21 @@ async def metrics(request: Request) -> Response:
     for name, help_text, value in (
         ("delivrd_inbox_total", "Request bodies kept in the inbox.", counters.get("inbox", 0)),
         ("delivrd_reports_total", "Distinct status reports stored.", counters.get("reports", 0)),
-        ("delivrd_report_duplicates_total", "Status reports received again and recognised.",
-         counters.get("report_duplicates", 0)),
+        (
+            "delivrd_report_duplicates_total",
+            "Status reports received again and recognised.",
+            counters.get("report_duplicates", 0),
+        ),
         ("delivrd_replies_total", "Distinct reply (MO) messages stored.", counters.get("replies", 0)),
-        ("delivrd_reply_duplicates_total", "Replies received again and recognised.",
-         counters.get("reply_duplicates", 0)),
+        (
+            "delivrd_reply_duplicates_total",
+            "Replies received again and recognised.",
+            counters.get("reply_duplicates", 0),
+        ),
         ("delivrd_rejects_total", "Items or bodies quarantined.", counters.get("rejects", 0)),
         ("delivrd_commits_total", "Group commits by this process.", writer.commits),
         ("delivrd_committed_pushes_total", "Requests committed by this process.", writer.committed_pushes),
-    ):  # fmt: skip
+    ):
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name} {value}"]
     return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 

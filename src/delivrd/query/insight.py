@@ -8,19 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from starlette.requests import Request
 from starlette.convertors import PathConvertor, register_url_convertor
+from starlette.requests import Request
 from starlette.routing import Route
 
-from delivrd.domain import clock
-from delivrd.domain import message_state
-from delivrd.query import messages
+from delivrd.domain import clock, message_state, results
 from delivrd.providers.tencent import receipts
-from delivrd.domain import results
-from delivrd.query import stats
+from delivrd.query import messages, stats
 from delivrd.query.http import ApiError, BadParameter, Params, endpoint
 from delivrd.store import Insight, Reader, ReportQuery, Store
 from delivrd.store.base import ReportRow, SendQuery
+
 
 class AnyText(PathConvertor):
     """A path parameter that may hold anything a stored value holds, a newline too (`path` stops at one)."""
@@ -72,8 +70,10 @@ async def _body(request: Request, limit: int) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise TooLarge(f"body is larger than {limit} bytes (--max-body-bytes); post fewer SendSms calls at once"
-                           " or use `delivrd import sends`")  # fmt: skip
+            raise TooLarge(
+                f"body is larger than {limit} bytes (--max-body-bytes); post fewer SendSms calls at once"
+                " or use `delivrd import sends`"
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -94,7 +94,11 @@ def routes(
     async def register(request: Request, store: Store) -> Any:
         Params(request, paged=False, window=False)
         try:
-            rows = [send for call in messages.decode_calls(await _body(request, max_body_bytes)) for send in messages.sends_of(call)]
+            rows = [
+                send
+                for call in messages.decode_calls(await _body(request, max_body_bytes))
+                for send in messages.sends_of(call)
+            ]
         except messages.SendError as exc:
             raise BadBody(str(exc)) from None
         if not rows:
@@ -138,10 +142,13 @@ def routes(
             by_sid.setdefault(report.sid, []).append(report)
         pending = pending_after()
         # (when: the send's time, or the first receipt's when no send is registered; the message)
-        timeline = [(s.sent_at, messages.view(s.sid, s, by_sid.pop(s.sid, []) if s.sid else [], pending))
-                    for s in sends]  # fmt: skip
-        timeline += [(min(r.received_at for r in reports), messages.view(sid, None, reports, pending))
-                     for sid, reports in by_sid.items()]  # fmt: skip
+        timeline = [
+            (s.sent_at, messages.view(s.sid, s, by_sid.pop(s.sid, []) if s.sid else [], pending)) for s in sends
+        ]
+        timeline += [
+            (min(r.received_at for r in reports), messages.view(sid, None, reports, pending))
+            for sid, reports in by_sid.items()
+        ]
         timeline.sort(key=lambda t: t[0], reverse=True)
         if since is not None or until is not None:
             timeline = [(at, v) for at, v in timeline if v.reports or (v.send and _within(at, since, until))]

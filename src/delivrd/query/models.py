@@ -6,7 +6,8 @@ msgspec structs, so they are also the OpenAPI schema.
 from __future__ import annotations
 
 import base64
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import msgspec
 
@@ -139,25 +140,49 @@ def extra_fields(text: str | None) -> dict[str, msgspec.Raw] | None:
 
 def report(r: stored.ReportRow) -> Report:
     return Report(
-        id=r.id, sid=r.sid, nationcode=r.nationcode, mobile=r.mobile, report_status=r.report_status, errmsg=r.errmsg,
-        description=r.description, user_receive_time=r.user_receive_time, ext=r.ext, extra=extra_fields(r.extra),
-        phone=r.phone, received_at=iso_utc(r.received_at), user_receive_at=iso_utc8(r.user_receive_ts),
+        id=r.id,
+        sid=r.sid,
+        nationcode=r.nationcode,
+        mobile=r.mobile,
+        report_status=r.report_status,
+        errmsg=r.errmsg,
+        description=r.description,
+        user_receive_time=r.user_receive_time,
+        ext=r.ext,
+        extra=extra_fields(r.extra),
+        phone=r.phone,
+        received_at=iso_utc(r.received_at),
+        user_receive_at=iso_utc8(r.user_receive_ts),
         duplicates=r.duplicates,
-    )  # fmt: skip
+    )
 
 
 def reply(r: stored.ReplyRow) -> Reply:
     return Reply(
-        id=r.id, extend=r.extend, mobile=r.mobile, nationcode=r.nationcode, sign=r.sign, text=r.text, time=r.time,
-        extra=extra_fields(r.extra), phone=r.phone, received_at=iso_utc(r.received_at), duplicates=r.duplicates,
-    )  # fmt: skip
+        id=r.id,
+        extend=r.extend,
+        mobile=r.mobile,
+        nationcode=r.nationcode,
+        sign=r.sign,
+        text=r.text,
+        time=r.time,
+        extra=extra_fields(r.extra),
+        phone=r.phone,
+        received_at=iso_utc(r.received_at),
+        duplicates=r.duplicates,
+    )
 
 
 def reject(r: stored.RejectRow) -> Reject:
     return Reject(
-        id=r.id, inbox_id=r.inbox_id, route=r.route, item_index=r.item_index, reason=r.reason, raw=r.raw,
+        id=r.id,
+        inbox_id=r.inbox_id,
+        route=r.route,
+        item_index=r.item_index,
+        reason=r.reason,
+        raw=r.raw,
         received_at=iso_utc(r.received_at),
-    )  # fmt: skip
+    )
 
 
 def inbox_entry(r: stored.InboxRow) -> InboxEntry:
@@ -169,17 +194,37 @@ def inbox_entry(r: stored.InboxRow) -> InboxEntry:
         except UnicodeDecodeError:
             b64 = base64.b64encode(r.body).decode()
     return InboxEntry(
-        id=r.id, route=r.route, peer=r.peer, status=r.status, outcome=r.outcome, items=r.items, rejected=r.rejected,
-        size=r.size, body=text, body_base64=b64, received_at=iso_utc(r.received_at),
-    )  # fmt: skip
+        id=r.id,
+        route=r.route,
+        peer=r.peer,
+        status=r.status,
+        outcome=r.outcome,
+        items=r.items,
+        rejected=r.rejected,
+        size=r.size,
+        body=text,
+        body_base64=b64,
+        received_at=iso_utc(r.received_at),
+    )
 
 
 def send_record(r: stored.SendRow) -> SendRecord:
     return SendRecord(
-        id=r.id, sid=r.sid, phone=r.phone, nationcode=r.nationcode, mobile=r.mobile, template_id=r.template_id,
-        sign_name=r.sign_name, fee=r.fee, session_context=r.session_context, code=r.code, message=r.message,
-        iso_code=r.iso_code, sent_at=iso_utc(r.sent_at), registered_at=iso_utc(r.registered_at),
-    )  # fmt: skip
+        id=r.id,
+        sid=r.sid,
+        phone=r.phone,
+        nationcode=r.nationcode,
+        mobile=r.mobile,
+        template_id=r.template_id,
+        sign_name=r.sign_name,
+        fee=r.fee,
+        session_context=r.session_context,
+        code=r.code,
+        message=r.message,
+        iso_code=r.iso_code,
+        sent_at=iso_utc(r.sent_at),
+        registered_at=iso_utc(r.registered_at),
+    )
 
 
 def page(rows: stored.Page[Row], shown: Callable[[Row], msgspec.Struct]) -> Page:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 import msgspec
 
@@ -74,12 +74,15 @@ class _Tally:
 
     def counts(self) -> dict:
         delivered, failed = self.states["delivered"], self.states["failed"]
-        return dict(
-            total=sum(self.states.values()), delivered=delivered, failed=failed, pending=self.states["pending"],
-            no_receipt=self.states["no_receipt"],
-            success_rate=delivered / (delivered + failed) if delivered + failed else None,
-            latency_ms=Latency(*(percentile(self.latencies, p) for p in (50, 90, 99))),
-        )  # fmt: skip
+        return {
+            "total": sum(self.states.values()),
+            "delivered": delivered,
+            "failed": failed,
+            "pending": self.states["pending"],
+            "no_receipt": self.states["no_receipt"],
+            "success_rate": delivered / (delivered + failed) if delivered + failed else None,
+            "latency_ms": Latency(*(percentile(self.latencies, p) for p in (50, 90, 99))),
+        }
 
 
 def percentile(histogram: Counter[int], p: float) -> int | None:
@@ -122,9 +125,11 @@ def summarize(rows: Iterable[StatsRow], by: str | None, since: int | None, until
     else:
         made.sort(key=lambda g: (-g.total, g.key is None, g.key or ""))
     return Stats(
-        since=None if since is None else iso_utc(since), until=None if until is None else iso_utc(until),
-        groups=made, **overall.counts(),
-    )  # fmt: skip
+        since=None if since is None else iso_utc(since),
+        until=None if until is None else iso_utc(until),
+        groups=made,
+        **overall.counts(),
+    )
 
 
 async def compute(
@@ -140,9 +145,10 @@ async def compute(
         raise ValueError(f"by must be one of {', '.join(GROUPS)}; got {by!r}")
     now = clock.now_micros() if now is None else now
     query = StatsQuery(
-        since=since, until=until, pending_after=rules.pending_after(now, no_receipt_after),
+        since=since,
+        until=until,
+        pending_after=rules.pending_after(now, no_receipt_after),
         by=by if by in STORE_GROUPS else None,
-    )  # fmt: skip
+    )
     rows = await store.stats(query)
     return summarize(rows, by, since, until)
-

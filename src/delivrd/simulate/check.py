@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 import httpx
 
@@ -46,7 +46,7 @@ class Outcome:
 
 def cases(seed: int | None = None) -> list[Case]:
     """The series, with fresh sids each run (so a rerun is not a duplicate of the last one)."""
-    reports = Reports(random.randrange(2**63) if seed is None else seed, start=datetime.now(timezone.utc))
+    reports = Reports(random.randrange(2**63) if seed is None else seed, start=datetime.now(UTC))
     batch = reports.take(100)
     full = encode(batch)
     unknown = {**reports.report(), "report_status": "FAIL", "errmsg": "ZZ:9999", "description": "a code nobody knows"}
@@ -81,16 +81,28 @@ def run_case(client: httpx.Client, url: str, case: Case) -> Outcome:
     try:
         response = client.post(url, content=case.body, headers={"content-type": "application/json"})
     except httpx.TimeoutException:
-        return Outcome(case, False, None, "", "no answer in time (Tencent gives up and retries)",
-                       (time.perf_counter() - began) * 1000)  # fmt: skip
+        return Outcome(
+            case,
+            False,
+            None,
+            "",
+            "no answer in time (Tencent gives up and retries)",
+            (time.perf_counter() - began) * 1000,
+        )
     except httpx.TransportError as exc:
-        return Outcome(case, False, None, "", f"connection error: {exc or type(exc).__name__}",
-                       (time.perf_counter() - began) * 1000)  # fmt: skip
+        return Outcome(
+            case,
+            False,
+            None,
+            "",
+            f"connection error: {exc or type(exc).__name__}",
+            (time.perf_counter() - began) * 1000,
+        )
     ms = (time.perf_counter() - began) * 1000
     judge_answer: Callable[[httpx.Response], str | None] = judge if case.expect == ACK else _judge_json_answer
     reason = judge_answer(response)
     if reason is not None and case.expect == ACK:
-        reason = f"expected HTTP 2xx with {{\"result\": 0}}; {reason}"
+        reason = f'expected HTTP 2xx with {{"result": 0}}; {reason}'
     answer = response.text[:120].replace("\n", " ")
     return Outcome(case, reason is None, response.status_code, answer, reason or "", ms)
 

@@ -10,10 +10,10 @@ import argparse
 import json
 import random
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from delivrd.option_types import fraction, positive
 from delivrd.domain.clock import UTC8
+from delivrd.option_types import fraction, positive
 from delivrd.providers.tencent.constants import MAX_BATCH
 
 DESCRIPTION = """\
@@ -73,39 +73,64 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--url", type=_url,
-                   help="the callback URL to push to, token included (e.g. http://127.0.0.1:8080/sms/callback)")  # fmt: skip
+    p.add_argument(
+        "--url", type=_url, help="the callback URL to push to, token included (e.g. http://127.0.0.1:8080/sms/callback)"
+    )
     amount = p.add_argument_group("how much, how fast")
     amount.add_argument("--count", type=positive(int), help="reports to send (default 1000 unless --duration)")
     amount.add_argument("--duration", type=positive(float), help="seconds to keep pushing")
     amount.add_argument("--rate", type=positive(float), help="reports per second (default: as fast as answered)")
     amount.add_argument("--concurrency", type=positive(int), default=8, help="pushes in flight (default 8)")
-    amount.add_argument("--batch", type=positive(int), default=MAX_BATCH,
-                        help=f"reports per push, 1–{MAX_BATCH} (default {MAX_BATCH}, Tencent's maximum)")  # fmt: skip
+    amount.add_argument(
+        "--batch",
+        type=positive(int),
+        default=MAX_BATCH,
+        help=f"reports per push, 1–{MAX_BATCH} (default {MAX_BATCH}, Tencent's maximum)",
+    )
     content = p.add_argument_group("content")
-    content.add_argument("--seed", type=int, help="random seed: the same seed and --start send the same reports"
-                                                  " (default: a fresh one, printed in the summary)")  # fmt: skip
-    content.add_argument("--start", type=_start, help="user_receive_time of the first report, ISO 8601, Beijing time"
-                                                      " unless an offset is given (default: now)")  # fmt: skip
+    content.add_argument(
+        "--seed",
+        type=int,
+        help="random seed: the same seed and --start send the same reports"
+        " (default: a fresh one, printed in the summary)",
+    )
+    content.add_argument(
+        "--start",
+        type=_start,
+        help="user_receive_time of the first report, ISO 8601, Beijing time unless an offset is given (default: now)",
+    )
     content.add_argument("--success-ratio", type=fraction, default=0.95, help="share of SUCCESS (default 0.95)")
     content.add_argument("--ext-ratio", type=fraction, default=0.0, help="share of reports with ext (default 0)")
     faults = p.add_argument_group("faults injected on purpose")
-    faults.add_argument("--duplicates", type=fraction, default=0.0,
-                        help="share of acked pushes sent again, as when Tencent missed the ack")  # fmt: skip
-    faults.add_argument("--malformed", type=fraction, default=0.0,
-                        help="share of pushes that are malformed: cut-off JSON, the wrong shape, or bad items"
-                             " beside good ones")  # fmt: skip
-    faults.add_argument("--oversized", type=fraction, default=0.0,
-                        help="share of pushes with more than Tencent's 100 reports (see --oversize)")  # fmt: skip
+    faults.add_argument(
+        "--duplicates",
+        type=fraction,
+        default=0.0,
+        help="share of acked pushes sent again, as when Tencent missed the ack",
+    )
+    faults.add_argument(
+        "--malformed",
+        type=fraction,
+        default=0.0,
+        help="share of pushes that are malformed: cut-off JSON, the wrong shape, or bad items beside good ones",
+    )
+    faults.add_argument(
+        "--oversized",
+        type=fraction,
+        default=0.0,
+        help="share of pushes with more than Tencent's 100 reports (see --oversize)",
+    )
     faults.add_argument("--oversize", type=positive(int), default=1000, help="reports in an oversized push")
     delivery = p.add_argument_group("delivery")
     delivery.add_argument("--retries", type=int, default=2, help="more tries after a failed push (Tencent: 2)")
     delivery.add_argument("--retry-delay", type=float, default=1.0, help="seconds between tries (default 1)")
     delivery.add_argument("--timeout", type=positive(float), default=5.0, help="seconds to wait for an answer")
     output = p.add_argument_group("output")
-    output.add_argument("--ledger", metavar="FILE",
-                        help="append every acked report as a JSON line (sid, mobile, report_status, nationcode,"
-                             " errmsg)")  # fmt: skip
+    output.add_argument(
+        "--ledger",
+        metavar="FILE",
+        help="append every acked report as a JSON line (sid, mobile, report_status, nationcode, errmsg)",
+    )
     output.add_argument("--json", metavar="FILE", help="write the final summary as JSON")
     p.set_defaults(func=run, parser=p)
 
@@ -121,9 +146,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     v.add_argument("--ledger", metavar="FILE", required=True, help="the ledger written by a run")
     v.add_argument("--url", type=_url, required=True, help="base URL of the read API, e.g. http://127.0.0.1:8080")
     v.add_argument("--api-key", help="sent as Authorization: Bearer (delivrd serve --api-key)")
-    v.add_argument("--by-sid", action="store_true",
-                   help="look each sid up (GET /v1/reports?sid=) instead of reading every report; faster when the"
-                        " database holds much more than the ledger")  # fmt: skip
+    v.add_argument(
+        "--by-sid",
+        action="store_true",
+        help="look each sid up (GET /v1/reports?sid=) instead of reading every report; faster when the"
+        " database holds much more than the ledger",
+    )
     v.add_argument("--show", type=int, default=20, help="how many missing/doubled reports to list (default 20)")
     v.add_argument("--json", metavar="FILE", help="write the verdict as JSON")
     v.set_defaults(func=verify)
@@ -148,19 +176,30 @@ def run(args: argparse.Namespace) -> int:
     from delivrd.simulate import ledger as ledgers
     from delivrd.simulate.content import Reports
     from delivrd.simulate.progress import Progress, print_summary
-    from delivrd.simulate.sender import Plan, Stats, run as run_plan
+    from delivrd.simulate.sender import Plan, Stats
+    from delivrd.simulate.sender import run as run_plan
 
     if not args.url:
         args.parser.error("--url is required (the callback URL to push to)")
     seed = args.seed if args.seed is not None else random.randrange(2**31)
-    start = args.start or datetime.now(timezone.utc)
+    start = args.start or datetime.now(UTC)
     try:
         plan = Plan(
-            url=args.url, count=args.count if args.count or args.duration else 1000, duration=args.duration,
-            rate=args.rate, concurrency=args.concurrency, batch=args.batch, duplicates=args.duplicates,
-            malformed=args.malformed, oversized=args.oversized, oversize=args.oversize, retries=args.retries,
-            retry_delay=args.retry_delay, timeout=args.timeout, seed=seed,
-        )  # fmt: skip
+            url=args.url,
+            count=args.count if args.count or args.duration else 1000,
+            duration=args.duration,
+            rate=args.rate,
+            concurrency=args.concurrency,
+            batch=args.batch,
+            duplicates=args.duplicates,
+            malformed=args.malformed,
+            oversized=args.oversized,
+            oversize=args.oversize,
+            retries=args.retries,
+            retry_delay=args.retry_delay,
+            timeout=args.timeout,
+            seed=seed,
+        )
         reports = Reports(seed, start=start, success_ratio=args.success_ratio, ext_ratio=args.ext_ratio)
     except ValueError as exc:
         args.parser.error(str(exc))
@@ -190,7 +229,8 @@ def verify(args: argparse.Namespace) -> int:
     import asyncio
 
     from delivrd.simulate import ledger as ledgers
-    from delivrd.simulate.verify import ReadError, verify as verify_ledger
+    from delivrd.simulate.verify import ReadError
+    from delivrd.simulate.verify import verify as verify_ledger
 
     try:
         entries = ledgers.read(args.ledger)

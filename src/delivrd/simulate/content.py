@@ -32,9 +32,29 @@ SEED_SAMPLE: dict[str, str] = {
 }
 
 _MAINLAND_PREFIXES = [
-    *map(str, range(130, 140)), "145", "147", "150", "151", "152", "153", "155", "156", "157", "158",
-    "159", "166", "176", "177", "178", *map(str, range(180, 190)), "191", "193", "195", "198", "199",
-]  # fmt: skip
+    *map(str, range(130, 140)),
+    "145",
+    "147",
+    "150",
+    "151",
+    "152",
+    "153",
+    "155",
+    "156",
+    "157",
+    "158",
+    "159",
+    "166",
+    "176",
+    "177",
+    "178",
+    *map(str, range(180, 190)),
+    "191",
+    "193",
+    "195",
+    "198",
+    "199",
+]
 
 #: nationcode → (weight, national-number patterns). In a pattern `X` is any digit and
 #: `N` is 2–9; other characters are literal. Mostly mainland China, as most traffic is.
@@ -107,9 +127,7 @@ class Reports:
     few seconds after the one before (carriers report out of order, so with jitter).
     """
 
-    def __init__(
-        self, seed: int, *, start: datetime, success_ratio: float = 0.95, ext_ratio: float = 0.0
-    ) -> None:
+    def __init__(self, seed: int, *, start: datetime, success_ratio: float = 0.95, ext_ratio: float = 0.0) -> None:
         if not 0.0 <= success_ratio <= 1.0 or not 0.0 <= ext_ratio <= 1.0:
             raise ValueError("success_ratio and ext_ratio are fractions from 0 to 1")
         self.rng = random.Random(seed)
@@ -125,9 +143,7 @@ class Reports:
         """A national number that is valid for the country (right length and mobile prefix)."""
         pattern = self.rng.choice(COUNTRIES[nationcode][1])
         rand = self.rng.randrange
-        return "".join(
-            str(rand(10)) if c == "X" else str(rand(2, 10)) if c == "N" else c for c in pattern
-        )
+        return "".join(str(rand(10)) if c == "X" else str(rand(2, 10)) if c == "N" else c for c in pattern)
 
     def sid(self, nationcode: str) -> str:
         """SerialNo-shaped: `2019:` + 19 digits in mainland China, `5000:` + 28 digits elsewhere."""

@@ -8,8 +8,9 @@ ack, so a crash of the receiver (or of the simulator) loses none already acked.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 #: The fields that identify a report in a ledger line, under Tencent's names.
 FIELDS = ("sid", "mobile", "report_status")
@@ -45,7 +46,7 @@ class Ledger:
     def close(self) -> None:
         self.file.close()
 
-    def __enter__(self) -> "Ledger":
+    def __enter__(self) -> Ledger:
         return self
 
     def __exit__(self, *exc: object) -> None:

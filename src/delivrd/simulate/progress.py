@@ -12,7 +12,6 @@ from rich.table import Table
 
 from delivrd.simulate.sender import Stats
 
-
 #: How many of the latest requests the live latency figures cover.
 RECENT = 2000
 
@@ -58,15 +57,20 @@ _ROWS = (
     ("acked", lambda s: f"{s['reports_acked']} reports in {s['pushes_acked']} pushes"),
     ("retried", lambda s: f"{s['retries']} tries"),
     ("failed for good", lambda s: f"{s['reports_failed']} reports in {s['pushes_failed']} pushes"),
-    ("injected", lambda s: f"{s['duplicate_pushes']} duplicate, {s['malformed_pushes']} malformed, "
-                           f"{s['oversized_pushes']} oversized pushes"),
+    (
+        "injected",
+        lambda s: (
+            f"{s['duplicate_pushes']} duplicate, {s['malformed_pushes']} malformed, "
+            f"{s['oversized_pushes']} oversized pushes"
+        ),
+    ),
     ("requests/s", lambda s: f"{s['requests_per_s']:,.0f} ({s['requests']} requests in {s['elapsed_s']:.1f} s)"),
     ("reports/s", lambda s: f"{s['reports_per_s']:,.0f} acked"),
     ("latency", lambda s: "p50 {p50} ms, p90 {p90} ms, p99 {p99} ms, max {max} ms".format(**s["latency_ms"])),
     ("answers", lambda s: ", ".join(f"{k}: {v}" for k, v in s["answers"].items()) or "none"),
     ("malformed got", lambda s: ", ".join(f"{k}: {v}" for k, v in s["malformed_answers"].items()) or "none"),
     ("failures", lambda s: ", ".join(f"{k}: {v}" for k, v in s["failures"].items()) or "none"),
-)  # fmt: skip
+)
 
 
 def _table(summary: dict[str, Any], title: str) -> Table:

@@ -15,8 +15,9 @@ import random
 import time
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -104,12 +105,16 @@ class Stats:
             "oversized_pushes": self.oversized_pushes,
             "requests_per_s": round(self.requests / elapsed, 1),
             "reports_per_s": round(self.reports_acked / elapsed, 1),
-            "latency_ms": {"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99),
-                           "max": round(ordered[-1] * 1000, 2) if ordered else None},
+            "latency_ms": {
+                "p50": pct(0.50),
+                "p90": pct(0.90),
+                "p99": pct(0.99),
+                "max": round(ordered[-1] * 1000, 2) if ordered else None,
+            },
             "answers": dict(self.answers.most_common()),
             "malformed_answers": dict(self.malformed_answers.most_common()),
             "failures": dict(self.failures.most_common()),
-        }  # fmt: skip
+        }
 
 
 class Sender:
@@ -129,6 +134,7 @@ class Sender:
         else the reason it was not)."""
         self.stats.requests += 1
         began = time.perf_counter()
+        reason: str | None
         try:
             response = await self.client.post(self.url, content=body, headers={"content-type": "application/json"})
         except httpx.TimeoutException:

@@ -90,9 +90,14 @@ async def _count_by_sid(client: httpx.AsyncClient, wanted: set[Entry], counts: C
 
 
 async def verify(
-    entries: list[Entry], base_url: str, *, api_key: str | None = None, by_sid: bool = False,
-    timeout: float = 30.0, parallel: int = 16,
-) -> Verdict:  # fmt: skip
+    entries: list[Entry],
+    base_url: str,
+    *,
+    api_key: str | None = None,
+    by_sid: bool = False,
+    timeout: float = 30.0,
+    parallel: int = 16,
+) -> Verdict:
     """Read the receiver's reports and compare them with the ledger's `entries`."""
     wanted = set(entries)
     counts: Counter = Counter()

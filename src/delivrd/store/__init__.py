@@ -3,8 +3,16 @@
 from delivrd.store.base import Admin, Committer, Insight, Reader, ReportQuery, Store, StoreError, StoreUnavailable
 
 __all__ = [
-    "Admin", "Committer", "Insight", "Reader", "ReportQuery", "Store", "StoreError", "StoreUnavailable", "open_store",
-]  # fmt: skip
+    "Admin",
+    "Committer",
+    "Insight",
+    "Reader",
+    "ReportQuery",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "open_store",
+]
 
 
 def open_store(db: str, database_url: str | None = None, *, migrate: bool = False) -> Store:
@@ -12,7 +20,9 @@ def open_store(db: str, database_url: str | None = None, *, migrate: bool = Fals
     if database_url:
         if not database_url.startswith(("postgresql://", "postgres://")):
             scheme = database_url.partition(":")[0]
-            raise StoreError(f"unsupported database URL scheme {scheme!r}: use postgresql://user@host/db, or --db for SQLite")
+            raise StoreError(
+                f"unsupported database URL scheme {scheme!r}: use postgresql://user@host/db, or --db for SQLite"
+            )
         from delivrd.store.postgres.store import PostgresStore
 
         return PostgresStore(database_url, migrate=migrate)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import AsyncIterator, Generic, NamedTuple, Protocol, Sequence, TypeVar
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from delivrd.domain.push import Push
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
+from delivrd.domain.push import Push
 from delivrd.providers.base import Quarantined
 from delivrd.store.base import InboxRow, RejectRow, ReplyRow, ReportRow, Send, SendRow
-from delivrd.domain.push import Push
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class Table:
 
     @property
     def read(self) -> tuple[str, ...]:
-        return self.record._fields  # type: ignore[attr-defined,no-any-return]
+        return self.record._fields  # type: ignore[attr-defined]
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -58,24 +58,30 @@ PUSHED = ("inbox_id", "received_at")
 
 INBOX = Table(
     "inbox",
-    _typed("received_at bigint, route text, peer text, status int, outcome text, items int, rejected int, size int,"
-           " body bytea"),
+    _typed(
+        "received_at bigint, route text, peer text, status int, outcome text, items int, rejected int, size int,"
+        " body bytea"
+    ),
     InboxRow,
-)  # fmt: skip
+)
 #: a report row, as `decode.report_row` builds it
 REPORTS = Table(
     "reports",
-    _typed("sid text, dedup_key bytea, nationcode text, mobile text, report_status text, errmsg text, description text,"
-           " user_receive_time text, ext text, extra text, phone text, user_receive_ts bigint"),
+    _typed(
+        "sid text, dedup_key bytea, nationcode text, mobile text, report_status text, errmsg text, description text,"
+        " user_receive_time text, ext text, extra text, phone text, user_receive_ts bigint"
+    ),
     ReportRow,
-)  # fmt: skip
+)
 #: a reply row, as `decode.reply_row` builds it
 REPLIES = Table(
     "replies",
-    _typed("dedup_key bytea, extend text, mobile text, nationcode text, sign text, text text, time bigint, extra text,"
-           " phone text"),
+    _typed(
+        "dedup_key bytea, extend text, mobile text, nationcode text, sign text, text text, time bigint, extra text,"
+        " phone text"
+    ),
     ReplyRow,
-)  # fmt: skip
+)
 #: a quarantined item (`decode.Quarantined`), written beside its push's inbox id, time and route
 REJECTS = Table(
     "rejects",
@@ -85,10 +91,12 @@ REJECTS = Table(
 #: a registered send (`base.Send`); the store adds `registered_at`
 SENDS = Table(
     "sends",
-    _typed("sid text, phone text, nationcode text, mobile text, sent_at bigint, template_id text, sign_name text,"
-           " fee bigint, session_context text, code text, message text, iso_code text"),
+    _typed(
+        "sid text, phone text, nationcode text, mobile text, sent_at bigint, template_id text, sign_name text,"
+        " fee bigint, session_context text, code text, message text, iso_code text"
+    ),
     SendRow,
-)  # fmt: skip
+)
 
 
 #: a push's inbox row (its attributes carry the columns' names), and a send's row

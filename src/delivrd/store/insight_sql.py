@@ -13,7 +13,7 @@ its own `pending_after`.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from delivrd.domain import message_state as rules
 from delivrd.domain.clock import DAY_US, HOUR_US
@@ -22,7 +22,6 @@ from delivrd.store.base import MessageQuery, StatsQuery, StatsRow
 #: microsecond bounds standing for "no bound" (keeps the SQL text and its plan fixed)
 EARLIEST = -(2**62)
 LATEST = 2**62
-
 
 
 def _least(a: str, b: str) -> str:
@@ -108,11 +107,13 @@ GROUP_KEYS = {
 # no outcome need it: they are `pending`, the rest of them `no_receipt`).
 _HOURLY = ["hour", "state", "code", "latency_s"]
 _PREFIX = {
-    None: _HOURLY, "day": _HOURLY, "hour": _HOURLY,
+    None: _HOURLY,
+    "day": _HOURLY,
+    "hour": _HOURLY,
     "nationcode": [*_HOURLY, "nationcode"],
     "template": [*_HOURLY, "nationcode", "template_id"],
     "sign": [*_HOURLY, "nationcode", "template_id", "sign_name"],
-}  # fmt: skip
+}
 
 
 def _bounds(query: MessageQuery) -> list[int]:

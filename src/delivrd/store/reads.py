@@ -9,13 +9,24 @@ mobile is found, and which order keeps the planner on the right index.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from delivrd.store import columns, insight_sql
 from delivrd.store.base import (
-    InboxRow, ListQuery, Page, RejectRow, ReplyRow, ReportQuery, ReportRow, SendQuery, SendRow, StatsQuery, StatsRow,
-)  # fmt: skip
+    InboxRow,
+    ListQuery,
+    Page,
+    RejectRow,
+    ReplyRow,
+    ReportQuery,
+    ReportRow,
+    SendQuery,
+    SendRow,
+    StatsQuery,
+    StatsRow,
+)
 
 Row = TypeVar("Row")
 
@@ -71,8 +82,9 @@ class SQLReads(abc.ABC):
     async def _rows(self, sql: str, args: Sequence[Any]) -> Sequence[Sequence[Any]]:
         """Run one SELECT written with `?` placeholders; StoreError if the database cannot answer."""
 
-    async def _page(self, select: str, where: list[str], args: list[Any], order: str, limit: int,
-                    make: Callable[..., Row]) -> Page[Row]:  # fmt: skip
+    async def _page(
+        self, select: str, where: list[str], args: list[Any], order: str, limit: int, make: Callable[..., Row]
+    ) -> Page[Row]:
         """Newest first by `order` (the id, or an expression of it); one row more than `limit` tells if more follow.
 
         `make` is the row's record, built from the columns in its field order (`columns`, each table's `read`)."""

@@ -11,13 +11,13 @@ import asyncio
 import contextlib
 import hmac
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qs
 
-from delivrd.domain import clock
-from delivrd.domain import results
-from delivrd.providers.base import BodyError, Provider
+from delivrd.domain import clock, results
 from delivrd.domain.push import CALLBACK, REPLY, Push
+from delivrd.providers.base import BodyError, Provider
 from delivrd.writer.group_commit import Writer, WriteRefused
 
 log = logging.getLogger("delivrd.wire.callbacks")
@@ -28,8 +28,11 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 # the ack's two ASGI messages, built once (the server only reads them)
-_ACK_START = {"type": "http.response.start", "status": 200,
-              "headers": [*_JSON_HEADERS, (b"content-length", str(len(results.ACK)).encode())]}  # fmt: skip
+_ACK_START = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [*_JSON_HEADERS, (b"content-length", str(len(results.ACK)).encode())],
+}
 _ACK_BODY = {"type": "http.response.body", "body": results.ACK}
 
 
@@ -39,9 +42,12 @@ _CLOSE = ((b"connection", b"close"),)  # the body was not read to its end: the c
 
 async def _answer(send: Send, status: int, body: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
     await send(
-        {"type": "http.response.start", "status": status,
-         "headers": [*_JSON_HEADERS, *headers, (b"content-length", str(len(body)).encode())]}
-    )  # fmt: skip
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*_JSON_HEADERS, *headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -97,8 +103,16 @@ class CallbackRoute:
     anything can fail, and every answer is JSON with a `result` from `delivrd.domain.results`.
     """
 
-    def __init__(self, route: str, writer: Callable[[], Writer], *, provider: Provider, token: str | None,
-                 max_body_bytes: int, body_timeout: float = 10.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        route: str,
+        writer: Callable[[], Writer],
+        *,
+        provider: Provider,
+        token: str | None,
+        max_body_bytes: int,
+        body_timeout: float = 10.0,
+    ) -> None:
         self.route = route
         self.writer = writer
         self.token = token.encode() if token else None
@@ -121,8 +135,12 @@ class CallbackRoute:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
-            return await _answer(send, 405, results.error_body(results.METHOD_NOT_ALLOWED,
-                                 f"{scope['path']} takes POST only"), _ALLOW_POST)  # fmt: skip
+            return await _answer(
+                send,
+                405,
+                results.error_body(results.METHOD_NOT_ALLOWED, f"{scope['path']} takes POST only"),
+                _ALLOW_POST,
+            )
         received_at = clock.now_micros()
         client = scope.get("client")
         peer = client[0] if client else None
@@ -218,9 +236,22 @@ class CallbackRoute:
             log.warning("could not record a refused %s request: %s", self.route, refused.message)
 
 
-def routes(writer: Callable[[], Writer], *, provider: Provider, token: str | None, max_body_bytes: int,
-           body_timeout: float = 10.0) -> dict[str, CallbackRoute]:  # fmt: skip
+def routes(
+    writer: Callable[[], Writer],
+    *,
+    provider: Provider,
+    token: str | None,
+    max_body_bytes: int,
+    body_timeout: float = 10.0,
+) -> dict[str, CallbackRoute]:
     """Path → handler for the two callback routes, decoding `provider`'s format."""
-    options: dict[str, Any] = {"token": token, "max_body_bytes": max_body_bytes, "body_timeout": body_timeout,
-                               "provider": provider}  # fmt: skip
-    return {"/sms/callback": CallbackRoute(CALLBACK, writer, **options), "/sms/reply": CallbackRoute(REPLY, writer, **options)}
+    options: dict[str, Any] = {
+        "token": token,
+        "max_body_bytes": max_body_bytes,
+        "body_timeout": body_timeout,
+        "provider": provider,
+    }
+    return {
+        "/sms/callback": CallbackRoute(CALLBACK, writer, **options),
+        "/sms/reply": CallbackRoute(REPLY, writer, **options),
+    }

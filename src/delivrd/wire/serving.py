@@ -24,8 +24,8 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from delivrd.domain import results
 from delivrd.config import Settings
+from delivrd.domain import results
 
 log = logging.getLogger("delivrd.wire.serving")
 
@@ -84,7 +84,9 @@ class Connections:
         self._shed += 1
         now = self.loop.time()
         if now >= self._next_report:
-            log.warning("at the connection cap (%d): closed %d idle connection(s) to admit new ones", self.cap, self._shed)
+            log.warning(
+                "at the connection cap (%d): closed %d idle connection(s) to admit new ones", self.cap, self._shed
+            )
             self._shed, self._next_report = 0, now + SHED_REPORT_EVERY
 
     def _sweep(self) -> None:
@@ -216,7 +218,9 @@ class BoundedProtocol(HttpToolsProtocol):
             head = [STATUS_LINE[results.status_of(code)]]
             for name, value in self.server_state.default_headers:
                 head += [name, b": ", value, b"\r\n"]
-            head.append(b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body))
+            head.append(
+                b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+            )
             self.transport.write(b"".join(head) + body)
         log.debug("refused %s: %s", self.client, message)
         self.close()
@@ -227,8 +231,11 @@ def run(settings: Settings) -> None:
     cap = connection_cap(settings.max_connections)
     log.info(
         "at most %d connections per process (--max-connections %d, open-file limit %s less %d kept for storage and logs)",
-        cap, settings.max_connections, fd_limit() or "unlimited", FD_RESERVE,
-    )  # fmt: skip
+        cap,
+        settings.max_connections,
+        fd_limit() or "unlimited",
+        FD_RESERVE,
+    )
     uvicorn.run(
         "delivrd.app:create",
         factory=True,

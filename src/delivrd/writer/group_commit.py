@@ -80,9 +80,13 @@ class Writer:
     async def submit(self, push: Push) -> None:
         """Queue `push` and return once it is committed; raise WriteRefused otherwise."""
         if self._closing:
-            raise WriteRefused(results.SHUTTING_DOWN, "delivrd is shutting down; retry against another instance or later")
+            raise WriteRefused(
+                results.SHUTTING_DOWN, "delivrd is shutting down; retry against another instance or later"
+            )
         if len(self._queue) >= self.max_pending or self._pending_bytes + push.weight > self.max_pending_bytes:
-            raise WriteRefused(results.QUEUE_FULL, "write queue is full (storage is slower than the incoming load); retry later")
+            raise WriteRefused(
+                results.QUEUE_FULL, "write queue is full (storage is slower than the incoming load); retry later"
+            )
         loop = self._loop
         assert loop is not None, "start() the writer first"
         future: asyncio.Future[None] = loop.create_future()
@@ -166,8 +170,11 @@ class Writer:
             log.error("storage refused a %s push from %s (kept as its body alone): %s", push.route, push.peer, exc)
             self._committed(1)
             if not future.done():
-                future.set_exception(WriteRefused(results.UNSTORABLE, f"storage refused this push: {exc}; it is"
-                                                  " kept in the inbox for inspection"))  # fmt: skip
+                future.set_exception(
+                    WriteRefused(
+                        results.UNSTORABLE, f"storage refused this push: {exc}; it is kept in the inbox for inspection"
+                    )
+                )
             return
         self._settle(group)
 

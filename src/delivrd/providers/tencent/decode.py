@@ -13,19 +13,19 @@ import hashlib
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
-from delivrd.domain import results
-from delivrd.domain import storable
+from delivrd.domain import results, storable
 from delivrd.domain.clock import UTC8
 from delivrd.domain.phones import e164
-from delivrd.store.columns import REPLIES, REPORTS
 from delivrd.providers.base import BodyError, Decoded, Quarantined, preview
+from delivrd.store.columns import REPLIES, REPORTS
 
 REPORT_FIELDS = ("sid", "nationcode", "mobile", "report_status", "errmsg", "description", "user_receive_time", "ext")
 REQUIRED_REPORT_FIELDS = ("sid", "mobile", "report_status")
@@ -163,16 +163,16 @@ def decode_body(body: bytes) -> list[Any]:
         try:
             _decode_members(body)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-            items = _decode_leniently(body)
-            if items is None:
+            lenient = _decode_leniently(body)
+            if lenient is None:
                 raise BodyError(results.NOT_JSON, f"body is not valid JSON: {_undecodable_reason(whole)}") from None
-            return items
+            return lenient
         return [Undecodable(preview(body), _undecodable_reason(whole))]
     except msgspec.DecodeError as exc:
-        items = _decode_leniently(body)
-        if items is None:
+        lenient = _decode_leniently(body)
+        if lenient is None:
             raise BodyError(results.NOT_JSON, f"body is not valid JSON: {exc}") from None
-        return _refuse_repeated_keys(body, items)
+        return _refuse_repeated_keys(body, lenient)
     except RecursionError:
         raise BodyError(results.BAD_SHAPE, "body is nested too deeply to decode") from None
     except UnicodeDecodeError as exc:
@@ -246,9 +246,9 @@ def _finite(text: str) -> float | _Huge:
 def _bounded(items: list[Any]) -> list[Any]:
     if len(items) > MAX_ITEMS:
         raise BodyError(
-            results.BAD_SHAPE, f"body holds {len(items)} items, more than the {MAX_ITEMS} one push may hold"
-            " (Tencent sends at most 100)",
-        )  # fmt: skip
+            results.BAD_SHAPE,
+            f"body holds {len(items)} items, more than the {MAX_ITEMS} one push may hold (Tencent sends at most 100)",
+        )
     return items
 
 
@@ -275,8 +275,17 @@ _decode_clean = msgspec.json.Decoder(list[_CleanReport] | _CleanReport).decode
 _ALWAYS = tuple(f'"{name}"'.encode() for name in REPORT_FIELDS if name != "ext")
 
 
-def _report(sid: str, nationcode: str | None, mobile: str, status: str, errmsg: str | None,
-            description: str | None, receive_time: str | None, ext: str | None, extra: str | None) -> tuple:  # fmt: skip
+def _report(
+    sid: str,
+    nationcode: str | None,
+    mobile: str,
+    status: str,
+    errmsg: str | None,
+    description: str | None,
+    receive_time: str | None,
+    ext: str | None,
+    extra: str | None,
+) -> tuple:
     return (
         sid,
         dedup_key(nationcode, mobile, status, errmsg, receive_time),
@@ -327,11 +336,24 @@ def parse_reports(body: bytes) -> Decoded:
     if clean is not None:
         items = clean if type(clean) is list else [clean]
         if _clean(body, items):
-            return Decoded([
-                _report(r.sid, r.nationcode, r.mobile, r.report_status, r.errmsg, r.description,
-                        r.user_receive_time, r.ext, None)
-                for r in items
-            ], [], 0)  # fmt: skip
+            return Decoded(
+                [
+                    _report(
+                        r.sid,
+                        r.nationcode,
+                        r.mobile,
+                        r.report_status,
+                        r.errmsg,
+                        r.description,
+                        r.user_receive_time,
+                        r.ext,
+                        None,
+                    )
+                    for r in items
+                ],
+                [],
+                0,
+            )
     return _each(decode_body(body), report_row)
 
 
@@ -355,8 +377,14 @@ def _each(items: list[Any], parse: Callable[[Any], tuple]) -> Decoded:
                 rejects.append(Quarantined(index, str(exc), raw_text(item)))
     if rejected > MAX_REJECT_ROWS:
         more = rejected - MAX_REJECT_ROWS
-        rejects.append(Quarantined(None, f"{more} more item(s) quarantined; the first {MAX_REJECT_ROWS} are listed"
-                                   " one by one and the whole body is in the inbox", ""))  # fmt: skip
+        rejects.append(
+            Quarantined(
+                None,
+                f"{more} more item(s) quarantined; the first {MAX_REJECT_ROWS} are listed"
+                " one by one and the whole body is in the inbox",
+                "",
+            )
+        )
     return Decoded(rows, rejects, rejected)
 
 
@@ -364,7 +392,7 @@ def _each(items: list[Any], parse: Callable[[Any], tuple]) -> Decoded:
 _COUNTED_KEYS = 32
 
 
-class _Repeated(dict):  # type: ignore[type-arg]
+class _Repeated(dict[str, Any]):
     """An object whose text named a key more than once (`repeated`)."""
 
     repeated: list[str]
@@ -448,9 +476,9 @@ def reply_row(item: Any) -> tuple:
     raw_time = item.get("time")
     if raw_time is None or (type(raw_time) is int):
         when = raw_time
-    elif type(raw_time) is float and raw_time.is_integer():
-        when = int(raw_time)
-    elif type(raw_time) is str and raw_time.strip().isascii() and raw_time.strip().isdigit():
+    elif (type(raw_time) is float and raw_time.is_integer()) or (
+        type(raw_time) is str and raw_time.strip().isascii() and raw_time.strip().isdigit()
+    ):
         when = int(raw_time)
     else:
         raise ValueError(f"field 'time' must be Unix seconds, got {_shown(raw_time)}")

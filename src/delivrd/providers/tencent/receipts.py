@@ -14,9 +14,18 @@ from importlib import resources
 import msgspec
 
 CATEGORIES = (
-    "delivered", "invalid_number", "unreachable", "handset_full", "blacklisted", "unsubscribed",
-    "rate_limited", "content_rejected", "carrier_error", "expired", "unknown",
-)  # fmt: skip
+    "delivered",
+    "invalid_number",
+    "unreachable",
+    "handset_full",
+    "blacklisted",
+    "unsubscribed",
+    "rate_limited",
+    "content_rejected",
+    "carrier_error",
+    "expired",
+    "unknown",
+)
 
 
 class Text(msgspec.Struct):

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -40,7 +41,9 @@ def client(endpoint: str = DEFAULT_ENDPOINT, region: str = DEFAULT_REGION) -> sm
     """An SmsClient with credentials from the environment, talking to `endpoint` (scheme://host[:port])."""
     secret_id, secret_key = os.environ.get("TENCENTCLOUD_SECRET_ID"), os.environ.get("TENCENTCLOUD_SECRET_KEY")
     if not secret_id or not secret_key:
-        raise CredentialsMissing("set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (a CAM key allowed to use SMS)")
+        raise CredentialsMissing(
+            "set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (a CAM key allowed to use SMS)"
+        )
     url = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
     profile = ClientProfile(httpProfile=HttpProfile(protocol=url.scheme, endpoint=url.netloc, reqTimeout=30))
     return sms_client.SmsClient(credential.Credential(secret_id, secret_key), region, profile)
@@ -59,7 +62,7 @@ def send_and_record(
     The SMS has gone out once Tencent answered, so a failure to record it does not
     raise: it is logged with the JSON to feed `delivrd import sends` later.
     """
-    sent_at = datetime.now(timezone.utc).isoformat()
+    sent_at = datetime.now(UTC).isoformat()
     response = sms.SendSms(request)
     call = json.loads(response.to_json_string())
     call.update(TemplateId=request.TemplateId, SignName=request.SignName, SentAt=sent_at)
@@ -80,14 +83,15 @@ def as_callback(item: dict[str, Any]) -> dict[str, Any]:
     """One PullSmsSendStatusSet item → the status callback's fields, as Tencent would have pushed it."""
     when = item.get("UserReceiveTime")
     report = {
-        "user_receive_time": None if when is None else datetime.fromtimestamp(int(when), UTC8).strftime(
-            "%Y-%m-%d %H:%M:%S"),
+        "user_receive_time": None
+        if when is None
+        else datetime.fromtimestamp(int(when), UTC8).strftime("%Y-%m-%d %H:%M:%S"),
         "nationcode": item.get("CountryCode"),
         "mobile": item.get("SubscriberNumber"),
         "report_status": item.get("ReportStatus"),
         "errmsg": item.get("Description"),  # PullSmsSendStatus puts the receipt code here
         "sid": item.get("SerialNo"),
-    }  # fmt: skip
+    }
     if item.get("SessionContext"):
         report["ext"] = item["SessionContext"]
     return report

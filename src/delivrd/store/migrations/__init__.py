@@ -73,8 +73,7 @@ def plan(where: str, dialect: str, current: int, *, empty: bool, migrate: bool) 
     target = latest(dialect)
     if current > target:
         raise StoreError(
-            f"{where} has schema version {current}, newer than this delivrd understands ({target});"
-            " upgrade delivrd"
+            f"{where} has schema version {current}, newer than this delivrd understands ({target}); upgrade delivrd"
         )
     if current == target:
         return []
@@ -84,4 +83,3 @@ def plan(where: str, dialect: str, current: int, *, empty: bool, migrate: bool) 
             " run `delivrd db upgrade` (with the same --db/--database-url) or start with --migrate"
         )
     return [m for m in load(dialect) if m.version > current]
-

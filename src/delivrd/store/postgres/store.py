@@ -14,19 +14,20 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 
 from delivrd.domain import clock
 from delivrd.domain.clock import DAY_US
-from delivrd.store import columns, insight_sql, migrations
-from delivrd.store.columns import Column, Numbers
-from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
-from delivrd.store.reads import ReportSource, SQLReads
 from delivrd.domain.push import CALLBACK, Push
+from delivrd.store import columns, insight_sql, migrations
+from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
+from delivrd.store.columns import Column, Numbers
+from delivrd.store.reads import ReportSource, SQLReads
 
 log = logging.getLogger("delivrd.store.postgres.store")
 
@@ -74,8 +75,9 @@ def _write_group() -> tuple[str, int]:
     reply_arrays = n.arrays((PUSH, *columns.REPLIES.written, REPEATS))
     reject_arrays = n.arrays((PUSH, *columns.REJECTS.written))
     shard, pushes, received_reports, received_replies, rejected = (n.next() for _ in range(5))
-    fresh = ("(SELECT i.* FROM incoming i JOIN claimed c ON c.sid = i.sid AND c.dedup_key = i.dedup_key"
-             " WHERE c.fresh) AS f")
+    fresh = (
+        "(SELECT i.* FROM incoming i JOIN claimed c ON c.sid = i.sid AND c.dedup_key = i.dedup_key WHERE c.fresh) AS f"
+    )
     sql = f"""
 WITH pushes AS MATERIALIZED (
     SELECT nextval('inbox_id_seq') AS inbox_id, p.*
@@ -146,8 +148,12 @@ WRITE_GROUP, WRITE_GROUP_PARAMETERS = _write_group()
 REPORTS = ReportSource(
     select=f"SELECT {columns.REPORTS.select('r.', duplicates='coalesce(k.duplicates, 0)')}"
     " FROM reports r LEFT JOIN report_keys k ON k.sid = r.sid AND k.dedup_key = r.dedup_key AND k.report_id = r.id",
-    prefix="r.", mobile="r.mobile = ?", mobile_binds=1, order="r.id", narrow_order="r.id + 0",
-)  # fmt: skip
+    prefix="r.",
+    mobile="r.mobile = ?",
+    mobile_binds=1,
+    order="r.id",
+    narrow_order="r.id + 0",
+)
 
 # ON CONFLICT DO NOTHING without a target: either unique index (sid+mobile, or a refused
 # number's mobile+sent_at) makes a send already registered
@@ -178,7 +184,7 @@ def describe(url: str) -> str:
 
 
 def partition_name(table: str, day: int) -> str:
-    return f"{table}_p{datetime.fromtimestamp(day * DAY_US / 1e6, timezone.utc):%Y%m%d}"
+    return f"{table}_p{datetime.fromtimestamp(day * DAY_US / 1e6, UTC):%Y%m%d}"
 
 
 class PostgresSchema:
@@ -259,7 +265,11 @@ class PostgresStore(SQLReads, Store):
             finally:
                 await conn.close()
             self._pool = await asyncpg.create_pool(
-                self.url, min_size=1, max_size=self.pool_size, timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT,
+                self.url,
+                min_size=1,
+                max_size=self.pool_size,
+                timeout=CONNECT_TIMEOUT,
+                command_timeout=COMMAND_TIMEOUT,
                 server_settings={**self._settings, "statement_timeout": str(STATEMENT_TIMEOUT_MS)},
             )
             await self.maintain()
@@ -329,12 +339,18 @@ class PostgresStore(SQLReads, Store):
                         if day is not None and (day + 1) * DAY_US <= cutoff:
                             await conn.execute(f"DROP TABLE IF EXISTS {name}")
                             self._days.discard(day)
-                for table, column in (("report_keys", "received_at"), ("replies", "received_at"),
-                                      ("rejects", "received_at"), ("sends", "sent_at"),
-                                      # by hour first, so the batches find their rows through messages_stats
-                                      ("messages", "hour < $1 / 3600000000 AND at")):  # fmt: skip
+                for table, column in (
+                    ("report_keys", "received_at"),
+                    ("replies", "received_at"),
+                    ("rejects", "received_at"),
+                    ("sends", "sent_at"),
+                    # by hour first, so the batches find their rows through messages_stats
+                    ("messages", "hour < $1 / 3600000000 AND at"),
+                ):
                     # small batches, each its own transaction: writers never wait long behind retention
-                    delete = f"DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {column} < $1 LIMIT 5000)"
+                    delete = (
+                        f"DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {column} < $1 LIMIT 5000)"
+                    )
                     while await conn.execute(delete, cutoff) != "DELETE 0":
                         pass
         except FAILURES as exc:
@@ -399,7 +415,7 @@ class PostgresStore(SQLReads, Store):
 
     async def counters(self) -> dict[str, int]:
         rows = await self._fetch("SELECT name, sum(value)::bigint FROM counters GROUP BY name")
-        return {name: value for name, value in rows}
+        return dict(rows)
 
     async def _rows(self, sql: str, args: Sequence[Any]) -> list[asyncpg.Record]:
         return await self._fetch(_numbered(sql), *args)
@@ -421,13 +437,13 @@ def _numbered(sql: str) -> str:
 
 
 def _now() -> int:
-    return int(datetime.now(timezone.utc).timestamp() * 1_000_000)
+    return int(datetime.now(UTC).timestamp() * 1_000_000)
 
 
 def _day_of(table: str, name: str) -> int | None:
     """The day a partition named by `partition_name` holds; None for a table delivrd did not name."""
     try:
-        moment = datetime.strptime(name.removeprefix(f"{table}_p"), "%Y%m%d").replace(tzinfo=timezone.utc)
+        moment = datetime.strptime(name.removeprefix(f"{table}_p"), "%Y%m%d").replace(tzinfo=UTC)
     except ValueError:
         return None
     return int(moment.timestamp()) * 1_000_000 // DAY_US

@@ -10,8 +10,8 @@ file in one drops the locks the other holds (sqlite.org/howtocorrupt.html, 2.2.1
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import apsw
 
@@ -20,9 +20,19 @@ Error = apsw.Error
 Connection = apsw.Connection
 
 #: failures of the database as a whole, not of what was being written (see store.base.StoreUnavailable)
-UNAVAILABLE = (apsw.BusyError, apsw.LockedError, apsw.FullError, apsw.IOError, apsw.CantOpenError, apsw.ReadOnlyError,
-               apsw.ConnectionClosedError, apsw.CorruptError, apsw.NotADBError, apsw.NoMemError,
-               apsw.PermissionsError)  # fmt: skip
+UNAVAILABLE = (
+    apsw.BusyError,
+    apsw.LockedError,
+    apsw.FullError,
+    apsw.IOError,
+    apsw.CantOpenError,
+    apsw.ReadOnlyError,
+    apsw.ConnectionClosedError,
+    apsw.CorruptError,
+    apsw.NotADBError,
+    apsw.NoMemError,
+    apsw.PermissionsError,
+)
 
 BUSY_TIMEOUT_MS = 5000
 

@@ -76,7 +76,5 @@ def delete_reports(conn: Connection, before: int, limit: int) -> int:
         conn.executemany("DELETE FROM report_mobiles WHERE bucket = ? AND mobile = ? AND report_id = ?", rows)
         conn.executemany("DELETE FROM reports WHERE id = ?", [(r[2],) for r in rows])
         # SQLite reuses ids above the highest one left: those must be in the tail again
-        conn.execute(
-            "UPDATE report_mobiles_watermark SET id = min(id, coalesce((SELECT max(id) FROM reports), 0))"
-        )
+        conn.execute("UPDATE report_mobiles_watermark SET id = min(id, coalesce((SELECT max(id) FROM reports), 0))")
     return len(rows)

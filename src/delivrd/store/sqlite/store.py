@@ -12,18 +12,19 @@ import asyncio
 import logging
 import os
 import threading
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from delivrd.domain import clock
+from delivrd.domain.push import CALLBACK, Push
 from delivrd.store import columns, insight_sql, migrations
 from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
 from delivrd.store.reads import ReportSource, SQLReads
 from delivrd.store.sqlite import mobiles as sqlite_mobiles
 from delivrd.store.sqlite.connect import UNAVAILABLE, Connection, Error, closed, connect, immediate
-from delivrd.domain.push import CALLBACK, Push
 
 T = TypeVar("T")
 log = logging.getLogger("delivrd.store.sqlite.store")
@@ -52,13 +53,18 @@ UPSERT_REPLY = (
 FOLD_REPORTS = insight_sql.fold_reports("reports NOT INDEXED WHERE id > ?", grouped=False)
 INSERT_REJECT = columns.insert("rejects", ("inbox_id", "received_at", "route", *columns.REJECTS.names))
 ADD_COUNTER = (
-    "INSERT INTO counters (name, value) VALUES (?, ?)"
-    " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
+    "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
 )
 
 #: what retention removes, and by which time
-RETAINED = (("reports", "received_at"), ("replies", "received_at"), ("rejects", "received_at"),
-            ("inbox", "received_at"), ("sends", "sent_at"), ("messages", "at"))  # fmt: skip
+RETAINED = (
+    ("reports", "received_at"),
+    ("replies", "received_at"),
+    ("rejects", "received_at"),
+    ("inbox", "received_at"),
+    ("sends", "sent_at"),
+    ("messages", "at"),
+)
 
 INSERT_SEND = columns.insert("sends", (*columns.SENDS.names, "registered_at")) + " ON CONFLICT DO NOTHING"
 #: the call's new sends (ids above the mark) given their messages
@@ -68,9 +74,13 @@ CHUNK = 5000
 
 #: reports are found by mobile through the index filled behind ingest (`sqlite_mobiles`)
 REPORTS = ReportSource(
-    select=f"SELECT {columns.REPORTS.select()} FROM reports", prefix="", mobile=sqlite_mobiles.MATCH,
-    mobile_binds=2, order="id", narrow_order="id",
-)  # fmt: skip
+    select=f"SELECT {columns.REPORTS.select()} FROM reports",
+    prefix="",
+    mobile=sqlite_mobiles.MATCH,
+    mobile_binds=2,
+    order="id",
+    narrow_order="id",
+)
 
 
 class SQLiteSchema:
@@ -241,9 +251,7 @@ class SQLiteStore(SQLReads, Store):
             for inbox_id, push in enumerate(pushes, top + 1):
                 tail = (inbox_id, push.received_at)
                 (reports if push.route == CALLBACK else replies).extend([row + tail for row in push.rows])
-                rejects.extend(
-                    (inbox_id, push.received_at, push.route, q.index, q.reason, q.raw) for q in push.rejects
-                )
+                rejects.extend((inbox_id, push.received_at, push.route, q.index, q.reason, q.raw) for q in push.rejects)
             new_reports = self._upsert(conn, "reports", UPSERT_REPORT, reports, then=FOLD_REPORTS)
             new_replies = self._upsert(conn, "replies", UPSERT_REPLY, replies)
             if rejects:
@@ -327,7 +335,7 @@ class SQLiteStore(SQLReads, Store):
             raise StoreError(f"SQLite is not answering: {exc}") from exc
 
     async def counters(self) -> dict[str, int]:
-        return {name: value for name, value in await self._rows("SELECT name, value FROM counters", ())}
+        return dict(await self._rows("SELECT name, value FROM counters", ()))
 
     async def _read(self, fn: Callable[[Connection], T]) -> T:
         try:
