@@ -9,15 +9,12 @@ Python, for the message and phone views.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Annotated
+from typing import Annotated, overload
 
 import msgspec
 
-from delivrd.domain import clock
+from delivrd.domain import clock, iso_time, phones, storable
 from delivrd.domain import message_state as rules
-from delivrd.domain import phones
-from delivrd.domain import storable
 from delivrd.query import models
 from delivrd.query.category import category
 from delivrd.query.models import Report, SendRecord
@@ -75,8 +72,10 @@ def decode_calls(body: bytes) -> list[SendSmsCall]:
     try:
         calls = _decode_call(body)
     except msgspec.DecodeError as exc:
-        raise SendError(f"not a SendSms call: {exc} (expected {{\"SendStatusSet\": [{{\"SerialNo\", "
-                        "\"PhoneNumber\", …}}], \"TemplateId\", \"SignName\", \"SentAt\"}})") from None  # fmt: skip
+        raise SendError(
+            f'not a SendSms call: {exc} (expected {{"SendStatusSet": [{{"SerialNo", '
+            '"PhoneNumber", …}}], "TemplateId", "SignName", "SentAt"}})'
+        ) from None
     return calls if type(calls) is list else [calls]
 
 
@@ -85,18 +84,9 @@ def sent_at_micros(text: str | None, now: int | None = None) -> int:
     if text is None or text == "":
         return clock.now_micros() if now is None else now
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise SendError(f"SentAt must be an ISO 8601 time, e.g. 2026-11-24T08:00:00+08:00; got {text!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    try:
-        micros = int(moment.timestamp() * 1_000_000)
-    except OverflowError:
-        micros = storable.FIRST_MICRO - 1
-    if not storable.micros(micros):
-        raise SendError(f"SentAt must be a moment within the years 1-9999 in UTC; got {text!r}")
-    return micros
+        return iso_time.parse_time("SentAt", text)
+    except iso_time.BadTime as exc:
+        raise SendError(str(exc)) from None
 
 
 def split_phone(phone: str) -> tuple[str, str]:
@@ -123,14 +113,27 @@ def sends_of(call: SendSmsCall, now: int | None = None) -> list[Send]:
             raise SendError(f"{status.PhoneNumber}: SerialNo is required when Code is Ok (it is the receipts' sid)")
         out.append(
             Send(
-                phone=status.PhoneNumber, nationcode=nationcode, mobile=mobile, sent_at=sent_at, sid=sid,
-                template_id=template, sign_name=sign, fee=status.Fee, session_context=status.SessionContext,
-                code=status.Code, message=status.Message, iso_code=status.IsoCode,
-            )  # fmt: skip
+                phone=status.PhoneNumber,
+                nationcode=nationcode,
+                mobile=mobile,
+                sent_at=sent_at,
+                sid=sid,
+                template_id=template,
+                sign_name=sign,
+                fee=status.Fee,
+                session_context=status.SessionContext,
+                code=status.Code,
+                message=status.Message,
+                iso_code=status.IsoCode,
+            )
         )
     return out
 
 
+@overload
+def _text(name: str, value: str, *, key: bool = False) -> str: ...
+@overload
+def _text(name: str, value: str | None, *, key: bool = False) -> str | None: ...
 def _text(name: str, value: str | None, *, key: bool = False) -> str | None:
     """A SendSms field as the stores can hold it (`storable.text`), else SendError saying why."""
     if value is None:
@@ -152,9 +155,20 @@ def view(sid: str | None, send: SendRow | None, reports: list[ReportRow], pendin
     state = rules.state(outcome, at, pending_after)
     latency = None
     if state == rules.DELIVERED and send is not None:
-        times = [r.user_receive_ts for r in reports if r.report_status == rules.SUCCESS
-                 and r.user_receive_ts is not None and storable.seconds(r.user_receive_ts)]  # fmt: skip
+        times = [
+            r.user_receive_ts
+            for r in reports
+            if r.report_status == rules.SUCCESS
+            and r.user_receive_ts is not None
+            and storable.seconds(r.user_receive_ts)
+        ]
         latency = None if not times else rules.latency_s(min(times), send.sent_at) * 1000
-    return MessageView(sid=sid, state=state, code=code, category=category(state, code), latency_ms=latency,
-                       send=None if send is None else models.send_record(send),
-                       reports=[models.report(r) for r in reports])  # fmt: skip
+    return MessageView(
+        sid=sid,
+        state=state,
+        code=code,
+        category=category(state, code),
+        latency_ms=latency,
+        send=None if send is None else models.send_record(send),
+        reports=[models.report(r) for r in reports],
+    )
