@@ -73,7 +73,7 @@ async def stats_command(args: argparse.Namespace) -> int:
     since, until = _window(args)
     store = await _open(args)
     try:
-        answer = await stats.compute(store, since, until, args.by, args.no_receipt_after)
+        answer = await stats.compute(store, since, until, args.by, no_receipt_after=args.no_receipt_after)
     finally:
         await store.close()
     if args.json:

@@ -78,9 +78,7 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def routes(
-    api_key: str | None, no_receipt_after: int = stats.DEFAULT_NO_RECEIPT_AFTER, max_body_bytes: int = 1024 * 1024
-) -> list[Route]:
+def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int) -> list[Route]:
     def pending_after() -> int:
         return message_state.pending_after(_now(), no_receipt_after)
 
@@ -156,7 +154,9 @@ def routes(
 
     async def get_stats(request: Request, store: Insight) -> Any:
         p = Params(request, "by", paged=False)
-        return await stats.compute(store, p.since, p.until, p.choice("by", stats.GROUPS), no_receipt_after)
+        return await stats.compute(
+            store, p.since, p.until, p.choice("by", stats.GROUPS), no_receipt_after=no_receipt_after
+        )
 
     async def receipt_codes(request: Request, store: Store) -> Any:
         p = Params(request, "code", paged=False, window=False)

@@ -24,8 +24,6 @@ from delivrd.store.base import STORE_GROUPS, StatsQuery, StatsRow
 
 #: what `by` may be
 GROUPS = ("day", "hour", "nationcode", "errmsg", "category", "template", "sign")
-#: carriers may take this long to report; a send older than this with no receipt is `no_receipt`
-DEFAULT_NO_RECEIPT_AFTER = 72 * 3600
 
 
 class Latency(msgspec.Struct):
@@ -137,7 +135,8 @@ async def compute(
     since: int | None = None,
     until: int | None = None,
     by: str | None = None,
-    no_receipt_after: int = DEFAULT_NO_RECEIPT_AFTER,
+    *,
+    no_receipt_after: int,
     now: int | None = None,
 ) -> Stats:
     """Statistics of the messages in [since, until); `no_receipt_after` in seconds, `now` in µs (default: now)."""

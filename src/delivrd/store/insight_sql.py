@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 
 from delivrd.domain import message_state as rules
 from delivrd.domain.clock import DAY_US, HOUR_US
-from delivrd.store.base import MessageQuery, StatsQuery, StatsRow
+from delivrd.store.base import MessageQuery, StatsRow
 
 #: microsecond bounds standing for "no bound" (keeps the SQL text and its plan fixed)
 EARLIEST = -(2**62)
@@ -137,10 +137,6 @@ def stats_sql(by: str | None) -> str:
         f"SELECT {GROUP_KEYS[by]} AS key, state, code, latency_s, CAST(sum(n) AS BIGINT), CAST(sum(recent) AS BIGINT)"
         f" FROM ({hourly}) AS h GROUP BY 1, 2, 3, 4"
     )
-
-
-def stats_args(query: StatsQuery) -> list[int]:
-    return message_args(query)
 
 
 def stats_rows(rows: Iterable[Sequence]) -> list[StatsRow]:

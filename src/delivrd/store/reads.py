@@ -133,5 +133,5 @@ class SQLReads(abc.ABC):
 
     async def stats(self, query: StatsQuery) -> list[StatsRow]:
         """The messages of `query` counted by (key, state, code, latency_s), in SQL."""
-        found = await self._rows(insight_sql.stats_sql(query.by), insight_sql.stats_args(query))
+        found = await self._rows(insight_sql.stats_sql(query.by), insight_sql.message_args(query))
         return insight_sql.stats_rows(found)

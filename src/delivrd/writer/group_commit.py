@@ -21,7 +21,7 @@ from collections import deque
 
 from delivrd.domain import results
 from delivrd.domain.push import Push
-from delivrd.store import Store, StoreError, StoreUnavailable
+from delivrd.store import Committer, StoreError, StoreUnavailable
 
 log = logging.getLogger("delivrd.writer.group_commit")
 
@@ -46,7 +46,7 @@ class StoreDown(Exception):
 class Writer:
     def __init__(
         self,
-        store: Store,
+        store: Committer,
         *,
         max_pending: int = 4096,
         max_pending_bytes: int = 256 * 1024 * 1024,
