@@ -74,7 +74,7 @@ def test_sigkill_while_pushing_loses_no_acked_report(server):
     for round_ in range(3):
         stop = threading.Event()
         workers = pushers(server, threads=8, per_push=5, stop=stop, acked=acked, prefix=f"kill{round_}:")
-        time.sleep(1.0)
+        time.sleep(0.5)  # hundreds of pushes acked and more in flight when the kill comes
         server.kill()
         stop.set()
         for worker in workers:
@@ -91,7 +91,7 @@ def test_sigterm_finishes_what_was_accepted(server):
     acked: list[str] = []
     stop = threading.Event()
     workers = pushers(server, threads=8, per_push=20, stop=stop, acked=acked, prefix="term:")
-    time.sleep(1.0)
+    time.sleep(0.5)
     clean = server.stop()
     stop.set()
     for worker in workers:
@@ -132,7 +132,12 @@ class Blocker:
             self.loop.close()
 
 
-def test_storage_that_cannot_commit_answers_503_and_healthz_says_so_then_both_recover(app, client, backend):
+def test_storage_that_cannot_commit_answers_503_and_healthz_says_so_then_both_recover(start_app, backend, monkeypatch):
+    # how long a commit waits on the lock before it fails: the same path as the 5 s default, sooner
+    monkeypatch.setattr("delivrd.store.sqlite.connect.BUSY_TIMEOUT_MS", 500)
+    monkeypatch.setattr("delivrd.store.postgres.store.LOCK_TIMEOUT_MS", 500)
+    app = start_app()
+    client = app.client
     with Blocker(app, backend):
         answer = client.post("/sms/callback", content=body([report(1)]))
         assert answer.status_code == 503

@@ -6,6 +6,7 @@ doing."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import threading
@@ -23,6 +24,7 @@ from delivrd.domain import results
 from delivrd.openapi import document
 from delivrd.query.http import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, MIN_LIMIT, TEXT_PATTERN, endpoint
 from delivrd.query.stats import GROUPS
+from delivrd.writer.group_commit import Writer
 from tests.databases import POSTGRES_URL
 from tests.factories import batch, body
 from tests.servers import InProcessApp
@@ -236,9 +238,12 @@ def elapsed(limit: float) -> Iterator[None]:
 
 
 @pytest.mark.backends("postgresql")
-def test_a_postgresql_that_stops_answering_is_answered_503_not_waited_for(backend, tmp_path):
+def test_a_postgresql_that_stops_answering_is_answered_503_not_waited_for(backend, tmp_path, monkeypatch):
     proxy = SilentProxy(POSTGRES_URL)
     db = tmp_path / "silent.db"
+    # the mechanisms under test, with their waits shortened: the ping's limit and the writer's commit timeout
+    monkeypatch.setattr("delivrd.store.postgres.store.PING_TIMEOUT", 0.5)
+    monkeypatch.setattr("delivrd.app.Writer", functools.partial(Writer, commit_timeout=2.0))
     app = InProcessApp(db, proxy.url(backend.database_url(db)))
     try:
         client = app.client
@@ -247,7 +252,7 @@ def test_a_postgresql_that_stops_answering_is_answered_503_not_waited_for(backen
         with elapsed(5):
             health = client.get("/healthz")
         assert health.status_code == 503 and health.json()["status"] == "unavailable", health.text
-        with elapsed(15):  # at the latest the writer's commit timeout (10 s), checked a few times per timeout
+        with elapsed(15):  # at the latest the writer's commit timeout (here 2 s), checked a few times per timeout
             push = client.post("/sms/callback", content=body(batch(3, 3)))
         assert push.status_code == 503, push.text
         assert push.json()["result"] in (results.COMMIT_FAILED, results.COMMIT_TIMEOUT), push.text

@@ -46,6 +46,8 @@ STATEMENT_TIMEOUT_MS = 30_000
 COMMAND_TIMEOUT = STATEMENT_TIMEOUT_MS / 1000 + 5
 #: /healthz is probed every few seconds and must answer promptly either way
 PING_TIMEOUT = 2.0
+#: a write that waits on a lock this long fails (→ 503) rather than hang, as SQLite's busy timeout
+LOCK_TIMEOUT_MS = 5000
 #: the server's keepalive probes (every 10 s after 30 s idle, 3 unanswered = gone) end the sessions of a
 #: delivrd host that vanished, so their locks do not outlive it by the kernel's default two hours
 SERVER_KEEPALIVES = {"tcp_keepalives_idle": "30", "tcp_keepalives_interval": "10", "tcp_keepalives_count": "3"}
@@ -246,8 +248,8 @@ class PostgresStore(SQLReads, Store):
         self._pool: asyncpg.Pool | None = None
         self._days: set[int] = set()  # days whose partitions are known to exist
         self._shard = os.getpid() % 1024  # this process's counter rows
-        # fail a write that waits on a lock this long (→ 503) rather than hang; name the connections
-        self._settings = {"lock_timeout": "5s", **SERVER_KEEPALIVES}
+        # fail a write that waits on a lock (→ 503) rather than hang; name the connections
+        self._settings = {"lock_timeout": f"{LOCK_TIMEOUT_MS}ms", **SERVER_KEEPALIVES}
         if "application_name=" not in (urlsplit(url).query or ""):
             self._settings["application_name"] = "delivrd"
 
