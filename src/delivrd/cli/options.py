@@ -88,12 +88,9 @@ class Parser(argparse.ArgumentParser):
         return f" (see {self.prog} --help)"
 
 
-def given_as(args: argparse.Namespace, name: str, value: object = None) -> str:
-    """How the person set setting `name` (to `value`, when given): `DELIVRD_X=value` when it came from its
-    variable, else `--x value`."""
-    if name in getattr(args, "from_variable", ()):
-        return variable(name) + ("" if value is None else f"={value}")
-    return flag(name) + ("" if value is None else f" {value}")
+def given_as(args: argparse.Namespace, name: str) -> str:
+    """How the person set setting `name`: its DELIVRD_* variable when that is where it came from, else its flag."""
+    return variable(name) if name in getattr(args, "from_variable", ()) else flag(name)
 
 
 def add_settings(p: argparse.ArgumentParser | argparse._ArgumentGroup, *names: str, required: bool = False) -> None:

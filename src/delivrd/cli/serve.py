@@ -41,8 +41,8 @@ def _refusal(args: argparse.Namespace, settings: Settings) -> str | None:
     """What in the settings cannot work together, naming each as the person gave it (flag or variable)."""
     if settings.workers > 1 and not settings.database_url:
         return (
-            f"{given_as(args, 'workers', settings.workers)} needs PostgreSQL (--database-url): SQLite has a"
-            " single writer, so one delivrd serves a SQLite file"
+            f"{given_as(args, 'workers')} above 1 needs PostgreSQL (--database-url): SQLite has a single"
+            " writer, so one delivrd serves a SQLite file"
         )
     if settings.drain_timeout <= settings.body_timeout:
         return (
