@@ -90,3 +90,30 @@ def test_serve_hands_each_option_and_variable_to_the_service(backend, start_serv
         call = {"SentAt": two_hours_ago, "SendStatusSet": [{"SerialNo": "5000:9", "PhoneNumber": "+8613800000009"}]}
         registered = client.post("/v1/messages", json=call, headers=key).json()
         assert registered["messages"][0]["state"] == "no_receipt"
+
+
+@pytest.mark.backends("sqlite")  # SQLite's single writer is the subject
+def test_a_second_server_on_one_sqlite_file_is_refused_and_the_commands_still_work_beside_one(server):
+    from tests.servers import free_port
+
+    db = str(server.db)
+    second = delivrd("serve", "--db", db, "--port", str(free_port()))
+    assert second.returncode == 2 and "Traceback" not in second.stderr
+    assert second.stderr == (
+        f"delivrd: {db} is already served by process {server.proc.pid}: SQLite has a single writer, so one delivrd"
+        " serves a SQLite file; several processes need PostgreSQL (--database-url)\n"
+    )
+    assert httpx.post(f"{server.url}/sms/callback", content=body([report(1)])).json() == ACK
+    for command in (["stats"], ["export", "reports"], ["db", "status"], ["db", "prune", "--retention-days", "30"]):
+        beside = delivrd(*command, "--db", db)
+        assert beside.returncode == 0, (command, beside.stderr)
+    server.restart()  # a server killed with SIGKILL leaves no lock behind
+    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+
+
+def test_serve_reports_an_unknown_option_as_serves():
+    result = delivrd("serve", "--prot", "9000")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "delivrd serve: unrecognized arguments: --prot 9000 (did you mean --port? see delivrd serve --help)\n"
+    )

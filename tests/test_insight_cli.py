@@ -83,6 +83,7 @@ def test_export_reports_and_messages(app, client, tmp_path):
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert sorted(r["sid"] for r in rows) == sorted(m.sid for m in messages)
     assert {r["duplicates"] for r in rows} == {"1"}
+    assert result.stderr == f"exported {len(messages)} reports\n"
     lines = delivrd("export", "messages", "--format", "jsonl", *app.database_args()).stdout.splitlines()
     exported = {row["sid"]: row for row in map(json.loads, lines)}
     assert {sid: row["state"] for sid, row in exported.items()} == {m.sid: m.state for m in messages}
@@ -146,9 +147,7 @@ def test_import_sends_from_csv_and_json_lines(app, client, tmp_path):
     bad.write_text("SerialNo,PhoneNumber\n5000:4,+8613800000004\n5000:5,13800000005\n")
     result = delivrd("import", "sends", str(bad), *app.database_args())
     assert result.returncode == 2
-    assert (
-        "nothing imported, 1 bad line(s)" in result.stderr and "bad.csv:3: PhoneNumber must be E.164" in result.stderr
-    )
+    assert "nothing imported, 1 bad line:" in result.stderr and "bad.csv:3: PhoneNumber must be E.164" in result.stderr
     assert client.get("/v1/messages/5000:4").status_code == 404  # the good line was not stored either
 
 
@@ -222,6 +221,59 @@ def test_reconcile_fills_the_holes_and_counts_pushed_ones_once(app, client, fake
         "reconcile", "--sdk-app-id", "1400000000", "--endpoint", fake.url, *app.database_args(), env=TENCENT_ENV
     )
     assert again.stdout.startswith("pulled 0 receipts")
+
+
+def test_export_counts_in_the_singular_too(app, client):
+    assert (
+        client.post("/sms/callback", content=body(generate(seed=9, sends=0, orphans=1)[0].receipts[:1])).json() == ACK
+    )
+    result = delivrd("export", "reports", *app.database_args())
+    assert result.returncode == 0 and result.stderr == "exported 1 report\n"
+    result = delivrd("export", "messages", *app.database_args())
+    assert result.returncode == 0 and result.stderr == "exported 1 message\n"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "says"),
+    [
+        ("http://127.0.0.1:{closed}", "no connection: connection refused"),
+        ("http://no-such-host.invalid", "its host name does not resolve (no DNS, or a wrong --endpoint)"),
+    ],
+)
+def test_reconcile_without_a_network_says_tencent_was_not_reached(endpoint, says, tmp_path):
+    db = tmp_path / "d.db"
+    endpoint = endpoint.format(closed=free_port())
+    result = delivrd("reconcile", "--sdk-app-id", "1", "--endpoint", endpoint, "--db", str(db), env=TENCENT_ENV)
+    assert result.returncode == 2
+    assert result.stderr == f"delivrd: could not reach Tencent at {endpoint}: {says}\n"
+    assert not db.exists()  # nothing was pulled, so nothing was created
+
+
+def test_reconcile_says_when_tencent_does_not_answer_in_time(monkeypatch):
+    import socket
+    import threading
+
+    monkeypatch.setattr(tencent_sdk, "REQUEST_TIMEOUT", 0.3)
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", SECRET_ID)
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        held = []
+        accepting = threading.Thread(target=lambda: held.append(silent.accept()), daemon=True)
+        accepting.start()
+        sms = tencent_sdk.client(f"http://127.0.0.1:{silent.getsockname()[1]}")
+        with pytest.raises(tencent_sdk.Unreachable, match=r"no answer within 0\.3 s"):
+            next(tencent_sdk.pull_receipts(sms, "1400000000"))
+
+
+def test_a_refusal_by_tencent_is_still_called_one(fake, tmp_path):
+    env = {**TENCENT_ENV, "TENCENTCLOUD_SECRET_KEY": "not-the-key"}
+    args = ("reconcile", "--sdk-app-id", "1", "--endpoint", fake.url, "--db", str(tmp_path / "d.db"))
+    result = delivrd(*args, env=env)
+    assert result.returncode == 2 and result.stderr.startswith(
+        "delivrd: Tencent refused PullSmsSendStatus: AuthFailure"
+    )
 
 
 def test_reconcile_without_credentials_says_so(tmp_path):

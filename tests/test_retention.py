@@ -58,6 +58,10 @@ def test_db_prune_applies_retention_once(backend, tmp_path, start_app):
     assert missing.returncode == 2 and "--retention-days" in missing.stderr
     result = run("prune", "--retention-days", "5", *args)
     assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "removed what is older than 5 days (sends by when they were sent):"
+        " 1 report, 0 replies, 0 rejects, 1 inbox body, 0 sends, 1 message\n"
+    )
     client = start_app(db=db).client
     assert stored(client) == {"recent"}
     assert client.get("/v1/stats").json()["total"] == 1  # the old message went with its receipt

@@ -92,11 +92,26 @@ def test_commands_sharing_a_setting_share_its_option(path, names):
     options = {a.dest: a for a in subparser(*path)._actions}
     serve = {a.dest: a for a in subparser("serve")._actions}
     for name in names:
-        assert (options[name].option_strings, options[name].help, options[name].type) == (
-            serve[name].option_strings,
-            serve[name].help,
-            serve[name].type,
-        )
+        assert (options[name].option_strings, options[name].type) == (serve[name].option_strings, serve[name].type)
+        # the help too, but for whether the command creates a missing database (tests/test_cli_errors.py)
+        assert options[name].help == serve[name].help or name == "db"
+
+
+def test_a_variable_is_read_by_the_command_that_uses_it_and_blamed_by_name(monkeypatch, capsys):
+    monkeypatch.setenv("DELIVRD_PORT", "abc")
+    assert subparser("db", "status").parse_args([]).db == "delivrd.db"  # db status has no port to read
+    with pytest.raises(SystemExit) as exit:
+        subparser("serve").parse_args([])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err == "delivrd serve: DELIVRD_PORT: not a port number: 'abc' (1 to 65535)\n"
+    monkeypatch.setenv("DELIVRD_PORT", "9090")
+    args = subparser("serve").parse_args([])
+    assert args.port == 9090 and args.from_variable == {"port"}
+
+
+def test_the_environment_of_a_worker_is_checked_as_the_flags_are():
+    with pytest.raises(ValueError, match="DELIVRD_LOG_LEVEL: not one of critical, error, warning, info, debug"):
+        Settings.from_env({"DELIVRD_LOG_LEVEL": "verbose"})
 
 
 def test_prune_needs_a_retention_unless_the_environment_gives_one(monkeypatch):

@@ -12,11 +12,12 @@ processes run the same code.
 from __future__ import annotations
 
 import os
+from argparse import ArgumentTypeError
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from delivrd.option_types import byte_size, duration, positive
+from delivrd.option_types import byte_size, duration, port_number, positive, postgres_url
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
@@ -40,6 +41,24 @@ class Option:
         """The default as the value the setting holds."""
         return False if self.switch else None if self.default is None else self.parse(self.default)
 
+    def read(self, text: str) -> Any:
+        """`text` as the setting's value, held to its choices; raises ArgumentTypeError saying what is valid."""
+        if self.choices is not None and text not in self.choices:
+            raise ArgumentTypeError(f"not one of {', '.join(self.choices)}: {text!r}")
+        return self.parse(text)
+
+
+class SettingError(ValueError):
+    """A DELIVRD_* variable whose text does not read as its setting; the message names the variable."""
+
+
+def from_variable(name: str, text: str) -> Any:
+    """The value of setting `name` given as its variable's `text`; SettingError names the variable."""
+    try:
+        return OPTIONS[name].read(text)
+    except ArgumentTypeError as exc:
+        raise SettingError(f"{variable(name)}: {exc}") from None
+
 
 def _setting(default: str | None, parse: Callable[[str], Any], help: str, **how: Any) -> Any:
     option = Option(parse, default, help, **how)
@@ -51,9 +70,11 @@ class Settings:
     """What one delivrd process runs with; the fields in the order `delivrd serve --help` lists them."""
 
     host: str = _setting("127.0.0.1", str, "address to listen on")
-    port: int = _setting("8080", int, "port to listen on")
+    port: int = _setting("8080", port_number, "port to listen on")
     db: str = _setting("delivrd.db", str, "SQLite database file, created if missing")
-    database_url: str | None = _setting(None, str, "PostgreSQL URL instead of SQLite, postgresql://user@host/db")
+    database_url: str | None = _setting(
+        None, postgres_url, "PostgreSQL URL instead of SQLite, postgresql://user@host/db"
+    )
     callback_token: str | None = _setting(
         None, str, "require ?token=<this> on the callback URLs; use a long random secret", secret=True
     )
@@ -128,10 +149,10 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         values: dict[str, object] = {}
-        for name, option in OPTIONS.items():
+        for name in OPTIONS:
             text = environ.get(variable(name))
             if text:
-                values[name] = option.parse(text)
+                values[name] = from_variable(name, text)
         return cls(**values)  # type: ignore[arg-type]
 
 

@@ -1,7 +1,8 @@
-"""The types of delivrd's settings and command options: sizes, durations, counts and fractions as people write them.
+"""The types of delivrd's settings and command options: sizes, durations, counts and fractions as people write them,
+and counts written back (`counted`: 1 report, 2 reports).
 
 Each turns text (a flag's value, a DELIVRD_* variable, a default in `config`) into a value or raises
-`argparse.ArgumentTypeError` with the examples a person needs, so argparse prints one clear usage line.
+`argparse.ArgumentTypeError` with the examples a person needs, so the command prints one clear line.
 Apart from the CLI because the service reads its settings from the environment with them too.
 """
 
@@ -21,7 +22,7 @@ def _scaled(text: str, units: dict[str, int], what: str, examples: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a {what}: {text!r} (examples: {examples})") from None
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"the {what} must be positive")
+        raise argparse.ArgumentTypeError(f"the {what} must be positive: {text!r}")
     return value
 
 
@@ -47,10 +48,31 @@ def positive(kind: type[Number]) -> Callable[[str], Number]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a {'whole number' if kind is int else 'number'}: {text!r}") from None
         if value <= 0:
-            raise argparse.ArgumentTypeError("must be positive")
+            raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
         return value
 
     return parse
+
+
+def port_number(text: str) -> int:
+    """A TCP port: 1 to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r} (1 to 65535)")
+    return value
+
+
+def postgres_url(text: str) -> str:
+    """A PostgreSQL URL: postgresql://user@host/db (or postgres://)."""
+    if not text.startswith(("postgresql://", "postgres://")):
+        scheme = text.partition(":")[0]
+        raise argparse.ArgumentTypeError(
+            f"unsupported database URL scheme {scheme!r}: use postgresql://user@host/db, or --db for SQLite"
+        )
+    return text
 
 
 def fraction(text: str) -> float:
@@ -60,5 +82,10 @@ def fraction(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError("a fraction from 0 to 1, e.g. 0.05")
+        raise argparse.ArgumentTypeError(f"not a fraction from 0 to 1 (e.g. 0.05): {text!r}")
     return value
+
+
+def counted(count: int, one: str, many: str | None = None) -> str:
+    """A count as people write it, the noun agreeing: 1 report, 2 reports, 0 replies (`many` when not one + s)."""
+    return f"{count} {one if count == 1 else many or one + 's'}"

@@ -28,7 +28,7 @@ def test_plain_lines_when_not_on_a_terminal():
     progress = Progress(out, plain_every=0)
     progress.update(stats())
     progress.close()
-    assert "pushed 1000 reports in 10 pushes, acked 900, retried 2, failed for good 1 pushes" in out.getvalue()
+    assert "pushed 1000 reports in 10 pushes, acked 900, retried 2, failed for good 1 push " in out.getvalue()
     assert "\x1b[" not in out.getvalue()
 
 

@@ -1,6 +1,7 @@
 """The simulator against a running delivrd: every acked report verified stored, exactly once."""
 
 import json
+from datetime import datetime
 
 import httpx
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from delivrd.cli.main import main
 from delivrd.simulate.ledger import read
 from tests.factories import body, report
+from tests.servers import free_port
 
 
 def simulate(capsys, *args: str) -> tuple[int, str]:
@@ -115,6 +117,64 @@ def test_verify_reports_an_unreachable_or_wrong_read_api(server, tmp_path, capsy
     ledger.write_text('{"sid": "1", "mobile": "2", "report_status": "SUCCESS"}\n')
     code = main(["simulate", "verify", "--ledger", str(ledger), "--url", server.url + "/nothing"])
     assert code == 2 and "answered 404" in capsys.readouterr().err
+
+
+def test_no_report_says_its_handset_received_it_after_delivrd_did(server, capsys):
+    code, out = simulate(capsys, "--url", f"{server.url}/sms/callback", "--count", "5000", "--seed", "13")
+    assert code == 0, out
+    stored, cursor = [], None
+    while True:
+        params = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+        page = httpx.get(f"{server.url}/v1/reports", params=params).json()
+        stored += page["items"]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert len(stored) == 5000
+    late = [
+        r for r in stored if datetime.fromisoformat(r["user_receive_at"]) > datetime.fromisoformat(r["received_at"])
+    ]
+    assert late == []
+
+
+def test_a_start_in_the_future_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["simulate", "--url", "http://127.0.0.1:9/sms/callback", "--start", "2999-01-01T00:00:00"])
+    assert exit.value.code == 2 and "is in the future" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["", "check", "verify"])
+def test_nothing_listening_is_said_once(command, tmp_path, capsys):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/sms/callback"
+    ledger = tmp_path / "run.jsonl"
+    ledger.write_text('{"sid": "1", "mobile": "2", "report_status": "SUCCESS"}\n')
+    given = {"": [], "check": ["check"], "verify": ["verify", "--ledger", str(ledger)]}[command]
+    assert main(["simulate", *given, "--url", url]) == 2
+    said = capsys.readouterr()
+    assert said.out == ""
+    assert said.err.splitlines() == [
+        f"delivrd simulate{' ' + command if command else ''}: nothing answers at 127.0.0.1:{port}"
+        f" (connection refused); is it running at {url}?"
+    ]
+
+
+@pytest.mark.backends("sqlite")  # a wrong URL: no store is involved
+def test_verify_given_the_callback_url_says_to_give_the_base_url(server, tmp_path, capsys):
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text('{"sid": "1", "mobile": "2", "report_status": "SUCCESS"}\n')
+    code = main(["simulate", "verify", "--ledger", str(ledger), "--url", f"{server.url}/sms/callback"])
+    err = capsys.readouterr().err
+    assert code == 2 and "answered 404" in err
+    assert err.rstrip().endswith(f"(--url is the read API's base URL, without a path: {server.url})")
+
+
+@pytest.mark.backends("sqlite")  # a wrong URL: no store is involved
+@pytest.mark.parametrize("command", [[], ["check"]])
+def test_pushing_to_the_base_url_says_to_give_the_callback_url(server, command, capsys):
+    args = ["--count", "10", "--retry-delay", "0.01"] if not command else []
+    assert main(["simulate", *command, "--url", server.url, *args]) == 1
+    err = capsys.readouterr().err
+    assert f"is {server.url} the callback URL? delivrd's is {server.url}/sms/callback" in err
 
 
 def test_run_needs_a_url(capsys):

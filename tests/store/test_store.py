@@ -165,9 +165,10 @@ def test_prune_removes_what_is_older_than_the_cutoff(make_store, backend):
         old, recent = NOW - 40 * DAY, NOW - DAY
         await store.write([push(item(1), at=old, rejects=(Quarantined(1, "bad", "{}"),)), push(item(2), at=recent)])
         await store.register_sends([Send("+861", "86", "1", old, sid="s1"), Send("+862", "86", "2", recent, sid="s2")])
-        await store.prune(NOW - 30 * DAY)
+        removed = await store.prune(NOW - 30 * DAY)
         await store.write([push(item(1), at=NOW)])  # after retention the key is free again
         listed = (
+            removed,
             await store.reports(ReportQuery()),
             await store.inbox(ListQuery()),
             await store.rejects(ListQuery()),
@@ -176,7 +177,10 @@ def test_prune_removes_what_is_older_than_the_cutoff(make_store, backend):
         await store.close()
         return listed
 
-    reports, inbox, rejects, sends = run(scenario())
+    removed, reports, inbox, rejects, sends = run(scenario())
+    # what went, by table: the old push's report, inbox body and reject, the old send and both its messages
+    # (the old report's and the old send's: one sid each)
+    assert removed == {"reports": 1, "replies": 0, "rejects": 1, "inbox": 1, "sends": 1, "messages": 2}
     assert sorted((r.sid, r.duplicates) for r in reports.items) == [("s1", 0), ("s2", 0)]
     assert len(inbox.items) == 2 and rejects.items == []
     assert [s.sid for s in sends] == ["s2"]

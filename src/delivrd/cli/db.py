@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from delivrd.cli.options import add_database_options, add_settings
+from delivrd.option_types import counted
+
+#: what `prune` removes, as a person counts it: table → (one, many)
+PRUNED_NOUNS = {
+    "reports": ("report", "reports"),
+    "replies": ("reply", "replies"),
+    "rejects": ("reject", "rejects"),
+    "inbox": ("inbox body", "inbox bodies"),
+    "sends": ("send", "sends"),
+    "messages": ("message", "messages"),
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,14 +28,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     commands = p.add_subparsers(title="db commands", metavar="DB_COMMAND", required=True)
     status = commands.add_parser("status", help="print the schema version of the database and the latest one")
-    upgrade = commands.add_parser("upgrade", help="apply every pending migration (safe to run again)")
+    upgrade = commands.add_parser(
+        "upgrade", help="apply every pending migration (safe to run again); creates a new database"
+    )
     prune = commands.add_parser(
         "prune", help="apply retention once: remove what is older than --retention-days (serve does it hourly)"
     )
     add_settings(prune, "retention_days", required=True)
     for sub, func in ((status, db_status), (upgrade, db_upgrade), (prune, db_prune)):
-        add_database_options(sub)
+        add_database_options(sub, creates=sub is upgrade)
         sub.set_defaults(func=func)
+
+
+def _missing(args: argparse.Namespace) -> bool:
+    """True, said on stderr, when the SQLite file is not there: a typo must not read as an empty database."""
+    if args.database_url or Path(args.db).exists():
+        return False
+    print(f"delivrd: no database at {args.db} (give --db or DELIVRD_DB)", file=sys.stderr)
+    return True
 
 
 def db_status(args: argparse.Namespace) -> int:
@@ -31,6 +53,8 @@ def db_status(args: argparse.Namespace) -> int:
 
     from delivrd.store import StoreError, migrations, open_store
 
+    if _missing(args):
+        return 2
     try:
         store = open_store(args.db, args.database_url)
         current = asyncio.run(store.schema_version())
@@ -38,6 +62,9 @@ def db_status(args: argparse.Namespace) -> int:
         print(f"delivrd: {exc}", file=sys.stderr)
         return 2
     target = migrations.latest(store.dialect)
+    if current == 0:
+        print(f"schema version 0, latest {target}: no delivrd schema yet (`delivrd db upgrade` creates it)")
+        return 1
     state = "up to date" if current == target else "newer than this delivrd" if current > target else "needs upgrade"
     print(f"schema version {current}, latest {target}: {state}")
     return 0 if current == target else 1
@@ -71,18 +98,21 @@ def db_prune(args: argparse.Namespace) -> int:
     from delivrd.domain.retention import retention_cutoff
     from delivrd.store import StoreError, open_store
 
-    async def run() -> None:
+    async def run() -> dict[str, int]:
         store = open_store(args.db, args.database_url)
         await store.open()
         try:
-            await store.prune(retention_cutoff(args.retention_days))
+            return await store.prune(retention_cutoff(args.retention_days))
         finally:
             await store.close()
 
+    if _missing(args):
+        return 2
     try:
-        asyncio.run(run())
+        removed = asyncio.run(run())
     except StoreError as exc:
         print(f"delivrd: {exc}", file=sys.stderr)
         return 2
-    print(f"removed what was received more than {args.retention_days} day(s) ago")
+    counts = ", ".join(counted(removed.get(table, 0), *nouns) for table, nouns in PRUNED_NOUNS.items())
+    print(f"removed what is older than {counted(args.retention_days, 'day')} (sends by when they were sent): {counts}")
     return 0

@@ -23,6 +23,7 @@ from delivrd.cli.options import SEND_CSV_COLUMNS
 from delivrd.domain import clock, message_state
 from delivrd.domain.iso_time import parse_time
 from delivrd.domain.push import CALLBACK, Push
+from delivrd.option_types import counted
 from delivrd.providers.tencent import decode as tencent
 from delivrd.query import messages, models, stats
 from delivrd.query.category import category as message_category
@@ -59,8 +60,8 @@ async def _open(args: argparse.Namespace, *, create: bool = False) -> Store:
 
 
 def _window(args: argparse.Namespace) -> tuple[int | None, int | None]:
-    since = parse_time("since", args.since) if args.since else None
-    until = parse_time("until", args.until) if args.until else None
+    since = parse_time("--since", args.since) if args.since else None
+    until = parse_time("--until", args.until) if args.until else None
     if since is not None and until is not None and since >= until:
         raise Failed("--since must be before --until")
     return since, until
@@ -214,7 +215,11 @@ async def _messages(store: Insight, since: int | None, until: int | None, window
 async def export_command(args: argparse.Namespace) -> int:
     since, until = _window(args)
     store = await _open(args)
-    out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
+    try:
+        out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
+    except OSError as exc:
+        await store.close()
+        raise Failed(f"cannot write {args.output}: {exc.strerror}") from None
     count = 0
     fields: tuple[str, ...]
     try:
@@ -235,7 +240,7 @@ async def export_command(args: argparse.Namespace) -> int:
         await store.close()
         if args.output:
             out.close()
-    print(f"exported {count} {args.what}", file=sys.stderr)
+    print(f"exported {counted(count, args.what.removesuffix('s'))}", file=sys.stderr)
     return 0
 
 
@@ -292,7 +297,7 @@ async def import_command(args: argparse.Namespace) -> int:
             errors.append(f"{args.file}:{number}: {exc}")
     if errors:
         shown = "\n".join(errors[:20]) + (f"\n… and {len(errors) - 20} more" if len(errors) > 20 else "")
-        raise Failed(f"nothing imported, {len(errors)} bad line(s):\n{shown}")
+        raise Failed(f"nothing imported, {counted(len(errors), 'bad line')}:\n{shown}")
     store = await _open(args, create=True)
     new = 0
     try:
@@ -300,7 +305,7 @@ async def import_command(args: argparse.Namespace) -> int:
             new += await store.register_sends(sends[start : start + IMPORT_CHUNK])
     finally:
         await store.close()
-    print(f"registered {new} new sends, {len(sends) - new} already known")
+    print(f"registered {counted(new, 'new send')}, {len(sends) - new} already known")
     return 0
 
 
@@ -316,26 +321,31 @@ async def reconcile_command(args: argparse.Namespace) -> int:
         sms = tencent_sdk.client(args.endpoint, args.region)
     except tencent_sdk.CredentialsMissing as exc:
         raise Failed(str(exc)) from None
+    batches = tencent_sdk.pull_receipts(sms, args.sdk_app_id)
+
+    async def pull() -> list[dict[str, Any]] | None:
+        try:
+            return await asyncio.to_thread(next, batches, None)
+        except tencent_sdk.Unreachable as exc:
+            raise Failed(f"could not reach Tencent at {args.endpoint}: {exc}") from None
+        except TencentCloudSDKException as exc:
+            raise Failed(f"Tencent refused PullSmsSendStatus: {exc.code}: {exc.message}") from None
+
+    batch = await pull()  # Tencent first: a call that fails leaves no new database behind
     store = await _open(args, create=True)
     pulled = quarantined = 0
     try:
-        batches = tencent_sdk.pull_receipts(sms, args.sdk_app_id)
-        while True:
-            try:
-                batch = await asyncio.to_thread(next, batches, None)
-            except TencentCloudSDKException as exc:
-                raise Failed(f"Tencent refused PullSmsSendStatus: {exc.code}: {exc.message}") from None
-            if batch is None:
-                break
+        while batch is not None:
             body = json.dumps(batch, ensure_ascii=False).encode()
             push = Push.decoded(CALLBACK, clock.now_micros(), "reconcile", body, tencent.parse_reports(body))
             await store.write([push])
             pulled += len(batch)
             quarantined += push.rejected
+            batch = await pull()
     finally:
         await store.close()
     print(
-        f"pulled {pulled} receipts from Tencent and stored them ({quarantined} quarantined);"
+        f"pulled {counted(pulled, 'receipt')} from Tencent and stored them ({quarantined} quarantined);"
         " any already pushed by callback were counted as duplicates, not stored twice"
     )
     return 0

@@ -70,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("what", choices=("sends",))
     p.add_argument("file", help="the file, or - for standard input")
     p.add_argument("--format", choices=("csv", "jsonl"), help="default: from the file name (.csv, else JSON lines)")
-    add_database_options(p)
+    add_database_options(p, creates=True)
     p.set_defaults(func=_later("import_command"))
 
     p = subparsers.add_parser(
@@ -83,5 +83,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sdk-app-id", required=True, help="the SMS application's SmsSdkAppId (1400…)")
     p.add_argument("--region", default=DEFAULT_REGION, help=f"default: {DEFAULT_REGION}")
     p.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"Tencent's API endpoint (default: {DEFAULT_ENDPOINT})")
-    add_database_options(p)
+    add_database_options(p, creates=True)
     p.set_defaults(func=_later("reconcile_command"))

@@ -9,15 +9,17 @@ each handler imports the rest.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from delivrd import __version__
 from delivrd.cli import db, insight_parser, serve
+from delivrd.cli.options import Parser
 from delivrd.simulate import cli as simulate
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="delivrd",
         description=(
             "delivrd receives Tencent Cloud SMS delivery-status callbacks, stores every report durably "
@@ -37,4 +39,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "func"):
         p.print_help()
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # a file named on the command line that cannot be read or written: the person's to fix, no traceback
+        print(f"delivrd: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("delivrd: interrupted", file=sys.stderr)
+        return 130

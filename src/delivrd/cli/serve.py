@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from delivrd.cli.options import add_settings, secret
+from delivrd.cli.options import add_settings, given_as, secret
 from delivrd.config import OPTIONS, Settings
 
 
@@ -37,7 +37,37 @@ async def _check_store(settings: Settings) -> None:
     await store.close()
 
 
+def _refusal(args: argparse.Namespace, settings: Settings) -> str | None:
+    """What in the settings cannot work together, naming each as the person gave it (flag or variable)."""
+    if settings.workers > 1 and not settings.database_url:
+        return (
+            f"{given_as(args, 'workers')} above 1 needs PostgreSQL (--database-url): SQLite has a single"
+            " writer, so one delivrd serves a SQLite file"
+        )
+    if settings.drain_timeout <= settings.body_timeout:
+        return (
+            f"{given_as(args, 'drain_timeout')} ({settings.drain_timeout:g} s) must exceed"
+            f" {given_as(args, 'body_timeout')} ({settings.body_timeout:g} s), so that a request under way at"
+            " SIGTERM is answered"
+        )
+    return None
+
+
+def _hold_sqlite(db: str) -> str | None:
+    """Take the SQLite file's serving lock for the life of this process; why not, if another server holds it."""
+    from delivrd.store.sqlite import serving_lock
+
+    try:
+        serving_lock.hold(db)
+    except serving_lock.AlreadyServed as exc:
+        return str(exc)
+    except OSError:
+        pass  # no lock file where the database would be: opening the store says why, in SQLite's words
+    return None
+
+
 def serve(args: argparse.Namespace) -> int:
+    """Check what can be checked before creating anything (settings, address, the SQLite file's lock), then serve."""
     import asyncio
 
     from delivrd.store import StoreError
@@ -47,21 +77,18 @@ def serve(args: argparse.Namespace) -> int:
         name: secret(args, name) if option.secret else getattr(args, name) for name, option in OPTIONS.items()
     }
     settings = Settings(**values)
+    refusal = _refusal(args, settings)
+    if refusal is None:
+        problem = serving.address_problem(settings.host, settings.port)
+        if problem is not None:
+            what, setting = problem
+            refusal = f"{what}: pick another {setting} with {given_as(args, setting)}"
+    if refusal is None and not settings.database_url:
+        refusal = _hold_sqlite(settings.db)
+    if refusal is not None:
+        print(f"delivrd: {refusal}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if settings.workers > 1 and not settings.database_url:
-        print(
-            "delivrd: --workers above 1 needs PostgreSQL (--database-url): SQLite allows one writer at a time,"
-            " and one process already keeps it busy",
-            file=sys.stderr,
-        )
-        return 2
-    if settings.drain_timeout <= settings.body_timeout:
-        print(
-            f"delivrd: --drain-timeout ({settings.drain_timeout:g} s) must exceed --body-timeout"
-            f" ({settings.body_timeout:g} s), so that a request under way at SIGTERM is answered",
-            file=sys.stderr,
-        )
-        return 2
     try:
         asyncio.run(_check_store(settings))
     except StoreError as exc:  # say what is wrong in one line, no traceback

@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 
 from delivrd.domain.clock import UTC8
-from delivrd.option_types import fraction, positive
+from delivrd.option_types import counted, fraction, positive
 from delivrd.providers.tencent.constants import MAX_BATCH
 
 DESCRIPTION = """\
@@ -34,7 +34,7 @@ examples:
 
 exit status: run 0 when every push was acked in the end, 1 when some failed for good;
 verify 0 when every ledger report is stored exactly once, 1 otherwise; check 0 when
-every case passes, 1 otherwise; 2 for bad usage or an unreachable read API.
+every case passes, 1 otherwise; 2 for bad usage, or when nothing answers at the URL.
 """
 
 
@@ -52,12 +52,44 @@ def _url(text: str) -> str:
 
 
 def _start(text: str) -> datetime:
-    """ISO 8601; without an offset it is Beijing time, like `user_receive_time`."""
+    """ISO 8601; without an offset it is Beijing time, like `user_receive_time`. Not in the future: no handset
+    has received a message yet then."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r} (e.g. 2026-11-24T10:00:00)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC8)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC8)
+    if moment > datetime.now(UTC):
+        raise argparse.ArgumentTypeError(f"{text!r} is in the future: give a time up to now (default: now)")
+    return moment
+
+
+def _nothing_answers(url: str, timeout: float) -> str | None:
+    """Why no connection can be made to `url`'s host and port (None: one can), tried once before any push, so that
+    a receiver that is not running is one line rather than every push failing the same way."""
+    import socket
+
+    import httpx
+
+    parsed = httpx.URL(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        socket.create_connection((parsed.host, port), timeout=timeout).close()
+    except socket.gaierror as exc:
+        return f"cannot resolve the host {parsed.host!r} ({exc.strerror})"
+    except TimeoutError:
+        return f"no connection within {timeout:g} s"
+    except OSError as exc:
+        return f"nothing answers at {parsed.host}:{port} ({exc.strerror.lower() if exc.strerror else exc})"
+    return None
+
+
+def _unreachable(command: str, url: str, timeout: float) -> bool:
+    """True, said on stderr in one line, when nothing answers at `url`."""
+    reason = _nothing_answers(url, timeout)
+    if reason is not None:
+        print(f"{command}: {reason}; is it running at {url}?", file=sys.stderr)
+    return reason is not None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -97,7 +129,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     content.add_argument(
         "--start",
         type=_start,
-        help="user_receive_time of the first report, ISO 8601, Beijing time unless an offset is given (default: now)",
+        help="the latest user_receive_time: each report reached its handset up to 30 s before it; ISO 8601, Beijing"
+        " time unless an offset is given, not in the future (default: now)",
     )
     content.add_argument("--success-ratio", type=fraction, default=0.95, help="share of SUCCESS (default 0.95)")
     content.add_argument("--ext-ratio", type=fraction, default=0.0, help="share of reports with ext (default 0)")
@@ -176,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
     from delivrd.simulate import ledger as ledgers
     from delivrd.simulate.content import Reports
     from delivrd.simulate.progress import Progress, print_summary
-    from delivrd.simulate.sender import Plan, Stats
+    from delivrd.simulate.sender import Plan, Stats, wrong_url_hint
     from delivrd.simulate.sender import run as run_plan
 
     if not args.url:
@@ -203,6 +236,8 @@ def run(args: argparse.Namespace) -> int:
         reports = Reports(seed, start=start, success_ratio=args.success_ratio, ext_ratio=args.ext_ratio)
     except ValueError as exc:
         args.parser.error(str(exc))
+    if _unreachable("delivrd simulate", args.url, args.timeout):
+        return 2
     ledger = ledgers.Ledger(args.ledger) if args.ledger else None
     progress = Progress()
     stats = Stats()
@@ -219,6 +254,9 @@ def run(args: argparse.Namespace) -> int:
         summary["ledger"] = {"file": args.ledger, "lines": ledger.lines}
     print_summary(summary)
     print(f"replay: --seed {seed} --start {summary['start']}")
+    hint = wrong_url_hint(args.url, stats.answers)
+    if hint is not None:
+        print(f"delivrd simulate: {hint}", file=sys.stderr)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump(summary, out, indent=2, ensure_ascii=False)
@@ -237,15 +275,17 @@ def verify(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"delivrd simulate verify: {exc}", file=sys.stderr)
         return 2
+    if _unreachable("delivrd simulate verify", args.url, 5.0):
+        return 2
     try:
         verdict = asyncio.run(verify_ledger(entries, args.url, api_key=args.api_key, by_sid=args.by_sid))
     except ReadError as exc:
         print(f"delivrd simulate verify: {exc}", file=sys.stderr)
         return 2
-    print(f"ledger: {verdict.expected} acked reports ({len(entries)} lines) in {args.ledger}")
+    print(f"ledger: {counted(verdict.expected, 'acked report')} ({counted(len(entries), 'line')}) in {args.ledger}")
     print(
         f"stored: {verdict.expected - len(verdict.missing)} found, {len(verdict.missing)} missing, "
-        f"{len(verdict.doubled)} doubled ({verdict.read} reports read from {args.url})"
+        f"{len(verdict.doubled)} doubled ({counted(verdict.read, 'report')} read from {args.url})"
     )
     for entry in verdict.missing[: args.show]:
         print(f"missing  sid={entry.sid} mobile={entry.mobile} report_status={entry.report_status}")
@@ -259,8 +299,13 @@ def verify(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
-    from delivrd.simulate import check as conformance
+    from collections import Counter
 
+    from delivrd.simulate import check as conformance
+    from delivrd.simulate.sender import wrong_url_hint
+
+    if _unreachable("delivrd simulate check", args.url, args.timeout):
+        return 2
     outcomes = conformance.check(args.url, timeout=args.timeout)
     width = max(len(o.case.name) for o in outcomes)
     for o in outcomes:
@@ -271,5 +316,8 @@ def check(args: argparse.Namespace) -> int:
         if not o.passed:
             print(f"      {' ' * width}  {o.reason} (sent: {o.case.what})")
     failed = sum(not o.passed for o in outcomes)
-    print(f"{len(outcomes)} cases: {len(outcomes) - failed} passed, {failed} failed")
+    print(f"{counted(len(outcomes), 'case')}: {len(outcomes) - failed} passed, {failed} failed")
+    hint = wrong_url_hint(args.url, Counter(str(o.status) for o in outcomes))
+    if hint is not None:
+        print(f"delivrd simulate check: {hint}", file=sys.stderr)
     return 1 if failed else 0

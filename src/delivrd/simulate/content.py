@@ -19,6 +19,8 @@ from delivrd.providers.tencent.decode import REPORT_FIELDS
 
 #: `user_receive_time`'s shape, read by Tencent as Beijing time.
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: seconds before `start` within which each report reached its handset
+RECEIVED_WITHIN = 30
 
 #: The sample from the spec, byte for byte the fields Tencent documents.
 SEED_SAMPLE: dict[str, str] = {
@@ -123,8 +125,11 @@ class Reports:
     """A deterministic stream of status reports: `take(n)` returns the next n.
 
     The same `seed`, `start` and ratios give the same reports in the same order.
-    `start` is when the first report reached its handset; each later report is a
-    few seconds after the one before (carriers report out of order, so with jitter).
+    `start` is the latest moment a report reached its handset: each reached it up to
+    `RECEIVED_WITHIN` seconds before, in no order (carriers report late and out of
+    order). Never after `start`, so that with `start` now, no report claims a handset
+    received it later than the push that carries it; and never from the wall clock,
+    so that a seed and a start replay the same reports.
     """
 
     def __init__(self, seed: int, *, start: datetime, success_ratio: float = 0.95, ext_ratio: float = 0.0) -> None:
@@ -134,7 +139,6 @@ class Reports:
         self.start = start.astimezone(UTC8).replace(tzinfo=None, microsecond=0)
         self.success_ratio = success_ratio
         self.ext_ratio = ext_ratio
-        self.made = 0
         self._countries = _table([(code, weight) for code, (weight, _) in COUNTRIES.items()])
         self._mainland = _table([((code, text), w) for code, w, text in MAINLAND_FAILURES])
         self._global = _table([((code, text), w) for code, w, text in GLOBAL_FAILURES])
@@ -161,7 +165,7 @@ class Reports:
         else:
             codes, weights = self._mainland if nationcode == "86" else self._global
             errmsg, description = rng.choices(codes, cum_weights=weights)[0]
-        moment = self.start + timedelta(seconds=self.made // 10 + rng.randrange(0, 30))
+        moment = self.start - timedelta(seconds=rng.randrange(0, RECEIVED_WITHIN))
         values = (
             self.sid(nationcode),
             nationcode,
@@ -175,7 +179,6 @@ class Reports:
         item = dict(zip(REPORT_FIELDS[: len(values)], values, strict=True))
         if self.ext_ratio and rng.random() < self.ext_ratio:
             item["ext"] = f"order-{rng.randrange(10**9):09d}"
-        self.made += 1
         return item
 
     def take(self, n: int) -> list[dict[str, str]]:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from delivrd.option_types import counted
 from delivrd.simulate.sender import Stats
 
 #: How many of the latest requests the live latency figures cover.
@@ -19,8 +20,9 @@ RECENT = 2000
 def _line(stats: Stats) -> str:
     elapsed = max(stats.elapsed, 1e-9)
     return (
-        f"{elapsed:6.1f}s  pushed {stats.reports_pushed} reports in {stats.pushes} pushes, "
-        f"acked {stats.reports_acked}, retried {stats.retries}, failed for good {stats.pushes_failed} pushes "
+        f"{elapsed:6.1f}s  pushed {_in_pushes(stats.reports_pushed, stats.pushes)}, "
+        f"acked {stats.reports_acked}, retried {stats.retries}, "
+        f"failed for good {counted(stats.pushes_failed, 'push', 'pushes')} "
         f"({stats.requests / elapsed:.0f} req/s, {stats.reports_acked / elapsed:.0f} reports/s)"
     )
 
@@ -52,11 +54,15 @@ class Progress:
             self.live.stop()
 
 
+def _in_pushes(reports: int, pushes: int) -> str:
+    return f"{counted(reports, 'report')} in {counted(pushes, 'push', 'pushes')}"
+
+
 _ROWS = (
-    ("pushed", lambda s: f"{s['reports_pushed']} reports in {s['pushes']} pushes"),
-    ("acked", lambda s: f"{s['reports_acked']} reports in {s['pushes_acked']} pushes"),
-    ("retried", lambda s: f"{s['retries']} tries"),
-    ("failed for good", lambda s: f"{s['reports_failed']} reports in {s['pushes_failed']} pushes"),
+    ("pushed", lambda s: _in_pushes(s["reports_pushed"], s["pushes"])),
+    ("acked", lambda s: _in_pushes(s["reports_acked"], s["pushes_acked"])),
+    ("retried", lambda s: counted(s["retries"], "try", "tries")),
+    ("failed for good", lambda s: _in_pushes(s["reports_failed"], s["pushes_failed"])),
     (
         "injected",
         lambda s: (
@@ -64,7 +70,10 @@ _ROWS = (
             f"{s['oversized_pushes']} oversized pushes"
         ),
     ),
-    ("requests/s", lambda s: f"{s['requests_per_s']:,.0f} ({s['requests']} requests in {s['elapsed_s']:.1f} s)"),
+    (
+        "requests/s",
+        lambda s: f"{s['requests_per_s']:,.0f} ({counted(s['requests'], 'request')} in {s['elapsed_s']:.1f} s)",
+    ),
     ("reports/s", lambda s: f"{s['reports_per_s']:,.0f} acked"),
     ("latency", lambda s: "p50 {p50} ms, p90 {p90} ms, p99 {p99} ms, max {max} ms".format(**s["latency_ms"])),
     ("answers", lambda s: ", ".join(f"{k}: {v}" for k, v in s["answers"].items()) or "none"),

@@ -44,6 +44,21 @@ def judge(response: httpx.Response) -> str | None:
     return None
 
 
+#: what a server answers a POST to a path it does not serve
+WRONG_PATH = {"404", "405"}
+
+
+def wrong_url_hint(url: str, answers: Counter) -> str | None:
+    """When every answer says the path is wrong: that `url` may not be the callback URL (None otherwise)."""
+    if not answers or set(answers) - WRONG_PATH:
+        return None
+    origin = httpx.URL(url).copy_with(path="/", query=None)
+    return (
+        f"every answer was HTTP {' or '.join(sorted(answers))}: is {url} the callback URL?"
+        f" delivrd's is {str(origin).rstrip('/')}/sms/callback"
+    )
+
+
 @dataclass
 class Delivery:
     """What became of one push after all its tries."""

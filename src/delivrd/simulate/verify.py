@@ -55,13 +55,23 @@ async def _get(client: httpx.AsyncClient, params: dict[str, Any]) -> dict[str, A
     except httpx.TransportError as exc:
         raise ReadError(f"cannot reach {client.base_url}: {exc}") from None
     if response.status_code != 200:
-        raise ReadError(f"GET {response.url} answered {response.status_code}: {response.text[:200]}")
+        raise ReadError(
+            f"GET {response.url} answered {response.status_code}: {response.text[:200]}{_hint(client, response)}"
+        )
     try:
         page = response.json()
         page["items"]
     except (ValueError, KeyError, TypeError):
         raise ReadError(f"GET {response.url} did not answer a report listing: {response.text[:200]}") from None
     return page
+
+
+def _hint(client: httpx.AsyncClient, response: httpx.Response) -> str:
+    """On a 404 under a base URL with a path (the callback URL, say): the base URL to give instead."""
+    if response.status_code != 404 or client.base_url.path in ("", "/"):
+        return ""
+    origin = str(client.base_url.copy_with(path="/", query=None)).rstrip("/")
+    return f" (--url is the read API's base URL, without a path: {origin})"
 
 
 async def _count_pages(client: httpx.AsyncClient, params: dict, wanted: set[Entry], counts: Counter) -> int:

@@ -302,8 +302,9 @@ class Admin(Protocol):
         """The database's schema version (0: no delivrd schema yet); works without `open`."""
         ...
 
-    async def prune(self, before: int) -> None:
-        """Remove what was received before `before` (microseconds), a little at a time (retention)."""
+    async def prune(self, before: int) -> dict[str, int]:
+        """Remove what was received before `before` (microseconds), a little at a time (retention); returns how
+        many rows went, by table: reports, replies, rejects, inbox, sends, messages."""
         ...
 
     async def maintain(self) -> None:

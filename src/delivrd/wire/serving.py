@@ -12,8 +12,10 @@ like every other delivrd answer. All that knows uvicorn's internals is here:
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import resource
+import socket
 import weakref
 from collections import OrderedDict
 from typing import Any
@@ -224,6 +226,34 @@ class BoundedProtocol(HttpToolsProtocol):
             self.transport.write(b"".join(head) + body)
         log.debug("refused %s: %s", self.client, message)
         self.close()
+
+
+def address_problem(host: str, port: int) -> tuple[str, str] | None:
+    """Why `host`:`port` cannot be listened on, as (what is wrong, the setting to change); None when it can.
+
+    Tried by binding as uvicorn will (every address `host` resolves to, SO_REUSEADDR) before anything is
+    created, so that a port in use is one line and no database, rather than uvicorn's log and exit status 3.
+    """
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"cannot resolve the host {host!r} ({exc.strerror})", "host"
+    for family, kind, protocol, _, address in addresses:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return f"{host}:{port} is already in use", "port"
+                if exc.errno == errno.EACCES:
+                    return f"port {port} needs privileges to listen on (ports below 1024)", "port"
+                if exc.errno == errno.EADDRNOTAVAIL:
+                    return f"{host} is not an address of this machine", "host"
+                return f"cannot listen on {host}:{port} ({exc.strerror})", "port"
+    return None
 
 
 def run(settings: Settings) -> None:

@@ -20,9 +20,11 @@ from urllib.parse import urlsplit
 
 import httpx
 from tencentcloud.common import credential
+from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.sms.v20210111 import models, sms_client
+from urllib3 import exceptions as http_errors
 
 from delivrd.domain.clock import UTC8
 from delivrd.providers.tencent.constants import DEFAULT_ENDPOINT, DEFAULT_REGION
@@ -31,10 +33,37 @@ log = logging.getLogger("delivrd.providers.tencent.sdk")
 
 #: PullSmsSendStatus hands out at most this many per call
 PULL_LIMIT = 100
+#: seconds the SDK waits for Tencent's answer to one call
+REQUEST_TIMEOUT = 30
 
 
 class CredentialsMissing(Exception):
     """TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY are not set."""
+
+
+class Unreachable(Exception):
+    """Tencent was never reached (the name did not resolve, the connection was refused, no answer in time):
+    nothing was refused. The SDK reports all of it as a ClientNetworkError with its HTTP library's message."""
+
+
+def unreachable_reason(exc: TencentCloudSDKException) -> str | None:
+    """Why the call never reached Tencent, in a few words; None when Tencent answered (and refused)."""
+    if exc.code != "ClientNetworkError":
+        return None
+    cause = exc.__context__  # the SDK raises its exception while handling its HTTP library's
+    failure = cause.args[0] if cause is not None and cause.args else cause
+    if isinstance(failure, http_errors.MaxRetryError):
+        failure = failure.reason
+    if isinstance(failure, http_errors.NameResolutionError):
+        return "its host name does not resolve (no DNS, or a wrong --endpoint)"
+    if isinstance(failure, http_errors.NewConnectionError):  # before timeouts: urllib3 makes it one of them
+        cause = failure.__cause__
+        return f"no connection: {cause.strerror.lower() if isinstance(cause, OSError) and cause.strerror else failure}"
+    if isinstance(failure, http_errors.ConnectTimeoutError | http_errors.ReadTimeoutError):
+        return f"no answer within {REQUEST_TIMEOUT} s"
+    if isinstance(failure, http_errors.SSLError):
+        return f"the TLS handshake failed: {failure}"
+    return f"network error: {exc.message}"
 
 
 def client(endpoint: str = DEFAULT_ENDPOINT, region: str = DEFAULT_REGION) -> sms_client.SmsClient:
@@ -45,7 +74,9 @@ def client(endpoint: str = DEFAULT_ENDPOINT, region: str = DEFAULT_REGION) -> sm
             "set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (a CAM key allowed to use SMS)"
         )
     url = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
-    profile = ClientProfile(httpProfile=HttpProfile(protocol=url.scheme, endpoint=url.netloc, reqTimeout=30))
+    profile = ClientProfile(
+        httpProfile=HttpProfile(protocol=url.scheme, endpoint=url.netloc, reqTimeout=REQUEST_TIMEOUT)
+    )
     return sms_client.SmsClient(credential.Credential(secret_id, secret_key), region, profile)
 
 
@@ -100,12 +131,21 @@ def as_callback(item: dict[str, Any]) -> dict[str, Any]:
 def pull_receipts(
     sms: sms_client.SmsClient, sdk_app_id: str, *, max_calls: int = 1000
 ) -> Iterator[list[dict[str, Any]]]:
-    """Batches of missed receipts in the callback's shape, until Tencent has none left (or `max_calls`)."""
+    """Batches of missed receipts in the callback's shape, until Tencent has none left (or `max_calls`).
+
+    Unreachable when Tencent could not be reached; TencentCloudSDKException when it answered with a refusal."""
     for _ in range(max_calls):
         request = models.PullSmsSendStatusRequest()
         request.Limit = PULL_LIMIT
         request.SmsSdkAppId = sdk_app_id
-        items = json.loads(sms.PullSmsSendStatus(request).to_json_string()).get("PullSmsSendStatusSet") or []
+        try:
+            answer = sms.PullSmsSendStatus(request)
+        except TencentCloudSDKException as exc:
+            reason = unreachable_reason(exc)
+            if reason is None:
+                raise
+            raise Unreachable(reason) from None
+        items = json.loads(answer.to_json_string()).get("PullSmsSendStatusSet") or []
         if not items:
             return
         yield [as_callback(item) for item in items]

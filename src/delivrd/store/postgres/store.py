@@ -325,9 +325,11 @@ class PostgresStore(SQLReads, Store):
                     )
         self._days.update(missing)
 
-    async def prune(self, before: int) -> None:
-        """Drop every day partition that ends by `before`; delete the unpartitioned rows of those days."""
+    async def prune(self, before: int) -> dict[str, int]:
+        """Drop every day partition that ends by `before` (its rows counted first); delete the unpartitioned rows
+        of those days."""
         cutoff = before // DAY_US * DAY_US  # whole days: the rest of a day goes when all of it is old
+        removed = {"reports": 0, "replies": 0, "rejects": 0, "inbox": 0, "sends": 0, "messages": 0}
         try:
             async with self._get_pool().acquire() as conn:
                 for table in PARTITIONED:
@@ -339,10 +341,11 @@ class PostgresStore(SQLReads, Store):
                     for (name,) in names:
                         day = _day_of(table, name)
                         if day is not None and (day + 1) * DAY_US <= cutoff:
+                            removed[table] += await conn.fetchval(f"SELECT count(*) FROM {name}")
                             await conn.execute(f"DROP TABLE IF EXISTS {name}")
                             self._days.discard(day)
                 for table, column in (
-                    ("report_keys", "received_at"),
+                    ("report_keys", "received_at"),  # the dedup keys of the reports dropped above: not counted twice
                     ("replies", "received_at"),
                     ("rejects", "received_at"),
                     ("sends", "sent_at"),
@@ -353,10 +356,12 @@ class PostgresStore(SQLReads, Store):
                     delete = (
                         f"DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {column} < $1 LIMIT 5000)"
                     )
-                    while await conn.execute(delete, cutoff) != "DELETE 0":
-                        pass
+                    while (status := await conn.execute(delete, cutoff)) != "DELETE 0":
+                        if table in removed:
+                            removed[table] += int(status.rpartition(" ")[2])
         except FAILURES as exc:
             raise StoreError(f"pruning {self.where} failed: {_reason(exc)}") from exc
+        return removed
 
     # -- writing ---------------------------------------------------------------------------------
 

@@ -281,11 +281,13 @@ class SQLiteStore(SQLReads, Store):
             conn.execute(then, (top,))
         return new
 
-    async def prune(self, before: int) -> None:
+    async def prune(self, before: int) -> dict[str, int]:
         """Delete rows received before `before`, 1000 at a time, each batch its own short transaction."""
+        removed = dict.fromkeys((table for table, _ in RETAINED), 0)
         for table, column in RETAINED:
-            while await self._prune_batch(self._delete_old, table, column, before):
-                pass
+            while batch := await self._prune_batch(self._delete_old, table, column, before):
+                removed[table] += batch
+        return removed
 
     async def _prune_batch(self, fn: Callable[..., int], *args: Any) -> int:
         try:
