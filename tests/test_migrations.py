@@ -104,7 +104,7 @@ def test_an_unsupported_url_is_refused_clearly(url, command):
 def test_db_commands_on_a_sqlite_file_that_does_not_exist_yet(tmp_path):
     db = tmp_path / "new.db"
     status = delivrd("db", "status", "--db", str(db))
-    assert status.returncode == 1 and status.stdout.startswith("schema version 0, latest ")
+    assert status.returncode == 2 and status.stderr == f"delivrd: no database at {db} (give --db or DELIVRD_DB)\n"
     assert not db.exists(), "status only reads"
     latest = migrations.latest("sqlite")
     upgrade = delivrd("db", "upgrade", "--db", str(db))
