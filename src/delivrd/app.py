@@ -93,7 +93,12 @@ class Delivrd:
         try:
             await self.store.maintain()
             if self.settings.retention_days:
-                await self.store.prune(retention_cutoff(self.settings.retention_days))
+                removed = await self.store.prune(retention_cutoff(self.settings.retention_days))
+                if any(removed.values()):
+                    kept = self.settings.retention_days
+                    log.info(
+                        "retention (%d days) removed %s", kept, ", ".join(f"{n} {t}" for t, n in removed.items() if n)
+                    )
         except StoreError as exc:
             log.error("upkeep failed (will retry in %ds): %s", UPKEEP_SECONDS, exc)
 
