@@ -43,6 +43,26 @@ def test_filters(client):
     assert get(sid="nothing-like-it") == []
 
 
+def test_every_enumerated_filter_value_is_what_the_store_holds(client):
+    """The values the API checks `route`, `outcome` and `report_status` against are the ones stored: each one
+    finds its rows (a check with a misspelt list would refuse good values or match nothing)."""
+    push(client, [*batch(0, 2), report(2, report_status="FAIL", errmsg="MK:0001")])  # stored
+    push(client, [report(3), {"sid": "no-mobile"}])  # partial
+    push(client, [{"sid": "no-mobile"}])  # quarantined
+    assert client.post("/sms/callback", content=b"not json").status_code == 400  # rejected
+    assert client.post("/sms/reply", content=body({"text": "no number"})).json() == ACK  # quarantined, as a reply
+    get = lambda path, **p: client.get(path, params=p).json()["items"]  # noqa: E731
+    assert {o: len(get("/v1/inbox", outcome=o)) for o in ("stored", "partial", "quarantined", "rejected")} == {
+        "stored": 1,
+        "partial": 1,
+        "quarantined": 2,
+        "rejected": 1,
+    }
+    assert (len(get("/v1/inbox", route="callback")), len(get("/v1/inbox", route="reply"))) == (4, 1)
+    assert (len(get("/v1/rejects", route="callback")), len(get("/v1/rejects", route="reply"))) == (3, 1)
+    assert (len(get("/v1/reports", report_status="SUCCESS")), len(get("/v1/reports", report_status="FAIL"))) == (3, 1)
+
+
 def test_time_window(client):
     push(client, batch(0, 3))
     received = [datetime.fromisoformat(r["received_at"]) for r in client.get("/v1/reports").json()["items"]]
