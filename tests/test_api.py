@@ -1,9 +1,11 @@
 """The read API in process: filters, keyset pagination, API key, clear errors, OpenAPI."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from delivrd.openapi import document
 from tests.factories import batch, body, report
 
 ACK = {"result": 0, "errmsg": "OK"}
@@ -102,6 +104,41 @@ def test_api_key_protects_v1_only(start_http_app):
     assert anonymous.get("/healthz").json() == {"status": "ok"}
     push(anonymous, [report(1)])  # callbacks are protected by --callback-token, not the API key
     assert len(anonymous.get("/v1/reports", headers={"authorization": "Bearer k3y"}).json()["items"]) == 1
+
+
+NO_KEY = "no API key given: send 'Authorization: Bearer <key>' with the key delivrd runs with (--api-key)"
+WRONG_KEY = "the API key given is not the one configured (--api-key)"
+
+
+def test_a_wrong_api_key_reads_differently_from_a_missing_one(start_http_app):
+    """On every route the OpenAPI document says is protected: the dashboard's own calls (/v1/activity) too."""
+    client = start_http_app(api_key="k3y").client
+    protected = [
+        (method.upper(), re.sub(r"\{\w+\}", "x", path))
+        for path, item in document()["paths"].items()
+        for method, operation in item.items()
+        if operation.get("security")
+    ]
+    assert ("GET", "/v1/activity") in protected and ("POST", "/v1/messages") in protected
+    for method, path in protected:
+        for headers, errmsg in (
+            ({}, NO_KEY),
+            ({"authorization": "Bearer nope"}, WRONG_KEY),
+            ({"authorization": "Bearer k3y2"}, WRONG_KEY),
+            ({"authorization": "Bearer "}, NO_KEY),
+            ({"authorization": "Basic azN5Og=="}, "the Authorization header must be 'Bearer <key>'; got a Basic one"),
+            ({"authorization": "k3y"}, "the Authorization header must be 'Bearer <key>'"),
+        ):
+            answer = client.request(method, path, headers=headers)
+            assert answer.status_code == 401, (method, path, headers)
+            assert answer.json() == {"result": 1008, "errmsg": errmsg}, (method, path, headers)
+
+
+def test_openapi_says_item_index_counts_from_zero():
+    """`item_index` is stored data, zero-based as JSON arrays are: the document says so, in words a person
+    cannot misread."""
+    description = document()["components"]["schemas"]["Reject"]["properties"]["item_index"]["description"]
+    assert "from 0" in description and "first item is 0" in description
 
 
 def test_unknown_route_is_json_404(http_client):

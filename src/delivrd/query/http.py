@@ -158,17 +158,31 @@ def json_errors(answer: Answer) -> Answer:
 
 def endpoint(handler: Handler, api_key: str | None) -> Answer:
     """Wrap a handler: check the API key, turn its result into JSON and its failures into JSON errors."""
-    expected = f"Bearer {api_key}".encode() if api_key else None
+    expected = api_key.encode() if api_key else None
 
     @json_errors
     async def run(request: Request) -> Response:
         if expected is not None:
-            given = request.headers.get("authorization", "").encode("latin-1", "replace")
-            if not hmac.compare_digest(given, expected):
-                return error_response(results.BAD_API_KEY, "send the API key as 'Authorization: Bearer <key>'")
+            refused = _key_refused(request.headers.get("authorization"), expected)
+            if refused is not None:
+                return error_response(results.BAD_API_KEY, refused)
         return json_response(await handler(request, request.app.state.store))
 
     return run
+
+
+def _key_refused(header: str | None, expected: bytes) -> str | None:
+    """Why `header` does not carry the API key, or None when it does: a missing key and a wrong one read
+    differently, so a caller knows whether to send the header or to check the key (compared in constant time)."""
+    scheme, _, given = (header or "").partition(" ")
+    if header and scheme != "Bearer":
+        named = f"; got a {scheme} one" if given else ""
+        return f"the Authorization header must be 'Bearer <key>'{named}"
+    if not given:
+        return "no API key given: send 'Authorization: Bearer <key>' with the key delivrd runs with (--api-key)"
+    if not hmac.compare_digest(given.encode("latin-1", "replace"), expected):
+        return "the API key given is not the one configured (--api-key)"
+    return None
 
 
 async def list_reports(request: Request, store: Reader) -> Any:
