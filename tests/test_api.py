@@ -1,9 +1,11 @@
 """The read API in process: filters, keyset pagination, API key, clear errors, OpenAPI."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from delivrd.openapi import document
 from tests.factories import batch, body, report
 
 ACK = {"result": 0, "errmsg": "OK"}
@@ -41,6 +43,26 @@ def test_filters(client):
     assert [r["mobile"] for r in get(mobile="13800000002")] == ["13800000002"]
     assert [r["sid"] for r in get(sid=report(4)["sid"])] == [report(4)["sid"]]
     assert get(sid="nothing-like-it") == []
+
+
+def test_every_enumerated_filter_value_is_what_the_store_holds(client):
+    """The values the API checks `route`, `outcome` and `report_status` against are the ones stored: each one
+    finds its rows (a check with a misspelt list would refuse good values or match nothing)."""
+    push(client, [*batch(0, 2), report(2, report_status="FAIL", errmsg="MK:0001")])  # stored
+    push(client, [report(3), {"sid": "no-mobile"}])  # partial
+    push(client, [{"sid": "no-mobile"}])  # quarantined
+    assert client.post("/sms/callback", content=b"not json").status_code == 400  # rejected
+    assert client.post("/sms/reply", content=body({"text": "no number"})).json() == ACK  # quarantined, as a reply
+    get = lambda path, **p: client.get(path, params=p).json()["items"]  # noqa: E731
+    assert {o: len(get("/v1/inbox", outcome=o)) for o in ("stored", "partial", "quarantined", "rejected")} == {
+        "stored": 1,
+        "partial": 1,
+        "quarantined": 2,
+        "rejected": 1,
+    }
+    assert (len(get("/v1/inbox", route="callback")), len(get("/v1/inbox", route="reply"))) == (4, 1)
+    assert (len(get("/v1/rejects", route="callback")), len(get("/v1/rejects", route="reply"))) == (3, 1)
+    assert (len(get("/v1/reports", report_status="SUCCESS")), len(get("/v1/reports", report_status="FAIL"))) == (3, 1)
 
 
 def test_time_window(client):
@@ -82,6 +104,41 @@ def test_api_key_protects_v1_only(start_http_app):
     assert anonymous.get("/healthz").json() == {"status": "ok"}
     push(anonymous, [report(1)])  # callbacks are protected by --callback-token, not the API key
     assert len(anonymous.get("/v1/reports", headers={"authorization": "Bearer k3y"}).json()["items"]) == 1
+
+
+NO_KEY = "no API key given: send 'Authorization: Bearer <key>' with the key delivrd runs with (--api-key)"
+WRONG_KEY = "the API key given is not the one configured (--api-key)"
+
+
+def test_a_wrong_api_key_reads_differently_from_a_missing_one(start_http_app):
+    """On every route the OpenAPI document says is protected: the dashboard's own calls (/v1/activity) too."""
+    client = start_http_app(api_key="k3y").client
+    protected = [
+        (method.upper(), re.sub(r"\{\w+\}", "x", path))
+        for path, item in document()["paths"].items()
+        for method, operation in item.items()
+        if operation.get("security")
+    ]
+    assert ("GET", "/v1/activity") in protected and ("POST", "/v1/messages") in protected
+    for method, path in protected:
+        for headers, errmsg in (
+            ({}, NO_KEY),
+            ({"authorization": "Bearer nope"}, WRONG_KEY),
+            ({"authorization": "Bearer k3y2"}, WRONG_KEY),
+            ({"authorization": "Bearer "}, NO_KEY),
+            ({"authorization": "Basic azN5Og=="}, "the Authorization header must be 'Bearer <key>'; got a Basic one"),
+            ({"authorization": "k3y"}, "the Authorization header must be 'Bearer <key>'"),
+        ):
+            answer = client.request(method, path, headers=headers)
+            assert answer.status_code == 401, (method, path, headers)
+            assert answer.json() == {"result": 1008, "errmsg": errmsg}, (method, path, headers)
+
+
+def test_openapi_says_item_index_counts_from_zero():
+    """`item_index` is stored data, zero-based as JSON arrays are: the document says so, in words a person
+    cannot misread."""
+    description = document()["components"]["schemas"]["Reject"]["properties"]["item_index"]["description"]
+    assert "from 0" in description and "first item is 0" in description
 
 
 def test_unknown_route_is_json_404(http_client):

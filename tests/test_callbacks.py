@@ -167,6 +167,20 @@ def test_body_over_the_limit_is_413_and_kept_as_too_large(start_app):
     assert entry["body"] is None and entry["size"] > 1024
 
 
+TOO_LARGE = "the body is larger than the limit of 1024 bytes; raise it with --max-body-bytes or DELIVRD_MAX_BODY_BYTES"
+
+
+def test_a_413_names_the_limit_and_the_setting_that_raises_it(start_http_app):
+    """A person who meets the limit learns what it is and how it is set, on every route that has it."""
+    client = start_http_app(max_body_bytes=1024).client
+    for path in ("/sms/callback", "/sms/reply"):
+        answer = push(client, batch(0, 50), path=path)
+        assert (answer.status_code, answer.json()) == (413, {"result": 1003, "errmsg": TOO_LARGE}), path
+    answer = client.post("/v1/messages", content=b"[" + b" " * 2000 + b"]")
+    assert answer.status_code == 413
+    assert answer.json()["errmsg"] == TOO_LARGE + "; post fewer SendSms calls at once or use `delivrd import sends`"
+
+
 def test_chunked_body_over_the_limit_is_413(start_app):
     """No declared length: the limit is counted as the chunks arrive (one ASGI message each)."""
     client = start_app(max_body_bytes=1000).client
@@ -179,11 +193,20 @@ def test_chunked_body_over_the_limit_is_413(start_app):
     assert answer.status_code == 413 and answer.json()["result"] == 1003
 
 
+NO_TOKEN = "no ?token= given: this callback URL needs the token delivrd runs with (--callback-token)"
+WRONG_TOKEN = "the ?token= given is not the one configured (--callback-token)"
+
+
 def test_callback_token(start_app):
     client = start_app(callback_token="s3cret-token").client
-    for params in ({}, {"token": "wrong"}, {"token": "s3cret-tokenX"}):
+    for params, errmsg in (
+        ({}, NO_TOKEN),
+        ({"token": ""}, NO_TOKEN),
+        ({"token": "wrong"}, WRONG_TOKEN),
+        ({"token": "s3cret-tokenX"}, WRONG_TOKEN),
+    ):
         answer = push(client, [report(1)], params=params)
-        assert answer.status_code == 401 and answer.json()["result"] == 1004
+        assert (answer.status_code, answer.json()) == (401, {"result": 1004, "errmsg": errmsg}), params
     assert push(client, [report(1)], params={"token": "s3cret-token"}).json() == ACK
     assert len(all_reports(client)) == 1
     assert client.get("/v1/inbox", params={"outcome": "unauthorized"}).json()["items"][0]["body"] is None

@@ -203,7 +203,10 @@ def test_a_body_slower_than_the_timeout_is_answered_408_and_kept(start_server):
     sock.close()
     assert time.monotonic() - started < 5
     status, _, rest = answer.partition(b"\r\n")
-    assert b" 408 " in status and json.loads(rest.partition(b"\r\n\r\n")[2])["result"] == results.BODY_TIMEOUT
+    assert b" 408 " in status and json.loads(rest.partition(b"\r\n\r\n")[2]) == {
+        "result": results.BODY_TIMEOUT,
+        "errmsg": "the body did not arrive within 1s; raise the limit with --body-timeout or DELIVRD_BODY_TIMEOUT",
+    }
     with httpx.Client(base_url=server.url) as client:
         (entry,) = wait_for_inbox(client, 1)
         assert entry["outcome"] == "incomplete" and entry["status"] == 408

@@ -9,11 +9,20 @@ import msgspec
 from delivrd import __version__
 from delivrd.dashboard.activity import Activity
 from delivrd.domain import results, storable
-from delivrd.domain.push import OUTCOMES
+from delivrd.domain.push import OUTCOMES, ROUTES
 from delivrd.providers.tencent.receipts import Catalogue, ReceiptCode
 from delivrd.providers.tencent.shapes import TencentReply, TencentReport
 from delivrd.query import stats
-from delivrd.query.http import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, MIN_LIMIT, TEXT_PATTERN, Health
+from delivrd.query.http import (
+    CURSOR_PATTERN,
+    DEFAULT_LIMIT,
+    MAX_CURSOR,
+    MAX_LIMIT,
+    MIN_LIMIT,
+    REPORT_STATUSES,
+    TEXT_PATTERN,
+    Health,
+)
 from delivrd.query.insight import PhoneTimeline, Registered
 from delivrd.query.messages import MessageView, SendSmsCall
 from delivrd.query.models import InboxEntry, Reject, Reply, Report
@@ -60,6 +69,14 @@ TEXT = {"type": "string", "pattern": TEXT_PATTERN}
 def _param(name: str, description: str, schema: dict[str, Any] = TEXT) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
+
+def _choice(name: str, description: str, choices: tuple[str, ...]) -> dict[str, Any]:
+    """An enumerated parameter (`Params.choice`): exactly one of `choices`, anything else a 400 that lists them."""
+    return _param(name, description, {"type": "string", "enum": list(choices)})
+
+
+#: the callback route a push arrived on (`/sms/callback`: callback, `/sms/reply`: reply)
+ROUTE = _choice("route", "the callback route: callback for /sms/callback, reply for /sms/reply", ROUTES)
 
 #: the times `since` and `until` may name (`api.parse_time` checks them against the same limits)
 _SPAN = f"from {storable.moment(storable.FIRST_MICRO).date()} to {storable.moment(storable.LAST_MICRO).date()} UTC"
@@ -176,7 +193,7 @@ def insight_paths() -> dict[str, Any]:
             "Totals, success rate and latency of the messages in a range, grouped",
             _ref("Stats"),
             *window,
-            _param("by", "group by", {"type": "string", "enum": list(stats.GROUPS)}),
+            _choice("by", "group by", stats.GROUPS),
         ),
         "/v1/receipt-codes": _get(
             "The receipt code catalogue, or what one code means",
@@ -225,18 +242,18 @@ def document() -> dict[str, Any]:
                 _param("sid", "Tencent's sid (SerialNo)"),
                 _param("mobile", "national number as received"),
                 _param("nationcode", "country calling code, e.g. 86"),
-                _param("report_status", "SUCCESS or FAIL"),
+                _choice("report_status", "as Tencent sends it, exactly", REPORT_STATUSES),
                 _param("errmsg", "receipt status code, e.g. DELIVRD"),
             ),
-            "/v1/rejects": _listing(
-                "Quarantined items and bodies, with the reason", "Reject", _param("route", "callback or reply")
-            ),
+            "/v1/rejects": _listing("Quarantined items and bodies, with the reason", "Reject", ROUTE),
             "/v1/replies": _listing("Stored reply (MO) messages", "Reply", _param("mobile", "the replying number")),
             "/v1/inbox": _listing(
                 "Every request body that reached a callback route, as received",
                 "InboxEntry",
-                _param("route", "callback or reply"),
-                _param("outcome", "; ".join(f"{name}: {meaning}" for name, meaning in OUTCOMES.items())),
+                ROUTE,
+                _choice(
+                    "outcome", "; ".join(f"{name}: {meaning}" for name, meaning in OUTCOMES.items()), tuple(OUTCOMES)
+                ),
             ),
             "/v1/activity": _get(
                 "The last callback received, and counts since the database was created", _ref("Activity")

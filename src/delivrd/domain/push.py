@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from delivrd.domain import results
 from delivrd.providers.base import BodyError, Decoded, Quarantined, preview
 
-#: Routes a push can arrive on; the same names are stored in the inbox.
+#: Routes a push can arrive on; the same names are stored in the inbox and rejects, and filter them.
 CALLBACK = "callback"
 REPLY = "reply"
+ROUTES = (CALLBACK, REPLY)
 
 STORED = "stored"
 PARTIAL = "partial"

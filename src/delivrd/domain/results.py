@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import msgspec
 
+from delivrd.config import flag, variable
+
 OK = 0
 NOT_JSON = 1001
 BAD_SHAPE = 1002
@@ -64,3 +66,13 @@ def error_body(code: int, message: str) -> bytes:
 
 def status_of(code: int) -> int:
     return TABLE[code][0]
+
+
+def setting(name: str) -> str:
+    """How a person changes the setting `name`, for a message that meets its limit: its flag or its variable."""
+    return f"{flag(name)} or {variable(name)}"
+
+
+def too_large(limit: int) -> str:
+    """The errmsg of a 413 (TOO_LARGE), on every route with a body limit: the limit, and how to raise it."""
+    return f"the body is larger than the limit of {limit} bytes; raise it with {setting('max_body_bytes')}"

@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from delivrd.domain import iso_time, results
+from delivrd.domain import iso_time, message_state, results
+from delivrd.domain.push import OUTCOMES, ROUTES
 from delivrd.query import models
 from delivrd.store import Reader, ReportQuery, Store, StoreError
 from delivrd.store.base import ListQuery
@@ -40,6 +41,8 @@ CURSOR_PATTERN = whole_number_pattern(MAX_CURSOR)
 #: what a text parameter may hold: anything but NUL, which no store can hold as text
 TEXT_PATTERN = "^[^\\u0000]*$"
 _TEXT = re.compile(TEXT_PATTERN)
+#: the report_status values a report is stored with (the decoder quarantines any other), matched exactly
+REPORT_STATUSES = (message_state.SUCCESS, message_state.FAIL)
 
 
 class Health(msgspec.Struct, omit_defaults=True):
@@ -82,8 +85,8 @@ class Params:
 
     Every client mistake is a BadParameter here (400, result 1007), on both backends alike: an unknown name,
     a NUL character (no store can hold it as text, and PostgreSQL would fail the query), a malformed or
-    out-of-range number or time (given empty too), `since` not before `until`. An empty text filter filters
-    nothing.
+    out-of-range number or time (given empty too), `since` not before `until`, a value an enumerated parameter
+    does not list (given empty too: it would match nothing). An empty text filter filters nothing.
     """
 
     def __init__(self, request: Request, *allowed: str, paged: bool = True, window: bool = True) -> None:
@@ -109,6 +112,7 @@ class Params:
         return self.values.get(name) or None
 
     def choice(self, name: str, choices: tuple[str, ...]) -> str | None:
+        """An enumerated parameter: one of `choices` exactly, as stored (the OpenAPI document lists them too)."""
         value = self.values.get(name)
         if value is not None and value not in choices:
             raise BadParameter(f"{name} must be one of {', '.join(choices)}; got {value!r}")
@@ -154,17 +158,31 @@ def json_errors(answer: Answer) -> Answer:
 
 def endpoint(handler: Handler, api_key: str | None) -> Answer:
     """Wrap a handler: check the API key, turn its result into JSON and its failures into JSON errors."""
-    expected = f"Bearer {api_key}".encode() if api_key else None
+    expected = api_key.encode() if api_key else None
 
     @json_errors
     async def run(request: Request) -> Response:
         if expected is not None:
-            given = request.headers.get("authorization", "").encode("latin-1", "replace")
-            if not hmac.compare_digest(given, expected):
-                return error_response(results.BAD_API_KEY, "send the API key as 'Authorization: Bearer <key>'")
+            refused = _key_refused(request.headers.get("authorization"), expected)
+            if refused is not None:
+                return error_response(results.BAD_API_KEY, refused)
         return json_response(await handler(request, request.app.state.store))
 
     return run
+
+
+def _key_refused(header: str | None, expected: bytes) -> str | None:
+    """Why `header` does not carry the API key, or None when it does: a missing key and a wrong one read
+    differently, so a caller knows whether to send the header or to check the key (compared in constant time)."""
+    scheme, _, given = (header or "").partition(" ")
+    if header and scheme != "Bearer":
+        named = f"; got a {scheme} one" if given else ""
+        return f"the Authorization header must be 'Bearer <key>'{named}"
+    if not given:
+        return "no API key given: send 'Authorization: Bearer <key>' with the key delivrd runs with (--api-key)"
+    if not hmac.compare_digest(given.encode("latin-1", "replace"), expected):
+        return "the API key given is not the one configured (--api-key)"
+    return None
 
 
 async def list_reports(request: Request, store: Reader) -> Any:
@@ -173,7 +191,7 @@ async def list_reports(request: Request, store: Reader) -> Any:
         sid=p.text("sid"),
         mobile=p.text("mobile"),
         nationcode=p.text("nationcode"),
-        report_status=p.text("report_status"),
+        report_status=p.choice("report_status", REPORT_STATUSES),
         errmsg=p.text("errmsg"),
         since=p.since,
         until=p.until,
@@ -185,7 +203,7 @@ async def list_reports(request: Request, store: Reader) -> Any:
 
 async def list_rejects(request: Request, store: Reader) -> Any:
     p = Params(request, "route")
-    return models.page(await store.rejects(p.list_query(route=p.text("route"))), models.reject)
+    return models.page(await store.rejects(p.list_query(route=p.choice("route", ROUTES))), models.reject)
 
 
 async def list_replies(request: Request, store: Reader) -> Any:
@@ -195,7 +213,7 @@ async def list_replies(request: Request, store: Reader) -> Any:
 
 async def list_inbox(request: Request, store: Reader) -> Any:
     p = Params(request, "route", "outcome")
-    query = p.list_query(route=p.text("route"), outcome=p.text("outcome"))
+    query = p.list_query(route=p.choice("route", ROUTES), outcome=p.choice("outcome", tuple(OUTCOMES)))
     return models.page(await store.inbox(query), models.inbox_entry)
 
 

@@ -71,8 +71,7 @@ async def _body(request: Request, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise TooLarge(
-                f"body is larger than {limit} bytes (--max-body-bytes); post fewer SendSms calls at once"
-                " or use `delivrd import sends`"
+                results.too_large(limit) + "; post fewer SendSms calls at once or use `delivrd import sends`"
             )
         chunks.append(chunk)
     return b"".join(chunks)

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import msgspec
 
 from delivrd.domain import storable
 from delivrd.domain.clock import UTC8
+from delivrd.domain.push import OUTCOMES, ROUTES
 from delivrd.store import base as stored
 
 Row = TypeVar("Row")
+
+#: what a `route` field holds
+ROUTE = "the callback route the body reached: " + " or ".join(ROUTES)
 
 
 def iso_utc(micros: int) -> str:
@@ -76,8 +80,14 @@ class Reject(msgspec.Struct, kw_only=True):
 
     id: int
     inbox_id: int
-    route: str
-    item_index: int | None
+    route: Annotated[str, msgspec.Meta(description=ROUTE)]
+    item_index: Annotated[
+        Annotated[int, msgspec.Meta(ge=0)] | None,
+        msgspec.Meta(
+            description="the item's place in the body, counted from 0 as in a JSON array: the first item is 0,"
+            " the second 1; null for the body as a whole, or for the row that counts the items not listed",
+        ),
+    ]
     reason: str
     raw: str | None
     received_at: str
@@ -87,10 +97,10 @@ class InboxEntry(msgspec.Struct, kw_only=True):
     """One request body that reached a callback route, and what came of it."""
 
     id: int
-    route: str
+    route: Annotated[str, msgspec.Meta(description=ROUTE)]
     peer: str | None
     status: int
-    outcome: str
+    outcome: Annotated[str, msgspec.Meta(description="what came of the body: " + ", ".join(OUTCOMES))]
     items: int
     rejected: int
     size: int

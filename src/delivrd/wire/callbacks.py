@@ -55,6 +55,17 @@ async def _refuse(send: Send, code: int, message: str) -> None:
     await _answer(send, results.status_of(code), results.error_body(code, message))
 
 
+def _token_refused(scope: Scope, token: bytes) -> str | None:
+    """Why the request does not carry the callback token, or None when it does: a missing token and a wrong one
+    read differently, so whoever set up the URL knows which to fix (compared in constant time)."""
+    given = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
+    if not given:
+        return "no ?token= given: this callback URL needs the token delivrd runs with (--callback-token)"
+    if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token):
+        return "the ?token= given is not the one configured (--callback-token)"
+    return None
+
+
 class Deadlines:
     """The bodies being read and since when; one task cancels the reads that pass the timeout.
 
@@ -144,21 +155,25 @@ class CallbackRoute:
         received_at = clock.now_micros()
         client = scope.get("client")
         peer = client[0] if client else None
-        if self.token is not None and not self._token_ok(scope):
+        unauthorized = None if self.token is None else _token_refused(scope, self.token)
+        if unauthorized is not None:
             push = Push.unauthorized(self.route, received_at, peer)
             await self._record(push)
-            return await _refuse(send, results.BAD_TOKEN, "missing or wrong ?token= for this callback URL")
+            return await _refuse(send, results.BAD_TOKEN, unauthorized)
         body, ended = await self._read_body(scope, receive)
         if body is None:
             push = Push.too_large(self.route, received_at, peer, self._declared_length(scope))
             await self._record(push)
-            message = f"body is larger than the limit of {self.max_body_bytes} bytes (--max-body-bytes)"
+            message = results.too_large(self.max_body_bytes)
             return await _answer(send, 413, results.error_body(results.TOO_LARGE, message), _CLOSE)
         if ended != "complete":  # what arrived is kept, as received, but it is not the push that was sent
             push = Push.incomplete(self.route, received_at, peer, body)
             await self._record(push)
             if ended == "timeout":  # the rest of the body may still come: this connection can carry nothing more
-                message = f"the body did not arrive within {self.body_timeout:g}s (--body-timeout)"
+                message = (
+                    f"the body did not arrive within {self.body_timeout:g}s;"
+                    f" raise the limit with {results.setting('body_timeout')}"
+                )
                 await _answer(send, 408, results.error_body(results.BODY_TIMEOUT, message), _CLOSE)
             return None  # a client that went away gets no answer
         push = self._parse(body, received_at, peer)
@@ -171,10 +186,6 @@ class CallbackRoute:
             await send(_ACK_BODY)
         else:
             await _refuse(send, push.result, push.rejects[0].reason)
-
-    def _token_ok(self, scope: Scope) -> bool:
-        given = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
-        return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self.token)
 
     @staticmethod
     def _declared_length(scope: Scope) -> int | None:
