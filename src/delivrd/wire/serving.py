@@ -167,8 +167,13 @@ class BoundedProtocol(HttpToolsProtocol):
 
     def _too_large(self) -> tuple[int, str]:
         if self.headers is not None and len(self.headers) > self.max_headers:
-            return results.HEADERS_TOO_LARGE, f"the request has more than {self.max_headers} headers"
-        return results.HEADERS_TOO_LARGE, f"the request line and headers exceed {self.max_header_bytes} bytes"
+            return results.HEADERS_TOO_LARGE, (
+                f"the request has more than {self.max_headers} headers; raise it with {results.setting('max_headers')}"
+            )
+        return results.HEADERS_TOO_LARGE, (
+            f"the request line and headers exceed {self.max_header_bytes} bytes;"
+            f" raise it with {results.setting('max_header_bytes')}"
+        )
 
     def on_headers_complete(self) -> None:
         self.in_head = False
