@@ -60,7 +60,9 @@ class Delivrd:
         self.web = Starlette(
             routes=[
                 *api.routes(settings.api_key),
-                *insight_api.routes(settings.api_key, settings.no_receipt_after, settings.max_body_bytes),
+                *insight_api.routes(
+                    settings.api_key, settings.no_receipt_after, settings.max_body_bytes, settings.default_country
+                ),
                 *dashboard.routes(settings.api_key),
                 Route("/openapi.json", lambda request: Response(spec, media_type="application/json")),
             ],
