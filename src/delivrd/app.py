@@ -60,8 +60,10 @@ class Delivrd:
         self.web = Starlette(
             routes=[
                 *api.routes(settings.api_key),
-                *insight_api.routes(settings.api_key, settings.no_receipt_after, settings.max_body_bytes),
-                *dashboard.routes(settings.api_key),
+                *insight_api.routes(
+                    settings.api_key, settings.no_receipt_after, settings.max_body_bytes, settings.default_country
+                ),
+                *dashboard.routes(settings.api_key, settings.no_receipt_after),
                 Route("/openapi.json", lambda request: Response(spec, media_type="application/json")),
             ],
             exception_handlers={HTTPException: _http_error},

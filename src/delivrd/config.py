@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from delivrd.domain import phones
 from delivrd.option_types import byte_size, duration, port_number, positive, postgres_url
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -87,6 +88,11 @@ class Settings:
         duration,
         "a send with no receipt this long after it was sent counts as no_receipt rather than"
         " pending; accepts 90m, 72h, 3d",
+    )
+    default_country: str = _setting(
+        "86",
+        phones.calling_code,
+        "country calling code of a phone number searched without +: 13800138000 is read as +86 13800138000",
     )
     migrate: bool = _setting(
         None,

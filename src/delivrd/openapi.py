@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from delivrd import __version__
+from delivrd.dashboard import activity
 from delivrd.dashboard.activity import Activity
 from delivrd.domain import results, storable
 from delivrd.domain.push import OUTCOMES, ROUTES
@@ -256,7 +257,16 @@ def document() -> dict[str, Any]:
                 ),
             ),
             "/v1/activity": _get(
-                "The last callback received, and counts since the database was created", _ref("Activity")
+                "The last callback received, and counts since the database was created; with since, the messages"
+                " of since to until (at most 6 hours) minute by minute",
+                _ref("Activity"),
+                _param(
+                    "since",
+                    f"count the messages from this ISO 8601 time (no offset: UTC) minute by minute, in minutes;"
+                    f" {_SPAN}, at most {activity.MAX_MINUTES} minutes before until",
+                    _TIME,
+                ),
+                _param("until", "the end of the minutes counted (exclusive; default now); needs since", _TIME),
             ),
             **insight_paths(),
             "/healthz": {

@@ -91,11 +91,14 @@ class Watched:
 
 @pytest.fixture
 def open_page(browser):
-    """open_page(viewport=DESKTOP, color_scheme="light", locale="en-US") -> Watched (clock in UTC), checked at teardown."""
+    """open_page(viewport=DESKTOP, color_scheme="light", locale="en-US", timezone_id="UTC") -> Watched, checked at
+    teardown."""
     opened: list[Watched] = []
 
-    def open_(viewport=DESKTOP, color_scheme="light", locale="en-US") -> Watched:
-        context = browser.new_context(viewport=viewport, color_scheme=color_scheme, locale=locale, timezone_id="UTC")
+    def open_(viewport=DESKTOP, color_scheme="light", locale="en-US", timezone_id="UTC") -> Watched:
+        context = browser.new_context(
+            viewport=viewport, color_scheme=color_scheme, locale=locale, timezone_id=timezone_id, accept_downloads=True
+        )
         watched = Watched(context)
         opened.append(watched)
         return watched

@@ -3,11 +3,15 @@ looked at in headless Chromium. Every expected figure is computed here from the 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import httpx
 import pytest
@@ -339,3 +343,115 @@ def test_api_key_login(start_server, open_page):
     page.click("#signout")
     expect(page.locator("#api-key")).to_be_visible()
     watched.forgive(r"status of 401")  # the answers that made the page ask for the key
+
+
+@pytest.mark.parametrize(
+    ("chosen", "bucket", "zone"),
+    [
+        ("1h", "minute", "UTC"),
+        ("24h", "hour", "UTC"),
+        ("7d", "hour", "UTC"),
+        ("1h", "minute", "Asia/Kolkata"),  # half-hour offset: ticks still on the reader's whole minutes
+        ("24h", "hour", "Asia/Shanghai"),
+        ("7d", "hour", "America/New_York"),
+    ],
+)
+def test_axis_ticks_are_unique_for_every_range(fed, open_page, chosen, bucket, zone):
+    """Every x-axis label names a distinct moment (issue 18: "11/18 11/18 11/19 …", "8 PM" six times), and the
+    last hour is drawn minute by minute."""
+    from playwright.sync_api import expect
+
+    server, _, _ = fed
+    for viewport in (DESKTOP, PHONE):
+        watched = open_page(viewport=viewport, timezone_id=zone)
+        page = watched.page
+        page.goto(server.url + f"/#/?range={chosen}")
+        chart = figure(page, "chart")
+        expect(chart).to_have_attribute("data-bucket", bucket, timeout=EXPECT_TIMEOUT)
+        expect(chart).to_have_attribute("data-ticks", re.compile(r"^\[.+\]$"), timeout=EXPECT_TIMEOUT)
+        labels = json.loads(chart.get_attribute("data-ticks"))
+        assert len(labels) >= (4 if viewport is DESKTOP else 2), labels
+        assert len(set(labels)) == len(labels), labels
+        if chosen == "1h":
+            assert all(re.fullmatch(r"(\d+/\d+\n)?\d+(:\d\d)?\s[AP]M", label) for label in labels), labels
+        if chosen == "7d":  # one label a day, each a date
+            assert all(re.fullmatch(r"\d+/\d+", label) for label in labels), labels
+        if zone == "UTC":
+            watched.screenshot(f"overview-{chosen}-{'phone' if viewport is PHONE else 'desktop'}")
+
+
+def test_search_without_a_country_code_finds_the_86_message(fed, open_page):
+    """`13800000006` typed as a Chinese user would: read with --default-country (86), not as a +1 number."""
+    from playwright.sync_api import expect
+
+    server, messages, _ = fed
+    failed = next(m for m in messages if m.registered and m.nationcode == "86" and m.errmsg == "MK:0001")
+    watched = open_page()
+    page = watched.page
+    page.goto(server.url + "/#/search")
+    for typed in (failed.mobile, f"{failed.mobile[:3]} {failed.mobile[3:7]} {failed.mobile[7:]}"):
+        page.fill("#q", typed)
+        page.keyboard.press("Enter")
+        timeline = figure(page, "phone")
+        expect(timeline).to_contain_text(failed.sid, timeout=EXPECT_TIMEOUT)
+        expect(timeline.locator("h2")).to_contain_text(failed.phone)
+    page.fill("#q", "abc")  # not a number and no sid: said so, naming what was typed
+    page.keyboard.press("Enter")
+    expect(figure(page, "not-found")).to_contain_text("abc", timeout=EXPECT_TIMEOUT)
+    watched.forgive(r"status of 404")
+
+
+def test_the_overview_updates_while_open(start_server, open_page):
+    """A callback arriving while the page is open shows within a few seconds, without a reload, and the
+    "N seconds ago" of the last callback keeps counting."""
+    from playwright.sync_api import expect
+
+    server = start_server()
+    watched = open_page()
+    page = watched.page
+    page.goto(server.url + "/#/?range=1h")
+    expect(figure(page, "total")).to_have_text("0", timeout=EXPECT_TIMEOUT)
+    page.evaluate("window.stillTheSamePage = true")
+    item = {"sid": "2019:live0001", "mobile": "13800138000", "nationcode": "86", "report_status": "SUCCESS"}
+    item |= {"errmsg": "DELIVRD", "description": "ok", "user_receive_time": datetime.now(UTC8).strftime("%F %T")}
+    assert httpx.post(server.url + "/sms/callback", json=[item], timeout=10).json() == ACK
+    expect(figure(page, "total")).to_have_text("1", timeout=30_000)  # polled: generous for a busy machine
+    expect(figure(page, "delivered")).to_have_text("1")
+    expect(page.locator(".u-wrap canvas")).to_have_count(1)  # the chart is there, drawn once
+    expect(figure(page, "chart")).to_have_attribute("data-points", "1", timeout=30_000)
+    shown = figure(page, "last-callback").inner_text()
+    expect(figure(page, "last-callback")).not_to_have_text(shown, timeout=30_000)  # the seconds count on
+    assert page.evaluate("window.stillTheSamePage") is True  # updated in place, never reloaded
+
+
+def test_csv_download_holds_each_tables_rows(fed, open_page):
+    """Each table has a CSV download of the rows it shows, under its column names."""
+    from playwright.sync_api import expect
+
+    server, _, _ = fed
+    watched = open_page()
+    page = watched.page
+    page.goto(server.url + "/")
+    expect(figure(page, "countries")).to_be_visible(timeout=EXPECT_TIMEOUT)
+    for name in ("categories", "codes", "countries"):
+        check_csv(page, name)
+    page.goto(server.url + "/#/rejects")
+    expect(figure(page, "reject")).to_have_count(1, timeout=EXPECT_TIMEOUT)
+    check_csv(page, "rejects")
+
+
+def check_csv(page, name: str) -> None:
+    table = figure(page, name)
+    with page.expect_download() as download:
+        figure(page, f"{name}-csv").click()
+    assert download.value.suggested_filename.startswith(
+        f"delivrd-{name}"
+    ) and download.value.suggested_filename.endswith(".csv")
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    header = [cell.strip() for cell in table.locator("thead th").all_inner_texts()]
+    assert rows[0] == header
+    shown = [[cell.strip() for cell in row.locator("td").all_inner_texts()] for row in table.locator("tbody tr").all()]
+    assert len(rows) - 1 == len(shown) > 0
+    for got, want in zip(rows[1:], shown, strict=True):
+        assert [g.lstrip("'").replace(",", "") for g in got] == [w.replace(",", "") for w in want], (got, want)

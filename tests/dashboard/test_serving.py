@@ -2,6 +2,9 @@
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from tests.factories import batch, body, report
 
@@ -78,3 +81,63 @@ def test_every_label_is_in_english_and_chinese(http_client):
     assert set(labels["en"]) == set(labels["zh"])
     used = set(re.findall(r'\bt\("([a-z_]+\.[a-z_0-9]+)"', http_client.get("/assets/app.js").text))
     assert used and used <= set(labels["en"]), used - set(labels["en"])
+
+
+def _sent(client, sid: str, phone: str, sent_at: datetime) -> None:
+    call = {"SentAt": sent_at.isoformat(), "SendStatusSet": [{"SerialNo": sid, "PhoneNumber": phone, "Code": "Ok"}]}
+    assert client.post("/v1/messages", json=call).status_code == 200
+
+
+def test_activity_counts_messages_minute_by_minute(client):
+    """`since` (and `until`) ask for the messages of a range, minute by minute: the last hour's chart."""
+    now = datetime.now(UTC).replace(second=30, microsecond=0)
+    minute = timedelta(minutes=1)
+    # two sends 10 minutes ago (one delivered, one failed), one 3 minutes ago (pending), one before the range
+    _sent(client, "2019:m1", "+8613800000001", now - 10 * minute)
+    _sent(client, "2019:m2", "+8613800000002", now - 10 * minute + timedelta(seconds=20))
+    _sent(client, "2019:m3", "+8613800000003", now - 3 * minute)
+    _sent(client, "2019:m4", "+8613800000004", now - 90 * minute)
+    receipts = [
+        report(0, sid="2019:m1", mobile="13800000001"),
+        report(0, sid="2019:m2", mobile="13800000002", report_status="FAIL", errmsg="MK:0001"),
+    ]
+    assert client.post("/sms/callback", content=body(receipts)).json() == ACK
+    since = now - 60 * minute
+    data = client.get("/v1/activity", params={"since": since.isoformat()}).json()
+    assert data["inbox"] == 1  # the rest of the answer as without a range
+    ten, three = (iso_minute(now - n * minute) for n in (10, 3))
+    assert [(m["key"], m["total"], m["delivered"], m["failed"], m["pending"]) for m in data["minutes"]] == [
+        (ten, 2, 1, 1, 0),
+        (three, 1, 0, 0, 1),
+    ]
+    assert data["minutes"][0]["success_rate"] == 0.5 and data["minutes"][1]["success_rate"] is None
+    # until bounds it too; a range without messages has no minutes
+    early = client.get("/v1/activity", params={"since": since.isoformat(), "until": (now - 5 * minute).isoformat()})
+    assert [m["key"] for m in early.json()["minutes"]] == [ten]
+    empty = client.get(
+        "/v1/activity", params={"since": (now + minute).isoformat(), "until": (now + 2 * minute).isoformat()}
+    )
+    assert empty.json()["minutes"] == []
+    assert "minutes" not in client.get("/v1/activity").json()  # not asked for: the answer is as it was
+
+
+def iso_minute(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:00Z")
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"until": "2026-11-25T12:00:00Z"}, "until needs since"),
+        ({"since": "2026-11-25T00:00:00Z", "until": "2026-11-25T06:00:01Z"}, "at most 360 minutes"),
+        ({"since": "2026-01-01"}, "at most 360 minutes"),  # until defaults to now
+        ({"since": "2026-11-25T12:00:00Z", "until": "2026-11-25T11:00:00Z"}, "since must be before until"),
+        ({"since": "an hour ago"}, "since must be an ISO 8601"),
+        ({"by": "minute"}, "unknown query parameter(s): by; this route takes since, until"),
+    ],
+)
+def test_activity_checks_its_range(http_client, params, fragment):
+    answer = http_client.get("/v1/activity", params=params)
+    assert answer.status_code == 400
+    assert answer.json()["result"] == 1007
+    assert fragment in answer.json()["errmsg"]

@@ -43,9 +43,9 @@ async def asset(request: Request) -> Response:
     return FileResponse(path, headers=HEADERS)
 
 
-def routes(api_key: str | None) -> list[Route]:
+def routes(api_key: str | None, no_receipt_after: int) -> list[Route]:
     return [
         Route("/", page, methods=["GET", "HEAD"]),
         Route("/assets/{name:path}", asset, methods=["GET", "HEAD"]),
-        *activity.routes(api_key),
+        *activity.routes(api_key, no_receipt_after),
     ]

@@ -12,7 +12,7 @@ from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.routing import Route
 
-from delivrd.domain import clock, message_state, results
+from delivrd.domain import clock, message_state, phones, results
 from delivrd.providers.tencent import receipts
 from delivrd.query import messages, stats
 from delivrd.query.http import ApiError, BadParameter, Params, endpoint
@@ -77,7 +77,7 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int) -> list[Route]:
+def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int, default_country: str) -> list[Route]:
     def pending_after() -> int:
         return message_state.pending_after(_now(), no_receipt_after)
 
@@ -122,13 +122,11 @@ def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int) -> l
 
     async def one_phone(request: Request, store: Reader) -> Any:
         p = Params(request, paged=False)
-        phone = request.path_params["phone"].strip()
-        if not phone.startswith("+"):
-            phone = "+" + phone  # a '+' in a query-less URL is easy to lose; digits alone mean E.164 too
         try:
-            nationcode, mobile = messages.split_phone(phone)
-        except messages.SendError as exc:
-            raise BadParameter(str(exc).replace("PhoneNumber", "the phone in the path")) from None
+            nationcode, mobile = phones.read(request.path_params["phone"], default_country)
+        except ValueError as exc:
+            raise BadParameter(f"the phone in the path {exc}") from None
+        phone = f"+{nationcode}{mobile}"
         since, until = p.since, p.until
         sends = await store.sends(SendQuery(nationcode=nationcode, mobile=mobile, limit=MAX_ITEMS))
         page = await store.reports(

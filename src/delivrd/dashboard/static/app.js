@@ -12,6 +12,9 @@
   let lang = stored && Object.hasOwn(I18N, stored) ? stored : /^zh\b/i.test(navigator.language || "") ? "zh" : "en";
   let renderSeq = 0;               // a newer render makes an older one's late answers moot
   let chart = null;
+  let polling = null;              // the timer of the shown page's refresh
+  const POLL_MS = 3000;            // how often an open page asks whether anything arrived
+  const FULL_MS = 30000;           // and reloads its figures anyway (the window moves, pending turns no_receipt)
 
   // ---------- small helpers ----------
 
@@ -171,30 +174,57 @@
     main.replaceChildren(h("p", { class: "error", role: "alert" }, message));
   }
 
+  /** Show the page the address names. A page answers { view, refresh }: refresh, when given, updates the view
+      in place while it is shown (polled every POLL_MS while the tab is visible; never two at once). */
   async function render() {
     const seq = ++renderSeq;
+    const current = () => seq === renderSeq;
     const main = document.getElementById("main");
     const { page, params } = route();
     for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.dataset.page === page);
     applyLanguage();
+    clearTimeout(polling);
     if (chart) { chart.destroy(); chart = null; }
     const pages = { overview, search, rejects };
     try {
-      const view = await (own(pages, page) || overview)(params, () => seq === renderSeq);
-      if (seq === renderSeq && view) main.replaceChildren(view);
+      const shown = await (own(pages, page) || overview)(params, current);
+      if (!current() || !shown) return;
+      main.replaceChildren(shown.view);
+      if (shown.refresh) poll(shown.refresh, current);
     } catch (err) {
-      if (seq !== renderSeq) return;
+      if (!current()) return;
       if (err instanceof AuthNeeded) showLogin(main, Boolean(sessionStorage.getItem(KEY)));
       else showError(main, err);
     }
     applyLanguage();
   }
 
+  function poll(refresh, current) {
+    const again = () => { if (current()) polling = setTimeout(tick, POLL_MS); };
+    async function tick() {
+      if (!current()) return;
+      if (document.hidden) { again(); return; }  // a hidden tab asks nothing; it refreshes when shown again
+      try {
+        await refresh();
+      } catch (err) {
+        if (err instanceof AuthNeeded && current()) { render(); return; }  // the key changed: ask for it
+        // anything else (delivrd restarting, the network): keep what is shown and try again
+      }
+      again();
+    }
+    again();
+  }
+
   // ---------- overview ----------
 
   const RANGES = { "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3 };
 
-  /** The chosen range as ISO times, and the bucket that gives a readable chart for it. */
+  /** Seconds per bucket of the chart. */
+  const STEP = { minute: 60, hour: 3600, day: 86400 };
+
+  /** The chosen range as ISO times, and the bucket that gives a readable chart for it: minutes up to 3 hours
+      (from v1/activity, which counts them), hours up to 8 days, days beyond (from v1/stats). A named range
+      ends now, so each call moves it on. */
   function chosenRange(params) {
     const now = Date.now();
     let since, until, range = params.get("range") || "24h";
@@ -203,10 +233,12 @@
       since = new Date(params.get("since"));
       until = params.get("until") ? new Date(params.get("until")) : new Date(now);
     } else {
+      if (!own(RANGES, range)) range = "24h";
       until = new Date(now);
-      since = new Date(now - (own(RANGES, range) || RANGES["24h"]));
+      since = new Date(now - RANGES[range]);
     }
-    const by = until - since <= 2 * 86400e3 ? "hour" : "day";
+    const span = until - since;
+    const by = span <= 3 * 3600e3 ? "minute" : span <= 8 * 86400e3 ? "hour" : "day";
     return { range, since: since.toISOString(), until: until.toISOString(), by };
   }
 
@@ -240,7 +272,7 @@
   function card(testid, label, value, extra) {
     return h("div", { class: "card panel " + ((extra && extra.wide) ? "wide" : "") },
       h("div", { class: "label" }, label),
-      h("div", { class: "value " + ((extra && extra.tone) || ""), "data-testid": testid }, value),
+      h("div", { class: "value " + ((extra && extra.tone) || ""), "data-testid": testid, "data-ago": extra && extra.ago }, value),
       extra && extra.note ? h("div", { class: "note" }, extra.note) : null);
   }
 
@@ -260,11 +292,44 @@
     return rtf.format(-Math.round(seconds / 86400), "day");
   }
 
-  function table(columns, rows, testid, wide) {
+  /** A table of `rows`, and a button that downloads the same rows as CSV. A column: { label (an i18n key),
+      cell(row) → text or node, num (right-aligned), csv(row) → the plain value when the cell formats it }. */
+  function table(columns, rows, testid, wide, csvName) {
     if (!rows.length) return h("p", { class: "muted" }, t("none"));
-    return h("div", { class: "scroll" }, h("table", { "data-testid": testid, class: wide ? "wide" : null },
-      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { class: c.num ? "num" : null }, t(c.label))))),
-      h("tbody", {}, rows.map((row) => h("tr", {}, columns.map((c) => h("td", { class: c.num ? "num" : null }, c.cell(row))))))));
+    return h("div", {},
+      h("div", { class: "scroll" }, h("table", { "data-testid": testid, class: wide ? "wide" : null },
+        h("thead", {}, h("tr", {}, columns.map((c) => h("th", { class: c.num ? "num" : null }, t(c.label))))),
+        h("tbody", {}, rows.map((row) => h("tr", {}, columns.map((c) => h("td", { class: c.num ? "num" : null }, c.cell(row)))))))),
+      csvButton(testid, () => csvRows(columns, rows), csvName || testid));
+  }
+
+  function csvRows(columns, rows) {
+    const text = (value) => (value instanceof Node ? value.textContent : value === null || value === undefined ? "" : String(value));
+    return [columns.map((c) => t(c.label)), ...rows.map((row) => columns.map((c) => text(c.csv ? c.csv(row) : c.cell(row))))];
+  }
+
+  /** One CSV field: quoted when it holds a separator, a quote or a line break; text a spreadsheet would run as a
+      formula (= + - @ first) is kept as text by a leading apostrophe. */
+  function csvField(value) {
+    let text = String(value);
+    if (/^[=+\-@\t\r]/.test(text) && !/^-?\d+(\.\d+)?%?$/.test(text)) text = "'" + text;
+    return /[",\r\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+  }
+
+  function csvButton(testid, rows, name) {
+    return h("div", { class: "csv" }, h("button", {
+      type: "button", "data-testid": testid + "-csv",
+      onclick: () => {
+        // UTF-8 with a byte-order mark, which spreadsheets need to read Chinese labels right
+        const text = "\ufeff" + rows().map((row) => row.map(csvField).join(",")).join("\r\n") + "\r\n";
+        const url = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
+        const link = h("a", { href: url, download: "delivrd-" + name + ".csv", hidden: true });
+        document.body.append(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 60000);
+      },
+    }, t("csv.download")));
   }
 
   // Calling code → ISO region, for a country name in the reader's language (Intl.DisplayNames).
@@ -281,122 +346,231 @@
     return "+" + code + " " + new Intl.DisplayNames([locale()], { type: "region" }).of(region);
   }
 
-  /** An x-axis label in the reader's language: the day for days, the hour (and the day at midnight) for hours. */
-  function tick(seconds, step) {
-    const d = new Date(seconds * 1000);
-    const day = { month: "numeric", day: "numeric" };
-    if (step >= 86400) return d.toLocaleDateString(locale(), day);
-    const hour = d.toLocaleTimeString(locale(), { hour: "numeric" });
-    return d.getHours() === 0 ? d.toLocaleDateString(locale(), day) + "\n" + hour : hour;
+  /** Tick spacings to choose from, in seconds: whole minutes, hours and days of the reader's clock. */
+  const INCREMENTS = [60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 10800, 14400, 21600, 43200, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400];
+
+  /** The x-axis ticks of [min, max] (seconds) for a plot `width` px wide, and their labels, far enough apart to be read,
+      on the reader's whole minutes, hours or midnights; the time alone where it is enough, the date too on the
+      first tick, where the day changes and wherever the time alone would repeat, the date alone for days. Every
+      label is different, so none reads as another moment. */
+  function xTicks(min, max, width) {
+    const span = max - min;
+    const room = (step) => Math.max(2, Math.floor(width / (step >= 86400 ? 45 : 65)));  // a date is narrower than a time
+    const fits = INCREMENTS.filter((step) => span / step <= room(step) && (step >= 86400 || span <= 3 * 86400));
+    const step = fits.length ? fits[0] : INCREMENTS[INCREMENTS.length - 1];
+    const at = [];
+    if (step < 86400) {
+      const minutes = step / 60;
+      const aligned = (t) => { const d = new Date(t * 1000); return (d.getHours() * 60 + d.getMinutes()) % minutes === 0; };
+      let t = Math.ceil(min / 60) * 60;
+      while (t <= max && !aligned(t)) t += 60;
+      while (t <= max) {
+        at.push(t);
+        t += step;
+        while (t <= max && !aligned(t)) t += 60;  // a clock change moved the reader's whole hours
+      }
+    } else {
+      const d = new Date(min * 1000);
+      d.setHours(0, 0, 0, 0);
+      if (d.getTime() / 1000 < min) d.setDate(d.getDate() + 1);
+      for (; d.getTime() / 1000 <= max; d.setDate(d.getDate() + step / 86400)) at.push(d.getTime() / 1000);
+    }
+    const dates = at.map((t) => new Date(t * 1000));
+    const years = new Set(dates.map((d) => d.getFullYear()));
+    const dateOf = (d) => d.toLocaleDateString(locale(), years.size > 1 ? { year: "numeric", month: "numeric", day: "numeric" } : { month: "numeric", day: "numeric" });
+    const timeOf = (d) => d.toLocaleTimeString(locale(), step % 3600 === 0 ? { hour: "numeric" } : { hour: "numeric", minute: "2-digit" });
+    const seen = new Set();
+    const labels = dates.map((d, i) => {
+      if (step >= 86400) return dateOf(d);
+      const time = timeOf(d);
+      let label = i === 0 || dateOf(d) !== dateOf(dates[i - 1]) ? dateOf(d) + "\n" + time : time;
+      if (seen.has(label)) label = dateOf(d) + "\n" + time;
+      seen.add(label);
+      return label;
+    });
+    return { at, labels };
   }
 
+  /** The chart's columns: one bar per bucket of the whole range (empty ones too, so every bar is one bucket
+      wide), in the middle of its bucket, and the success rate where there is one. */
+  function chartData(groups, chosen) {
+    const step = STEP[chosen.by];
+    const from = Math.floor(Date.parse(chosen.since) / 1000 / step) * step;  // whole buckets at both ends
+    const to = Math.ceil(Date.parse(chosen.until) / 1000 / step) * step;
+    const byStart = new Map(groups.map((g) => [Date.parse(g.key) / 1000, g]));
+    const xs = [], totals = [], rates = [];
+    for (let start = from; start < to && xs.length < 5000; start += step) {
+      const g = byStart.get(start);
+      xs.push(start + step / 2);
+      totals.push(g ? g.total : 0);
+      rates.push(g && g.success_rate !== null ? g.success_rate * 100 : null);
+    }
+    return { from, to, step, filled: groups.filter((g) => g.total > 0).length, columns: [xs, totals, rates] };
+  }
+
+  /** Steps of the messages axis: whole messages only. */
+  const COUNT_STEPS = [1, 2, 5].flatMap((n) => [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7].map((p) => n * p)).sort((a, b) => a - b);
+
+  /** Draw the chart, or update the one drawn (no flicker: uPlot redraws its canvas in place). */
   function drawChart(holder, groups, chosen) {
-    const step = chosen.by === "day" ? 86400 : 3600;
-    // a bar stands in the middle of its hour or day; the axis spans the whole chosen range
-    const points = groups
-      .map((g) => ({ x: Date.parse(g.key) / 1000 + step / 2, total: g.total, rate: g.success_rate === null ? null : g.success_rate * 100 }))
-      .filter((p) => !Number.isNaN(p.x))
-      .sort((a, b) => a.x - b.x);
-    if (!points.length || !window.uPlot) { holder.replaceChildren(h("p", { class: "muted" }, t("chart.empty"))); return; }
+    const data = chartData(groups, chosen);
+    holder.dataset.bucket = chosen.by;
+    holder.dataset.points = String(data.filled);
+    if (!data.filled || !window.uPlot) {
+      if (chart) { chart.destroy(); chart = null; }
+      holder.replaceChildren(h("p", { class: "muted" }, t("chart.empty")));
+      holder.dataset.ticks = "[]";
+      return;
+    }
+    holder.frame = data;  // the scale and the ticks read the range from here, so setData moves them along
+    if (chart && chart.root.parentNode === holder) { chart.setData(data.columns); return; }
+    if (chart) chart.destroy();
+    holder.replaceChildren();
     const css = getComputedStyle(document.documentElement);
     const color = (name) => css.getPropertyValue(name).trim();
     const axis = { stroke: color("--muted"), grid: { stroke: color("--line"), width: 1 }, ticks: { stroke: color("--line") } };
-    const width = Math.max(240, holder.clientWidth);
-    const from = Math.floor(Date.parse(chosen.since) / 1000 / step) * step;  // whole buckets at both ends
-    const to = Math.ceil(Date.parse(chosen.until) / 1000 / step) * step;
+    let ticks = { at: [], labels: [] };
     chart = new window.uPlot({
-      width, height: 240,
-      scales: { x: { time: true, range: () => [from, to] }, n: { range: (u, min, max) => [0, Math.max(1, max) * 1.1] }, pct: { range: [0, 100] } },
+      width: Math.max(240, holder.clientWidth), height: 240,
+      scales: { x: { time: true, range: () => [holder.frame.from, holder.frame.to] }, n: { range: (u, min, max) => [0, Math.max(1, max) * 1.1] }, pct: { range: [0, 100] } },
       axes: [
-        { ...axis, values: (u, ticks) => ticks.map((v) => tick(v, step)) },
-        { ...axis, scale: "n", size: 64, values: (u, ticks) => ticks.map((v) => num(v)) },
-        { ...axis, scale: "pct", side: 1, grid: { show: false }, values: (u, ticks) => ticks.map((v) => v + "%") },
+        {
+          ...axis, size: 52,
+          // the plot's width: the holder's less the two value axes (uPlot's own is not settled when it asks)
+          splits: () => { ticks = xTicks(holder.frame.from, holder.frame.to, holder.clientWidth - 130); return ticks.at; },
+          // the labels as drawn, kept on the holder: the canvas shows them to people, this to tests and tools
+          values: (u, splits) => { holder.dataset.ticks = JSON.stringify(ticks.labels); return splits.map((v) => ticks.labels[ticks.at.indexOf(v)] || ""); },
+        },
+        { ...axis, scale: "n", size: 64, incrs: COUNT_STEPS, values: (u, values) => values.map((v) => num(v)) },
+        { ...axis, scale: "pct", side: 1, grid: { show: false }, values: (u, values) => values.map((v) => v + "%") },
       ],
       series: [
-        { label: t("chart.time"), value: (u, v) => (v === null ? "—" : new Date(v * 1000).toLocaleString(locale())) },
-        { label: t("chart.volume"), scale: "n", fill: color("--bar"), stroke: color("--bar"), paths: window.uPlot.paths.bars({ size: [0.7, 60] }), value: (u, v) => num(v) },
+        { label: t("chart.time"), value: (u, v) => (v === null ? "—" : new Date((v - holder.frame.step / 2) * 1000).toLocaleString(locale())) },
+        { label: t("chart.volume"), scale: "n", fill: color("--bar"), stroke: color("--bar"), paths: window.uPlot.paths.bars({ size: [0.8, 60] }), points: { show: false }, value: (u, v) => num(v) },
         { label: t("chart.rate"), scale: "pct", stroke: color("--ok"), width: 2, points: { show: true }, spanGaps: true, value: (u, v) => (v === null ? "—" : v.toFixed(1) + "%") },
       ],
-    }, [points.map((p) => p.x), points.map((p) => p.total), points.map((p) => p.rate)], holder);
+    }, data.columns, holder);
   }
 
-  async function overview(params, current) {
-    const chosen = chosenRange(params);
+  /** Everything the overview shows, fetched at once. Totals and groups from v1/stats (three queries, each over
+      the whole range: failures by category are summed here from the per-code groups, as by=category does);
+      the chart's minutes, the last callback and the counters from v1/activity. */
+  async function overviewData(chosen) {
     const base = { since: chosen.since, until: chosen.until };
     const stats = (by) => api("v1/stats?" + qs({ ...base, by }));
-    setTwin("v1/stats?" + qs({ ...base, by: chosen.by }));
-    // Three stats queries: each reads the whole range, so failures by category are summed
-    // here from the per-code groups (the catalogue's category of each code, as by=category does).
+    const minutes = chosen.by === "minute";
     const [series, errmsgs, countries, activity, codes] = await Promise.all([
-      stats(chosen.by), stats("errmsg"), stats("nationcode"), api("v1/activity"),
+      stats(minutes ? null : chosen.by), stats("errmsg"), stats("nationcode"),
+      api("v1/activity" + (minutes ? "?" + qs(base) : "")),
       receiptCodes().catch(() => null),  // explanations are a bonus: the numbers stand without them
     ]);
+    return { series, errmsgs, countries, activity, codes, groups: minutes ? activity.minutes : series.groups };
+  }
+
+  /** What v1/activity says has arrived: when it changes, the figures are worth reloading. */
+  const arrivals = (a) => JSON.stringify([a.last_callback, a.inbox, a.reports, a.report_duplicates, a.replies, a.rejects]);
+
+  async function overview(params, current) {
+    let chosen = chosenRange(params);
+    let data = await overviewData(chosen);
     if (!current()) return null;
+    const twin = () => setTwin(chosen.by === "minute" ? "v1/activity?" + qs({ since: chosen.since, until: chosen.until })
+      : "v1/stats?" + qs({ since: chosen.since, until: chosen.until, by: chosen.by }));
+    twin();
+    // the panels are filled, and on each refresh filled again in place: the page around them stays as it is
+    const slots = {
+      cards: h("section", { class: "cards", "aria-label": t("nav.overview") }),
+      chart: h("div", { class: "chart", "data-testid": "chart" }),
+      categories: h("div", {}), latency: h("div", {}), codes: h("div", {}), countries: h("div", {}),
+    };
+    const fill = () => {
+      const { series, errmsgs, countries, activity, codes } = data;
+      const last = activity.last_callback;
+      slots.cards.replaceChildren(
+        card("total", t("card.total"), num(series.total)),
+        card("delivered", t("card.delivered"), num(series.delivered), { tone: "good" }),
+        card("failed", t("card.failed"), num(series.failed), { tone: series.failed ? "bad" : "" }),
+        card("pending", t("card.pending"), num(series.pending)),
+        card("no-receipt", t("card.no_receipt"), num(series.no_receipt), { tone: series.no_receipt ? "warn" : "" }),
+        card("success-rate", t("card.success_rate"), pct(series.success_rate)),
+        card("last-callback", t("card.last_callback"), last ? ago(last.received_at) : "—", {
+          wide: true, tone: last ? "" : "warn", ago: last ? last.received_at : null,
+          note: last ? when(last.received_at) + " · " + t("card.outcome", { route: last.route, outcome: last.outcome, items: last.items }) : t("card.never"),
+        }),
+        card("duplicates", t("card.duplicates"), num(activity.report_duplicates), { note: t("card.all_time") }),
+        card("rejects", t("card.rejects"), num(activity.rejects), { note: t("card.all_time"), tone: activity.rejects ? "warn" : "" }));
 
-    const last = activity.last_callback;
-    const cards = h("section", { class: "cards", "aria-label": t("nav.overview") },
-      card("total", t("card.total"), num(series.total)),
-      card("delivered", t("card.delivered"), num(series.delivered), { tone: "good" }),
-      card("failed", t("card.failed"), num(series.failed), { tone: series.failed ? "bad" : "" }),
-      card("pending", t("card.pending"), num(series.pending)),
-      card("no-receipt", t("card.no_receipt"), num(series.no_receipt), { tone: series.no_receipt ? "warn" : "" }),
-      card("success-rate", t("card.success_rate"), pct(series.success_rate)),
-      card("last-callback", t("card.last_callback"), last ? ago(last.received_at) : "—", {
-        wide: true, tone: last ? "" : "warn",
-        note: last ? when(last.received_at) + " · " + t("card.outcome", { route: last.route, outcome: last.outcome, items: last.items }) : t("card.never"),
-      }),
-      card("duplicates", t("card.duplicates"), num(activity.report_duplicates), { note: t("card.all_time") }),
-      card("rejects", t("card.rejects"), num(activity.rejects), { note: t("card.all_time"), tone: activity.rejects ? "warn" : "" }));
-
-    const chartHolder = h("div", { class: "chart", "data-testid": "chart" });
-    const byCategory = new Map();
-    for (const g of errmsgs.groups) {
-      if (!g.failed) continue;
-      const category = codes ? codes.find(g.key).category : "unknown";
-      byCategory.set(category, (byCategory.get(category) || 0) + g.failed);
-    }
-    const failing = [...byCategory].map(([key, failed]) => ({ key, failed })).sort((a, b) => b.failed - a.failed);
-    const failedTotal = series.failed;
-    const topCodes = errmsgs.groups.filter((g) => g.failed > 0).sort((a, b) => b.failed - a.failed).slice(0, 10);
-    const byCountry = countries.groups.slice().sort((a, b) => b.total - a.total);
-    const latency = series.latency_ms || {};
-    const p99 = latency.p99 || 0;
+      const byCategory = new Map();
+      for (const g of errmsgs.groups) {
+        if (!g.failed) continue;
+        const category = codes ? codes.find(g.key).category : "unknown";
+        byCategory.set(category, (byCategory.get(category) || 0) + g.failed);
+      }
+      const failing = [...byCategory].map(([key, failed]) => ({ key, failed })).sort((a, b) => b.failed - a.failed);
+      const failedTotal = series.failed;
+      const topCodes = errmsgs.groups.filter((g) => g.failed > 0).sort((a, b) => b.failed - a.failed).slice(0, 10);
+      const byCountry = countries.groups.slice().sort((a, b) => b.total - a.total);
+      const latency = series.latency_ms || {};
+      const p99 = latency.p99 || 0;
+      const named = (name) => name + "-" + chosen.since.slice(0, 16).replace(/:/g, "") + "Z-" + chosen.until.slice(0, 16).replace(/:/g, "") + "Z";
+      slots.categories.replaceChildren(table([
+        { label: "col.category", cell: (g) => categoryName(g.key || "unknown", codes) },
+        { label: "col.failed", num: true, cell: (g) => num(g.failed), csv: (g) => g.failed },
+        { label: "col.share", num: true, cell: (g) => pct(failedTotal ? g.failed / failedTotal : null) },
+      ], failing, "categories", false, named("categories")));
+      slots.latency.replaceChildren(latency.p50 === null || latency.p50 === undefined
+        ? h("p", { class: "muted" }, t("latency.none"))
+        : h("div", { class: "latency", "data-testid": "latency" }, ["p50", "p90", "p99"].map((q) => [
+          h("span", {}, q),
+          h("div", { class: "track" }, bar(p99 ? Math.max(2, (100 * latency[q]) / p99) : 0)),
+          h("span", { class: "num" }, duration(latency[q])),
+        ])));
+      slots.codes.replaceChildren(table([
+        { label: "col.code", cell: (g) => h("code", {}, g.key === null ? "—" : g.key) },
+        { label: "col.category", cell: (g) => (codes ? categoryName(codes.find(g.key).category, codes) : "") },
+        { label: "col.failed", num: true, cell: (g) => num(g.failed), csv: (g) => g.failed },
+        { label: "col.explanation", cell: (g) => (codes ? said(codes.find(g.key).explanation) : "") },
+        { label: "col.action", cell: (g) => (codes ? said(codes.find(g.key).action) : "") },
+      ], topCodes, "codes", true, named("codes")));
+      slots.countries.replaceChildren(table([
+        { label: "col.country", cell: (g) => country(g.key) },
+        { label: "col.rate", num: true, cell: (g) => pct(g.success_rate) },
+        { label: "col.total", num: true, cell: (g) => num(g.total), csv: (g) => g.total },
+        { label: "col.delivered", num: true, cell: (g) => num(g.delivered), csv: (g) => g.delivered },
+        { label: "col.failed", num: true, cell: (g) => num(g.failed), csv: (g) => g.failed },
+      ], byCountry, "countries", false, named("countries")));
+    };
+    fill();
 
     const view = h("div", {},
       rangePicker(chosen),
-      cards,
+      slots.cards,
       h("div", { class: "grid" },
-        h("section", { class: "panel full" }, h("h2", {}, t("chart.title")), chartHolder),
-        h("section", { class: "panel" }, h("h2", {}, t("fail.title")), table([
-          { label: "col.category", cell: (g) => categoryName(g.key || "unknown", codes) },
-          { label: "col.failed", num: true, cell: (g) => num(g.failed) },
-          { label: "col.share", num: true, cell: (g) => pct(failedTotal ? g.failed / failedTotal : null) },
-        ], failing, "categories")),
-        h("section", { class: "panel" }, h("h2", {}, t("latency.title")),
-          latency.p50 === null || latency.p50 === undefined
-            ? h("p", { class: "muted" }, t("latency.none"))
-            : h("div", { class: "latency", "data-testid": "latency" }, ["p50", "p90", "p99"].map((q) => [
-              h("span", {}, q),
-              h("div", { class: "track" }, bar(p99 ? Math.max(2, (100 * latency[q]) / p99) : 0)),
-              h("span", { class: "num" }, duration(latency[q])),
-            ]))),
-        h("section", { class: "panel full" }, h("h2", {}, t("codes.title")), table([
-          { label: "col.code", cell: (g) => h("code", {}, g.key === null ? "—" : g.key) },
-          { label: "col.category", cell: (g) => (codes ? categoryName(codes.find(g.key).category, codes) : "") },
-          { label: "col.failed", num: true, cell: (g) => num(g.failed) },
-          { label: "col.explanation", cell: (g) => (codes ? said(codes.find(g.key).explanation) : "") },
-          { label: "col.action", cell: (g) => (codes ? said(codes.find(g.key).action) : "") },
-        ], topCodes, "codes", true)),
-        h("section", { class: "panel full" }, h("h2", {}, t("country.title")), table([
-          { label: "col.country", cell: (g) => country(g.key) },
-          { label: "col.rate", num: true, cell: (g) => pct(g.success_rate) },
-          { label: "col.total", num: true, cell: (g) => num(g.total) },
-          { label: "col.delivered", num: true, cell: (g) => num(g.delivered) },
-          { label: "col.failed", num: true, cell: (g) => num(g.failed) },
-        ], byCountry, "countries"))));
+        h("section", { class: "panel full" }, h("h2", {}, t("chart.title")), slots.chart),
+        h("section", { class: "panel" }, h("h2", {}, t("fail.title")), slots.categories),
+        h("section", { class: "panel" }, h("h2", {}, t("latency.title")), slots.latency),
+        h("section", { class: "panel full" }, h("h2", {}, t("codes.title")), slots.codes),
+        h("section", { class: "panel full" }, h("h2", {}, t("country.title")), slots.countries)));
     // uPlot measures its holder, so draw once the view is in the page.
-    requestAnimationFrame(() => { if (current()) drawChart(chartHolder, series.groups, chosen); });
-    return view;
+    requestAnimationFrame(() => { if (current()) drawChart(slots.chart, data.groups, chosen); });
+
+    let seen = arrivals(data.activity), loadedAt = Date.now();
+    async function refresh() {
+      const activity = await api("v1/activity");
+      if (!current()) return;
+      if (arrivals(activity) === seen && Date.now() - loadedAt < FULL_MS) return;
+      const next = chosenRange(params);  // a named range moves on with the clock
+      const fresh = await overviewData(next);
+      if (!current()) return;
+      chosen = next;
+      data = fresh;
+      seen = arrivals(fresh.activity);
+      loadedAt = Date.now();
+      twin();
+      fill();
+      drawChart(slots.chart, data.groups, chosen);
+    }
+    return { view, refresh };
   }
 
   // ---------- search ----------
@@ -438,6 +612,13 @@
         reports.map((r) => receiptItem(r, codes))));
   }
 
+  /** Digits typed as a phone number (spaces, dashes, dots and brackets allowed): "+" and the digits when typed
+      with "+", else the digits alone, which delivrd reads with its --default-country. Otherwise null. */
+  function typedPhone(q) {
+    if (!/^\+?[\d\s().-]{6,}$/.test(q) || !/\d{6}/.test(q.replace(/\D/g, ""))) return null;
+    return (q.startsWith("+") ? "+" : "") + q.replace(/\D/g, "");
+  }
+
   async function search(params, current) {
     const q = (params.get("q") || "").trim();
     const input = h("input", { type: "search", name: "q", id: "q", value: q, placeholder: t("search.placeholder"), autocomplete: "off" });
@@ -445,63 +626,75 @@
       class: "search", role: "search",
       onsubmit: (event) => { event.preventDefault(); go("search", { q: input.value.trim() }); },
     }, h("label", { for: "q" }, t("search.label"), input), h("button", { class: "primary", type: "submit" }, t("search.go")));
-    if (!q) { setTwin("v1/messages/{sid}"); return h("div", {}, form, h("p", { class: "muted" }, t("search.hint"))); }
+    if (!q) { setTwin("v1/messages/{sid}"); return { view: h("div", {}, form, h("p", { class: "muted" }, t("search.hint"))) }; }
 
-    const codes = await receiptCodes().catch(() => null);
-    let results;
-    const phone = /^\+?\d[\d\s-]{5,}$/.test(q) ? "+" + q.replace(/[^\d]/g, "") : null;
-    try {
-      if (phone && q.startsWith("+")) {
-        results = await phoneResults(phone, codes);
-      } else {
-        setTwin("v1/messages/" + encodeURIComponent(q));
-        results = messageView(await api("v1/messages/" + encodeURIComponent(q)), codes);
+    const phone = typedPhone(q);
+    // what was found, as JSON (to see whether a refresh brings anything new) and as a view
+    async function lookup() {
+      const codes = await receiptCodes().catch(() => null);
+      if (phone) {
+        setTwin("v1/phones/" + encodeURIComponent(phone));
+        try {
+          const data = await api("v1/phones/" + encodeURIComponent(phone));
+          if (data.messages.length) return [JSON.stringify(data), phoneView(data, codes)];
+        } catch (err) {
+          // delivrd says why the number cannot be one (its 400), unless the text may still be a sid
+          if (!(err instanceof ApiError && err.status === 400)) throw err;
+          if (phone.startsWith("+")) return [null, h("p", { class: "error", "data-testid": "not-found" }, err.message)];
+        }
       }
-    } catch (err) {
-      if (!(err instanceof ApiError && err.status === 404)) throw err;
-      // Not a sid: digits alone may be a phone number typed without its "+".
-      results = phone ? await phoneResults(phone, codes).catch(() => null) : null;
-      if (!results) results = h("p", { class: "muted", "data-testid": "not-found" }, t("search.notfound", { q }), " ", t("search.hint"));
+      setTwin("v1/messages/" + encodeURIComponent(q));
+      try {
+        const message = await api("v1/messages/" + encodeURIComponent(q));
+        return [JSON.stringify(message), messageView(message, codes)];
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 404)) throw err;
+        return [null, h("p", { class: "muted", "data-testid": "not-found" }, t("search.notfound", { q }), " ", t("search.hint"))];
+      }
     }
+    let [shown, results] = await lookup();
     if (!current()) return null;
-    return h("div", {}, form, results);
+    const holder = h("div", {}, results);
+    async function refresh() {  // a pending message gets its receipt while the page is open
+      if (shown === null) return;  // nothing found: asking again would only repeat the 404
+      const [fresh, view] = await lookup();
+      if (!current() || fresh === shown) return;
+      shown = fresh;
+      holder.replaceChildren(view);
+    }
+    return { view: h("div", {}, form, holder), refresh };
   }
 
-  async function phoneResults(phone, codes) {
-    setTwin("v1/phones/" + encodeURIComponent(phone));
-    let data;
-    try {
-      data = await api("v1/phones/" + encodeURIComponent(phone));
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) return h("p", { class: "muted", "data-testid": "not-found" }, t("search.notfound", { q: phone }));
-      throw err;
-    }
-    const messages = data.messages || data.items || [];
-    if (!messages.length) return h("p", { class: "muted", "data-testid": "not-found" }, t("search.notfound", { q: phone }));
-    return h("section", { "data-testid": "phone" }, h("h2", {}, t("phone.title", { phone: data.phone || phone })),
-      messages.map((m) => messageView(m, codes)));
+  function phoneView(data, codes) {
+    return h("section", { "data-testid": "phone" }, h("h2", {}, t("phone.title", { phone: data.phone })),
+      data.messages.map((m) => messageView(m, codes)));
   }
 
   // ---------- rejects ----------
+
+  const REJECT_COLUMNS = [
+    { label: "col.time", cell: (r) => when(r.received_at) },
+    { label: "col.route", cell: (r) => r.route + (r.item_index === null ? "" : " #" + r.item_index) },
+    { label: "col.reason", cell: (r) => r.reason },
+    { label: "col.raw", cell: (r) => h("pre", { class: "raw" }, r.raw === null ? "—" : r.raw), csv: (r) => (r.raw === null ? "—" : r.raw) },
+  ];
 
   async function rejects(params, current) {
     setTwin("v1/rejects");
     const first = await api("v1/rejects?limit=50");
     if (!current()) return null;
+    const shown = first.items.slice();  // newest first, as the table lists them
     const body = h("tbody", {});
     const more = h("button", { type: "button", hidden: !first.next_cursor }, t("rejects.more"));
     let cursor = first.next_cursor;
-    const add = (items) => body.append(...items.map((r) => h("tr", { "data-testid": "reject" },
-      h("td", {}, when(r.received_at)),
-      h("td", {}, r.route, r.item_index === null ? "" : " #" + r.item_index),
-      h("td", {}, r.reason),
-      h("td", {}, h("pre", { class: "raw" }, r.raw === null ? "—" : r.raw)))));
-    add(first.items);
+    const row = (r) => h("tr", { "data-testid": "reject" }, REJECT_COLUMNS.map((c) => h("td", {}, c.cell(r))));
+    body.append(...shown.map(row));
     more.addEventListener("click", async () => {
       more.disabled = true;
       try {
         const page = await api("v1/rejects?" + qs({ limit: 50, cursor }));
-        add(page.items);
+        shown.push(...page.items);
+        body.append(...page.items.map(row));
         cursor = page.next_cursor;
         more.hidden = !cursor;
       } catch (err) {
@@ -509,12 +702,27 @@
       }
       more.disabled = false;
     });
-    return h("section", { class: "panel" }, h("h2", {}, t("rejects.title")), h("p", { class: "muted" }, t("rejects.help")),
-      first.items.length
-        ? h("div", { class: "scroll" }, h("table", { "data-testid": "rejects" },
-          h("thead", {}, h("tr", {}, ["col.time", "col.route", "col.reason", "col.raw"].map((c) => h("th", {}, t(c))))), body))
-        : h("p", { class: "muted" }, t("rejects.none")),
-      more);
+    const none = h("p", { class: "muted" }, t("rejects.none"));
+    const listing = h("div", { hidden: !shown.length },
+      h("div", { class: "scroll" }, h("table", { "data-testid": "rejects" },
+        h("thead", {}, h("tr", {}, REJECT_COLUMNS.map((c) => h("th", {}, t(c.label))))), body)),
+      csvButton("rejects", () => csvRows(REJECT_COLUMNS, shown), "rejects-" + new Date().toISOString().slice(0, 16).replace(/:/g, "") + "Z"));
+    none.hidden = Boolean(shown.length);
+    async function refresh() {  // new rejects go on top; the pages loaded below stay
+      const page = await api("v1/rejects?limit=50");
+      if (!current()) return;
+      const newest = shown.length ? shown[0].id : 0;
+      const added = page.items.filter((r) => r.id > newest);
+      if (!added.length) return;
+      shown.unshift(...added);
+      body.prepend(...added.map(row));
+      listing.hidden = false;
+      none.hidden = true;
+    }
+    return {
+      view: h("section", { class: "panel" }, h("h2", {}, t("rejects.title")), h("p", { class: "muted" }, t("rejects.help")), listing, none, more),
+      refresh,
+    };
   }
 
   // ---------- start ----------
@@ -530,6 +738,8 @@
       render();
     });
     window.addEventListener("hashchange", render);
+    // "12 seconds ago" counts on between refreshes
+    setInterval(() => { for (const el of document.querySelectorAll("[data-ago]")) el.textContent = ago(el.dataset.ago); }, 1000);
     let resizing = null;
     window.addEventListener("resize", () => {
       clearTimeout(resizing);
