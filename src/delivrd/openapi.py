@@ -187,7 +187,9 @@ def insight_paths() -> dict[str, Any]:
         "/v1/phones/{phone}": _get(
             "Every message to one number, newest first",
             _ref("PhoneTimeline"),
-            _path("phone", "E.164, e.g. +8613800138000"),
+            _path(
+                "phone", "E.164, e.g. +8613800138000; digits alone are a number of --default-country (86 unless set)"
+            ),
             *window,
         ),
         "/v1/stats": _get(

@@ -674,7 +674,7 @@
 
   const REJECT_COLUMNS = [
     { label: "col.time", cell: (r) => when(r.received_at) },
-    { label: "col.route", cell: (r) => r.route + (r.item_index === null ? "" : " #" + r.item_index) },
+    { label: "col.route", cell: (r) => r.route + (r.item_index === null ? "" : " #" + (r.item_index + 1)) },
     { label: "col.reason", cell: (r) => r.reason },
     { label: "col.raw", cell: (r) => h("pre", { class: "raw" }, r.raw === null ? "—" : r.raw), csv: (r) => (r.raw === null ? "—" : r.raw) },
   ];
