@@ -130,7 +130,7 @@ async def per_minute(store: Store, since: int, until: int, no_receipt_after: int
                 failed=failed,
                 pending=states[message_state.PENDING],
                 no_receipt=states[message_state.NO_RECEIPT],
-                success_rate=delivered / (delivered + failed) if delivered + failed else None,
+                success_rate=message_state.success_rate(delivered, failed),
             )
         )
     return minutes

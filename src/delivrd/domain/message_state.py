@@ -95,3 +95,8 @@ def latency_s(user_receive_ts: int, sent_at: int) -> int:
 def pending_after(now: int, no_receipt_after: int) -> int:
     """The moment (µs) from which a message with no receipt is still `pending`: `no_receipt_after` seconds ago."""
     return now - no_receipt_after * 1_000_000
+
+
+def success_rate(delivered: int, failed: int) -> float | None:
+    """Delivered among the messages with an outcome (pending and no_receipt do not count); None when none has one."""
+    return delivered / (delivered + failed) if delivered + failed else None

@@ -78,7 +78,7 @@ class _Tally:
             "failed": failed,
             "pending": self.states["pending"],
             "no_receipt": self.states["no_receipt"],
-            "success_rate": delivered / (delivered + failed) if delivered + failed else None,
+            "success_rate": rules.success_rate(delivered, failed),
             "latency_ms": Latency(*(percentile(self.latencies, p) for p in (50, 90, 99))),
         }
 
