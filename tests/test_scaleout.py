@@ -88,3 +88,50 @@ def test_workers_on_sqlite_are_refused_with_a_reason(tmp_path):
     )
     assert result.returncode == 2
     assert "--workers above 1 needs PostgreSQL" in result.stderr
+
+
+def counters(url: str) -> dict[str, float]:
+    """Every counter sample of one scrape: `name{labels}` → value."""
+    text = httpx.get(url + "/metrics").text
+    types = {line.split()[2]: line.split()[3] for line in text.splitlines() if line.startswith("# TYPE")}
+    found = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line:
+            continue
+        sample, value = line.rsplit(" ", 1)
+        family = sample.split("{")[0]
+        base = family.removesuffix("_total").removesuffix("_count").removesuffix("_sum").removesuffix("_bucket")
+        if types.get(family) == "counter" or types.get(base) in ("counter", "histogram"):
+            found[sample] = float(value)
+    return found
+
+
+@pytest.mark.backends("postgresql")
+def test_metrics_are_the_same_whichever_worker_answers_and_never_decrease(start_server):
+    server = start_server("--workers", "2")
+    for start in range(0, 400, 20):  # a connection each, so that both workers take some
+        assert httpx.post(server.url + "/sms/callback", content=body(batch(start, 20))).json() == ACK
+    assert httpx.post(server.url + "/sms/callback", content=b"not json").json()["result"] == 1001
+    worker = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()[0]
+    environ = Path(f"/proc/{worker}/environ").read_bytes().split(b"\0")
+    directory = next(v.split(b"=", 1)[1] for v in environ if v.startswith(b"PROMETHEUS_MULTIPROC_DIR=")).decode()
+    counted_by = {name.stem.rsplit("_", 1)[1] for name in Path(directory).glob("counter_*.db")}
+    assert len(counted_by) == 2, f"both workers took callbacks, or this test shows nothing: {counted_by}"
+    scrapes = [counters(server.url) for _ in range(20)]  # each on a new connection: either worker may answer
+    assert all(scrape == scrapes[0] for scrape in scrapes), "the same counters whichever worker answered"
+    first = scrapes[0]
+    assert first["delivrd_commits_total"] >= 1
+    assert first["delivrd_committed_pushes_total"] == 21
+    assert first['delivrd_callback_answers_total{result="0",route="callback"}'] == 20
+    assert first['delivrd_callback_answers_total{result="1001",route="callback"}'] == 1
+    assert first['delivrd_callback_duration_seconds_count{route="callback"}'] == 21
+    assert first["delivrd_reports_total"] == 400
+
+    # more traffic between scrapes: every counter moves forward or stays, whichever worker answers
+    previous = first
+    for start in range(400, 600, 20):
+        assert httpx.post(server.url + "/sms/callback", content=body(batch(start, 20))).json() == ACK
+        scrape = counters(server.url)
+        assert all(scrape.get(name, 0) >= value for name, value in previous.items()), "a counter went down"
+        previous = scrape
+    assert previous["delivrd_committed_pushes_total"] == 31

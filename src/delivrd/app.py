@@ -21,6 +21,7 @@ from delivrd.domain import results
 from delivrd.domain.retention import retention_cutoff
 from delivrd.query import http as api
 from delivrd.query import insight as insight_api
+from delivrd.query import scrape
 from delivrd.store import StoreError, open_store
 from delivrd.wire import callbacks
 from delivrd.writer.group_commit import Writer
@@ -64,6 +65,7 @@ class Delivrd:
                     settings.api_key, settings.no_receipt_after, settings.max_body_bytes, settings.default_country
                 ),
                 *dashboard.routes(settings.api_key, settings.no_receipt_after),
+                *scrape.routes(settings.no_receipt_after),
                 Route("/openapi.json", lambda request: Response(spec, media_type="application/json")),
             ],
             exception_handlers={HTTPException: _http_error},

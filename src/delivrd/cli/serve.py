@@ -99,5 +99,18 @@ def serve(args: argparse.Namespace) -> int:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+    _metrics_directory()
     serving.run(settings)
     return 0
+
+
+def _metrics_directory() -> None:
+    """A fresh directory for the workers' Prometheus figures (delivrd.metrics), named in the environment they
+    inherit and removed at exit: figures of an earlier run, or of another server, never count in this one's."""
+    import atexit
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="delivrd-metrics-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path

@@ -1,4 +1,4 @@
-"""The read API (`/v1/*`), health and metrics: JSON over the store's query methods."""
+"""The read API (`/v1/*`) and health: JSON over the store's query methods."""
 
 from __future__ import annotations
 
@@ -230,34 +230,6 @@ async def healthz(request: Request) -> Response:
     return json_response(Health("ok"))
 
 
-@json_errors
-async def metrics(request: Request) -> Response:
-    """Prometheus text: what the store has counted, and the writer's group-commit figures."""
-    counters = await request.app.state.store.counters()
-    writer = request.app.state.writer
-    lines = []
-    for name, help_text, value in (
-        ("delivrd_inbox_total", "Request bodies kept in the inbox.", counters.get("inbox", 0)),
-        ("delivrd_reports_total", "Distinct status reports stored.", counters.get("reports", 0)),
-        (
-            "delivrd_report_duplicates_total",
-            "Status reports received again and recognised.",
-            counters.get("report_duplicates", 0),
-        ),
-        ("delivrd_replies_total", "Distinct reply (MO) messages stored.", counters.get("replies", 0)),
-        (
-            "delivrd_reply_duplicates_total",
-            "Replies received again and recognised.",
-            counters.get("reply_duplicates", 0),
-        ),
-        ("delivrd_rejects_total", "Items or bodies quarantined.", counters.get("rejects", 0)),
-        ("delivrd_commits_total", "Group commits by this process.", writer.commits),
-        ("delivrd_committed_pushes_total", "Requests committed by this process.", writer.committed_pushes),
-    ):
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name} {value}"]
-    return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
-
-
 def routes(api_key: str | None) -> list[Route]:
     return [
         Route("/v1/reports", endpoint(list_reports, api_key)),
@@ -265,5 +237,4 @@ def routes(api_key: str | None) -> list[Route]:
         Route("/v1/replies", endpoint(list_replies, api_key)),
         Route("/v1/inbox", endpoint(list_inbox, api_key)),
         Route("/healthz", healthz),
-        Route("/metrics", metrics),
     ]

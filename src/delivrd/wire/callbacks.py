@@ -11,10 +11,14 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+import msgspec
+
+from delivrd import metrics
 from delivrd.domain import clock, results
 from delivrd.domain.push import CALLBACK, REPLY, Push
 from delivrd.providers.base import BodyError, Provider
@@ -64,6 +68,35 @@ def _token_refused(scope: Scope, token: bytes) -> str | None:
     if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token):
         return "the ?token= given is not the one configured (--callback-token)"
     return None
+
+
+class Answered:
+    """A request's `send`, noting the answer's status and body for /metrics: one place sees every answer."""
+
+    __slots__ = ("body", "send", "status")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.status = 0  # no answer (the client went away)
+        self.body = b""
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif not self.body:
+            self.body = message.get("body", b"")
+        await self.send(message)
+
+    def result(self) -> str:
+        """The answer's `result` code as a label: 0 for the ack (the only 200), read from the body otherwise."""
+        if self.status == 200:
+            return "0"
+        if self.status == 0:
+            return "none"
+        try:
+            return str(msgspec.json.decode(self.body)["result"])
+        except Exception:
+            return "unknown"
 
 
 class Deadlines:
@@ -131,18 +164,32 @@ class CallbackRoute:
         self.body_timeout = body_timeout
         self.deadlines = Deadlines(body_timeout)
         self.parse = provider.parse_reports if route == CALLBACK else provider.parse_replies
+        self.duration = metrics.CALLBACK_DURATION.labels(route)
+        self.answers: dict[str, Any] = {}  # result → its counter, looked up once
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        answered = Answered(send)
         try:
-            await self._handle(scope, receive, send)
+            await self._handle(scope, receive, answered)
         except asyncio.CancelledError:  # the server gave up on this request (shutdown): say so, in JSON
             with contextlib.suppress(Exception):
-                await _refuse(send, results.SHUTTING_DOWN, "delivrd is shutting down; the push may be retried")
+                await _refuse(answered, results.SHUTTING_DOWN, "delivrd is shutting down; the push may be retried")
             raise
         except Exception:  # never a 500 page: Tencent must see a JSON failure it will retry
             log.exception("unexpected error on %s", scope["path"])
             with contextlib.suppress(Exception):  # the answer may already have started
-                await _refuse(send, results.COMMIT_FAILED, "internal error while storing; the push may be retried")
+                await _refuse(answered, results.COMMIT_FAILED, "internal error while storing; the push may be retried")
+        finally:
+            self._count(answered, started)
+
+    def _count(self, answered: Answered, started: float) -> None:
+        self.duration.observe(time.perf_counter() - started)
+        result = answered.result()
+        counter = self.answers.get(result)
+        if counter is None:
+            counter = self.answers[result] = metrics.CALLBACK_ANSWERS.labels(self.route, result)
+        counter.inc()
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":

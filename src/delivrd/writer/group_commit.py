@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 
+from delivrd import metrics
 from delivrd.domain import results
 from delivrd.domain.push import Push
 from delivrd.store import Committer, StoreError, StoreUnavailable
@@ -69,6 +71,7 @@ class Writer:
         self.committed_pushes = 0
         #: why the latest commit failed, None once one succeeds: `/healthz` answers 503 while it is set
         self.failing: str | None = None
+        metrics.WRITE_QUEUE_CAPACITY.set(max_pending)
 
     def start(self) -> None:
         # kept, not looked up per push: on Python 3.11 get_running_loop() makes a getpid() system call,
@@ -103,6 +106,7 @@ class Writer:
         while True:
             await asyncio.sleep(self.commit_timeout / 4)
             too_old = self._loop.time() - self.commit_timeout
+            metrics.WRITE_QUEUE.set(len(self._queue) + len(self._group))  # seen even while a commit hangs
             for waiting in (self._group, self._queue):
                 for _, future, queued_at in waiting:  # oldest first: stop at the first young one
                     if queued_at > too_old:
@@ -121,6 +125,8 @@ class Writer:
             self._group = group = list(self._queue)
             self._queue.clear()
             self._pending_bytes = 0
+            metrics.WRITE_QUEUE.set(len(group))
+            started = time.perf_counter()
             try:
                 await self._commit(group)
             except StoreDown as down:  # storage itself is failing: every push still waiting is refused
@@ -135,6 +141,8 @@ class Writer:
                         future.set_exception(error)
             finally:
                 self._group = []  # do not hold the bodies until the next group
+                metrics.COMMIT_DURATION.observe(time.perf_counter() - started)
+                metrics.WRITE_QUEUE.set(len(self._queue))
 
     async def _commit(self, group: list[tuple[Push, asyncio.Future[None], float]]) -> None:
         """Commit `group` in one transaction; if that fails, in halves, so that a push the store refuses
@@ -188,6 +196,8 @@ class Writer:
     def _committed(self, pushes: int) -> None:
         self.commits += 1
         self.committed_pushes += pushes
+        metrics.COMMITS.inc()
+        metrics.COMMITTED_PUSHES.inc(pushes)
         self.failing = None
 
     async def close(self) -> None:
@@ -199,3 +209,4 @@ class Writer:
         if self._watchdog is not None:
             self._watchdog.cancel()
             await asyncio.gather(self._watchdog, return_exceptions=True)
+        metrics.WRITE_QUEUE.set(0)
