@@ -15,8 +15,8 @@ import pytest
 from tests.factories import batch, body
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
-RULES = DEPLOY / "prometheus" / "delivrd.rules.yml"
-RULES_TEST = DEPLOY / "prometheus" / "delivrd.rules.test.yml"
+RULES = DEPLOY / "prometheus" / "delivrd-alerts.yml"
+RULES_TEST = DEPLOY / "prometheus" / "delivrd-alerts.test.yml"
 DASHBOARD = DEPLOY / "grafana" / "delivrd.json"
 METRIC = re.compile(r"\bdelivrd_[a-z0-9_]+")
 
