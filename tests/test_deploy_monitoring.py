@@ -17,7 +17,7 @@ from tests.factories import batch, body
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 RULES = DEPLOY / "prometheus" / "delivrd-alerts.yml"
 RULES_TEST = DEPLOY / "prometheus" / "delivrd-alerts.test.yml"
-DASHBOARD = DEPLOY / "grafana" / "delivrd.json"
+DASHBOARD = DEPLOY / "grafana" / "delivrd-dashboard.json"
 METRIC = re.compile(r"\bdelivrd_[a-z0-9_]+")
 
 
