@@ -189,7 +189,11 @@
     try {
       const shown = await (own(pages, page) || overview)(params, current);
       if (!current() || !shown) return;
+      // what the reader is typing in the search box survives a view that arrives meanwhile
+      const typing = document.activeElement && document.activeElement.id === "q" ? document.activeElement.value : null;
       main.replaceChildren(shown.view);
+      const box = document.getElementById("q");
+      if (typing !== null && box && box.value !== typing) { box.value = typing; box.focus(); }
       if (shown.refresh) poll(shown.refresh, current);
     } catch (err) {
       if (!current()) return;
