@@ -184,7 +184,7 @@ def test_compose_runs_delivrd_on_postgresql_with_real_settings_and_secrets_from_
 
 
 def test_the_env_file_examples_name_real_settings():
-    for example in ("compose.env.example", "delivrd.env.example"):
+    for example in ("compose.env.example", "systemd.env.example"):
         names = names_in_env_file(DEPLOY / example)
         assert {name for name in names if name.startswith("DELIVRD_")} <= VARIABLES, example
 
@@ -207,7 +207,7 @@ def test_the_systemd_unit_runs_serve_with_real_flags_sandboxed_and_its_secrets_i
     args = parser().parse_args(argv[1:])  # an unknown flag exits here
     assert args.db == "/var/lib/delivrd/delivrd.db"
     assert not {"--api-key", "--callback-token", "--database-url"} & set(argv), "secrets go in the EnvironmentFile"
-    assert keys["EnvironmentFile"] and names_in_env_file(DEPLOY / "delivrd.env.example") >= {"DELIVRD_API_KEY"}
+    assert keys["EnvironmentFile"] and names_in_env_file(DEPLOY / "systemd.env.example") >= {"DELIVRD_API_KEY"}
     for key, value in {
         "DynamicUser": "yes",
         "StateDirectory": "delivrd",
