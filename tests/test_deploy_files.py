@@ -129,6 +129,8 @@ def test_the_dockerfiles_install_steps_run_and_what_they_install_serves_and_is_h
                 command = args
                 for container_path, here in sorted(mapped.items(), key=lambda item: -len(item[0])):
                     command = re.sub(rf"(?<![\w/.]){re.escape(container_path)}(?=[/\s]|$)", str(here), command)
+                outside = [w for w in shlex.split(command) if w.startswith("/") and not w.startswith(str(tmp_path))]
+                assert not outside, f"RUN {args}: container paths not mapped, not run on this machine: {outside}"
                 done = subprocess.run(
                     ["bash", "-c", command], cwd=workdir, env={**os.environ, "PATH": path}, capture_output=True
                 )
