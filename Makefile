@@ -1,9 +1,12 @@
 # The two set-up commands: `make run` (the service on SQLite) and `make test`.
-# Each creates its own virtualenv in .venv on first use.
+# `make run` installs delivrd as production does (`pip install .`: what serving needs, nothing more) into
+# .venv-run; `make test` and `make lint` install it editable with the test and benchmark extras into .venv.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN_VENV := .venv-run
+RUN_STAMP := $(RUN_VENV)/.installed
 
 .PHONY: run test lint bench clean dashboard-assets
 
@@ -13,8 +16,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/delivrd serve
+# reinstalled when the code changes, since a non-editable install is a copy; the .gitignore inside keeps git
+# from listing the virtualenv
+$(RUN_STAMP): pyproject.toml $(shell find src -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*')
+	$(PYTHON) -m venv $(RUN_VENV)
+	echo '*' > $(RUN_VENV)/.gitignore
+	$(RUN_VENV)/bin/pip install --quiet --upgrade pip
+	$(RUN_VENV)/bin/pip install --quiet .
+	touch $(RUN_STAMP)
+
+run: $(RUN_STAMP)
+	$(RUN_VENV)/bin/delivrd serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -27,7 +39,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(RUN_VENV) build dist .pytest_cache .hypothesis
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -1,4 +1,5 @@
-"""`delivrd db status|upgrade|prune`: the schema version, migrations and retention, without the HTTP layer."""
+"""`delivrd db status|upgrade|prune|backup`: the schema version, migrations, retention and a copy taken while serving,
+without the HTTP layer."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ PRUNED_NOUNS = {
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "db",
-        help="show, upgrade or prune the database (schema version, migrations, retention)",
+        help="show, upgrade, prune or back up the database (schema version, migrations, retention, a copy)",
         description="Schema migrations are versioned; `delivrd serve` refuses an older schema unless --migrate.",
     )
     commands = p.add_subparsers(title="db commands", metavar="DB_COMMAND", required=True)
@@ -35,7 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "prune", help="apply retention once: remove what is older than --retention-days (serve does it hourly)"
     )
     add_settings(prune, "retention_days", required=True)
-    for sub, func in ((status, db_status), (upgrade, db_upgrade), (prune, db_prune)):
+    backup = commands.add_parser(
+        "backup",
+        help="copy the SQLite database to a file, consistent, while delivrd serves (PostgreSQL: use pg_dump)",
+        description="The copy holds every report acked before it began. It is written beside --to and renamed "
+        "into place, so --to is never half-written; an existing --to is replaced.",
+    )
+    backup.add_argument("--to", required=True, metavar="FILE", help="the backup file to write")
+    for sub, func in ((status, db_status), (upgrade, db_upgrade), (prune, db_prune), (backup, db_backup)):
         add_database_options(sub, creates=sub is upgrade)
         sub.set_defaults(func=func)
 
@@ -115,4 +123,44 @@ def db_prune(args: argparse.Namespace) -> int:
         return 2
     counts = ", ".join(counted(removed.get(table, 0), *nouns) for table, nouns in PRUNED_NOUNS.items())
     print(f"removed what is older than {counted(args.retention_days, 'day')} (sends by when they were sent): {counts}")
+    return 0
+
+
+def db_backup(args: argparse.Namespace) -> int:
+    """SQLite's online backup API in one step: one read transaction, so the copy is a snapshot, and in WAL mode
+    the writer goes on committing (and acking) while it is taken."""
+    import os
+
+    from delivrd.store.sqlite.connect import Error, connect
+
+    if args.database_url:
+        print("delivrd: db backup copies a SQLite file; back up PostgreSQL with pg_dump", file=sys.stderr)
+        return 2
+    if _missing(args):
+        return 2
+    target = Path(args.to)
+    if target.exists() and target.resolve() == Path(args.db).resolve():
+        print(f"delivrd: --to {args.to} is the database itself", file=sys.stderr)
+        return 2
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    try:
+        source = connect(args.db)  # read only by use: a read-only connection would leave -wal and -shm behind
+        try:
+            copy = connect(str(partial))
+            try:
+                with copy.backup("main", source, "main") as backup:
+                    backup.step(-1)
+            finally:
+                copy.close()
+        finally:
+            source.close()
+        with open(partial, "rb") as written:  # on disk before it takes the name: a crash leaves the old backup
+            os.fsync(written.fileno())
+        os.replace(partial, target)
+    except Error as exc:
+        partial.unlink(missing_ok=True)
+        print(f"delivrd: backup of {args.db} to {target} failed: {exc}", file=sys.stderr)
+        return 2
+    print(f"backed up {args.db} to {target} ({target.stat().st_size / 1e6:.1f} MB)")
     return 0
