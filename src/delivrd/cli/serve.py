@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from delivrd.cli.options import add_settings, given_as, secret
 from delivrd.config import OPTIONS, Settings, flag, variable
 
-log = logging.getLogger("delivrd.serve")
+log = logging.getLogger("delivrd.cli.serve")
 #: secrets that can also be read from a file, so that they never show in `ps`
 SECRET_FILES = {"callback_token": "callback_token_file", "api_key": "api_key_file"}
 

@@ -317,7 +317,17 @@ class CallbackRoute:
         try:
             await self.writer().submit(push)
         except WriteRefused as refused:
-            log.warning("could not record a refused %s request: %s", self.route, refused.message)
+            self.refusals.log(
+                f"not recorded on {self.route}",
+                logging.WARNING,
+                "could not record a refused %s request: %s",
+                self.route,
+                refused.message,
+                route=self.route,
+                peer=push.peer,
+                result=refused.code,
+                reason=refused.message,
+            )
 
 
 def _peer(scope: Scope) -> str | None:
