@@ -142,6 +142,7 @@ def test_uvicorns_lines_take_delivrds_format(capsys):
     try:
         logs.configure("info", "json")
         logging.getLogger("uvicorn.error").info("Started server process [%d]", 1, extra={"color_message": "x"})
+        logging.getLogger("uvicorn.access").info('1.2.3.4 - "POST /sms/callback?token=secret" 401')  # stays off
         logging.getLogger("delivrd.app").warning("hello")
     finally:
         root.handlers[:], root.level = kept

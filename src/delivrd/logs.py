@@ -50,9 +50,12 @@ def config(level: str, form: str) -> dict[str, Any]:
             "stderr": {"class": "logging.StreamHandler", "formatter": "delivrd", "stream": "ext://sys.stderr"}
         },
         "root": {"handlers": ["stderr"], "level": level.upper()},
-        # uvicorn's loggers propagate to the root's handler instead of keeping their own
+        # uvicorn's loggers propagate to the root's handler instead of keeping their own; its access log stays off
+        # (the callback routes log what they refuse, and its lines would carry each URL's ?token=)
         "loggers": {
-            name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            "uvicorn.access": {"handlers": [], "propagate": False},
         },
     }
 
