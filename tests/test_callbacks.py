@@ -198,7 +198,9 @@ WRONG_TOKEN = "the ?token= given is not the one configured (--callback-token)"
 
 
 def test_callback_token(start_app):
-    client = start_app(callback_token="s3cret-token").client
+    """A request without the token is answered 401 and counted, not stored: a flood of them cannot fill the disk."""
+    app = start_app(callback_token="s3cret-token")
+    client = app.client
     for params, errmsg in (
         ({}, NO_TOKEN),
         ({"token": ""}, NO_TOKEN),
@@ -209,7 +211,9 @@ def test_callback_token(start_app):
         assert (answer.status_code, answer.json()) == (401, {"result": 1004, "errmsg": errmsg}), params
     assert push(client, [report(1)], params={"token": "s3cret-token"}).json() == ACK
     assert len(all_reports(client)) == 1
-    assert client.get("/v1/inbox", params={"outcome": "unauthorized"}).json()["items"][0]["body"] is None
+    assert [entry["outcome"] for entry in client.get("/v1/inbox").json()["items"]] == ["stored"]
+    assert app.asgi.refused_callbacks() == 4
+    assert client.get("/v1/activity").json()["refused_callbacks"] == 4
 
 
 def test_wrong_method_is_json_405(http_client):

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from delivrd import dashboard, openapi, providers
+from delivrd import dashboard, logs, openapi, providers
 from delivrd.config import Settings
 from delivrd.domain import results
 from delivrd.domain.retention import retention_cutoff
@@ -50,12 +50,16 @@ class Delivrd:
         self.settings = settings
         self.store = open_store(settings.db, settings.database_url, migrate=settings.migrate)
         self.writer: Writer | None = None
+        self.refusals = logs.Limited(callbacks.log)
         self.callbacks = callbacks.routes(
             self._writer,
             provider=providers.default(),
             token=settings.callback_token,
             max_body_bytes=settings.max_body_bytes,
             body_timeout=settings.body_timeout,
+            allow=settings.callback_allow,
+            trusted_proxies=settings.trusted_proxies,
+            refusals=self.refusals,
         )
         spec = msgspec.json.encode(openapi.document())
         self.web = Starlette(
@@ -71,6 +75,12 @@ class Delivrd:
             exception_handlers={HTTPException: _http_error},
             lifespan=self._lifespan,
         )
+        self.web.state.refused_callbacks = self.refused_callbacks  # what the dashboard warns of
+
+    def refused_callbacks(self) -> int:
+        """Callback requests refused for who sent them (no token or a wrong one, a source not allowed) since
+        this process started: never stored, so counted here."""
+        return sum(route.refused[code] for route in self.callbacks.values() for code in callbacks.WHO_SENT_IT)
 
     def _writer(self) -> Writer:
         assert self.writer is not None, "the writer starts with the lifespan"
@@ -91,6 +101,7 @@ class Delivrd:
             upkeep.cancel()
             await self.writer.close()
             await self.store.close()
+            self.refusals.flush()  # what the limit left out, said before exiting
 
     async def upkeep(self) -> None:
         """Partitions ahead (PostgreSQL) and retention; a failure is logged and tried again next time."""
@@ -122,5 +133,5 @@ class Delivrd:
 def create() -> Delivrd:
     """The app from DELIVRD_* variables: what `delivrd serve` runs in each worker process."""
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     return Delivrd(settings)

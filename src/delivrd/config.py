@@ -11,6 +11,7 @@ processes run the same code.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from argparse import ArgumentTypeError
 from collections.abc import Callable, Mapping
@@ -21,10 +22,43 @@ from delivrd.domain import phones
 from delivrd.option_types import byte_size, duration, port_number, positive, postgres_url
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+LOG_FORMATS = ("text", "json")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _yes(text: str) -> bool:
     return text.lower() in ("1", "true", "yes")
+
+
+class Networks(tuple[Network, ...]):
+    """Address ranges, written back as they are read (`10.0.0.0/8,::1/128`; `none` when empty), so that the
+    environment carries them to each worker."""
+
+    def __str__(self) -> str:
+        return ",".join(str(n) for n in self) or "none"
+
+    def holds(self, address: str) -> bool:
+        """Whether `address` falls in one of the ranges (an address that does not read as one: no)."""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in network for network in self)
+
+
+def networks(text: str) -> Networks:
+    """Comma-separated addresses or CIDR ranges (`203.0.113.0/24,10.1.2.3`); `none` for none."""
+    if text.strip().lower() == "none":
+        return Networks()
+    try:
+        return Networks(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise ArgumentTypeError(
+            f"not addresses or CIDR ranges: {text!r} ({exc}; example: 203.0.113.0/24,10.1.2.3)"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +113,32 @@ class Settings:
     callback_token: str | None = _setting(
         None, str, "require ?token=<this> on the callback URLs; use a long random secret", secret=True
     )
+    callback_token_file: str | None = _setting(
+        None, str, "read --callback-token from this file (its trailing newline dropped), so it never shows in ps"
+    )
     api_key: str | None = _setting(None, str, "require 'Authorization: Bearer <this>' on /v1/*", secret=True)
+    api_key_file: str | None = _setting(
+        None, str, "read --api-key from this file (its trailing newline dropped), so it never shows in ps"
+    )
+    open_read_api: bool = _setting(
+        None,
+        _yes,
+        "serve on an address other than loopback without --api-key, for a network private by other means"
+        " (without it, that is refused: the read API and the dashboard show every phone number stored)",
+        switch=True,
+    )
+    callback_allow: Networks | None = _setting(  # noqa: RUF009 (Networks is a tuple: immutable)
+        None,
+        networks,
+        "answer the callback routes only to these addresses or CIDR ranges (others get 403), e.g. Tencent's"
+        " source ranges; behind a proxy see --trusted-proxies",
+    )
+    trusted_proxies: Networks = _setting(  # noqa: RUF009 (Networks is a tuple: immutable)
+        "127.0.0.1,::1",
+        networks,
+        "addresses of reverse proxies whose X-Forwarded-For is believed: the client is its rightmost address"
+        " that is not one of these; none to believe no proxy",
+    )
     max_body_bytes: int = _setting(
         "1m", byte_size, "larger callback bodies are answered 413 without being read; accepts 512k, 1m"
     )
@@ -143,6 +202,9 @@ class Settings:
         "seconds SIGTERM waits for the requests under way before it ends them; must exceed --body-timeout",
     )
     log_level: str = _setting("info", str, "log verbosity", choices=LOG_LEVELS)
+    log_format: str = _setting(
+        "text", str, "text: one readable line per event; json: one JSON object per line", choices=LOG_FORMATS
+    )
 
     def to_env(self) -> dict[str, str | None]:
         """DELIVRD_* variables that `from_env` reads back to these settings (None: unset it)."""

@@ -49,6 +49,7 @@ def test_activity_counts_and_last_callback(client):
         "report_duplicates": 0,
         "replies": 0,
         "rejects": 0,
+        "refused_callbacks": 0,
     }
     assert client.post("/sms/callback", content=body(batch(0, 3))).json() == ACK
     assert client.post("/sms/callback", content=body(batch(0, 2))).json() == ACK  # two duplicates
@@ -60,6 +61,18 @@ def test_activity_counts_and_last_callback(client):
     assert (data["last_callback"]["items"], data["last_callback"]["rejected"]) == (2, 1)
     assert data["last_callback"]["received_at"].endswith("Z")
     assert (data["inbox"], data["reports"], data["report_duplicates"], data["rejects"]) == (3, 4, 2, 1)
+
+
+def test_last_callback_is_an_authenticated_one_and_refused_ones_are_counted(start_app):
+    """A scanner's requests without the token are not "the last callback": they are counted apart, and the
+    dashboard warns of them."""
+    client = start_app(callback_token="t0ken").client
+    assert client.post("/sms/callback", params={"token": "t0ken"}, content=body(batch(0, 1))).json() == ACK
+    for token in ("", "wrong", "guess"):
+        assert client.post("/sms/callback", params={"token": token}, content=body(batch(5, 1))).status_code == 401
+    data = client.get("/v1/activity").json()
+    assert (data["last_callback"]["outcome"], data["inbox"], data["refused_callbacks"]) == ("stored", 1, 3)
+    assert "card.refused" in client.get("/assets/app.js").text
 
 
 def test_activity_rejects_parameters(http_client):

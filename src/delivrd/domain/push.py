@@ -31,7 +31,8 @@ OUTCOMES = {
     QUARANTINED: "every item quarantined",
     REJECTED: "the body as a whole is not a push: kept, and quarantined whole",
     TOO_LARGE: "the body is larger than --max-body-bytes: not read",
-    UNAUTHORIZED: "?token= was missing or wrong: the body not read",
+    UNAUTHORIZED: "?token= was missing or wrong (written by earlier versions only: such requests are now counted and"
+    " logged, not stored)",
     INCOMPLETE: "the body did not arrive whole (the client left, or --body-timeout passed): what arrived is kept,"
     " none of it read as items",
     UNSTORABLE: "the store refused the push as decoded: its body kept and quarantined whole",
@@ -105,11 +106,6 @@ class Push:
             rejects=[reject],
             result=error.code,
         )
-
-    @classmethod
-    def unauthorized(cls, route: str, received_at: int, peer: str | None) -> Push:
-        """A request without the callback token: recorded, its body not read."""
-        return cls(route, received_at, peer, results.status_of(results.BAD_TOKEN), UNAUTHORIZED, 0, None)
 
     @classmethod
     def too_large(cls, route: str, received_at: int, peer: str | None, declared: int | None) -> Push:

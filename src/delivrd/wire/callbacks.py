@@ -3,15 +3,22 @@
 Each request body becomes one `Push` (inbox row + rows decoded by the provider + quarantined
 items) that the writer commits; the ack is sent only after that commit. Whatever goes
 wrong, the answer is JSON with a `result` code from `delivrd.domain.results`.
+
+A request refused before its body is read because of who sent it (a source outside `--callback-allow`: 403, a
+missing or wrong token: 401) is not a push: it is counted (`CallbackRoute.refused`) and logged, never stored, so
+a flood of them costs neither disk nor memory. Every refusal is logged with its route, peer, result and reason,
+at most a few lines per kind every 10 s (`delivrd.logs.Limited`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,12 +26,17 @@ from urllib.parse import parse_qs
 import msgspec
 
 from delivrd import metrics
+from delivrd.config import Networks
 from delivrd.domain import clock, results
 from delivrd.domain.push import CALLBACK, REPLY, Push
+from delivrd.logs import Limited
 from delivrd.providers.base import BodyError, Provider
 from delivrd.writer.group_commit import Writer, WriteRefused
 
 log = logging.getLogger("delivrd.wire.callbacks")
+#: the answers that refuse a request for who sent it, counted by `CallbackRoute.refused` like every other
+WHO_SENT_IT = (results.BAD_TOKEN, results.FORBIDDEN)
+NO_NETWORKS = Networks()
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -55,8 +67,25 @@ async def _answer(send: Send, status: int, body: bytes, headers: tuple[tuple[byt
     await send({"type": "http.response.body", "body": body})
 
 
-async def _refuse(send: Send, code: int, message: str) -> None:
-    await _answer(send, results.status_of(code), results.error_body(code, message))
+def client_address(scope: Scope, trusted: Callable[[str], bool]) -> str | None:
+    """Who sent the request: the connection's peer, or, when that is a trusted proxy, the rightmost address of
+    X-Forwarded-For that is not one (a client can write anything on the left of that header, so the left is
+    never believed); None when the server does not say."""
+    client = scope.get("client")
+    peer: str | None = client[0] if client else None
+    if peer is None or not trusted(peer):
+        return peer
+    hops = [
+        hop.strip()
+        for name, value in scope["headers"]
+        if name == b"x-forwarded-for"
+        for hop in value.decode("latin-1").split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(hops):
+        if not trusted(hop):
+            return hop
+    return hops[0] if hops else peer
 
 
 def _token_refused(scope: Scope, token: bytes) -> str | None:
@@ -156,6 +185,9 @@ class CallbackRoute:
         token: str | None,
         max_body_bytes: int,
         body_timeout: float = 10.0,
+        allow: Networks | None = None,
+        trusted_proxies: Networks = NO_NETWORKS,
+        refusals: Limited | None = None,
     ) -> None:
         self.route = route
         self.writer = writer
@@ -166,6 +198,12 @@ class CallbackRoute:
         self.parse = provider.parse_reports if route == CALLBACK else provider.parse_replies
         self.duration = metrics.CALLBACK_DURATION.labels(route)
         self.answers: dict[str, Any] = {}  # result → its counter, looked up once
+        # address → yes/no, remembered for the addresses seen most (reading an address costs a few µs)
+        self.trusted = functools.lru_cache(maxsize=4096)(trusted_proxies.holds) if trusted_proxies else None
+        self.allowed = None if allow is None else functools.lru_cache(maxsize=4096)(allow.holds)
+        self.refusals = refusals or Limited(log)
+        #: answers other than the ack since this process started, by `result` code (401s and 403s among them)
+        self.refused: Counter[int] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -174,12 +212,14 @@ class CallbackRoute:
             await self._handle(scope, receive, answered)
         except asyncio.CancelledError:  # the server gave up on this request (shutdown): say so, in JSON
             with contextlib.suppress(Exception):
-                await _refuse(answered, results.SHUTTING_DOWN, "delivrd is shutting down; the push may be retried")
+                message = "delivrd is shutting down; the push may be retried"
+                await self._refuse(answered, scope, None, results.SHUTTING_DOWN, message)
             raise
         except Exception:  # never a 500 page: Tencent must see a JSON failure it will retry
             log.exception("unexpected error on %s", scope["path"])
             with contextlib.suppress(Exception):  # the answer may already have started
-                await _refuse(answered, results.COMMIT_FAILED, "internal error while storing; the push may be retried")
+                message = "internal error while storing; the push may be retried"
+                await self._refuse(answered, scope, None, results.COMMIT_FAILED, message)
         finally:
             self._count(answered, started)
 
@@ -192,27 +232,24 @@ class CallbackRoute:
         counter.inc()
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        peer = client_address(scope, self.trusted) if self.trusted else _peer(scope)
         if scope["method"] != "POST":
-            return await _answer(
-                send,
-                405,
-                results.error_body(results.METHOD_NOT_ALLOWED, f"{scope['path']} takes POST only"),
-                _ALLOW_POST,
-            )
+            message = f"{scope['path']} takes POST only"
+            return await self._refuse(send, scope, peer, results.METHOD_NOT_ALLOWED, message, _ALLOW_POST)
+        if self.allowed is not None and (peer is None or not self.allowed(peer)):
+            message = f"{peer} is not among the addresses allowed to call back (--callback-allow)"
+            return await self._refuse(send, scope, peer, results.FORBIDDEN, message)
+        if self.token is not None:
+            unauthorized = _token_refused(scope, self.token)
+            if unauthorized is not None:
+                return await self._refuse(send, scope, peer, results.BAD_TOKEN, unauthorized)
         received_at = clock.now_micros()
-        client = scope.get("client")
-        peer = client[0] if client else None
-        unauthorized = None if self.token is None else _token_refused(scope, self.token)
-        if unauthorized is not None:
-            push = Push.unauthorized(self.route, received_at, peer)
-            await self._record(push)
-            return await _refuse(send, results.BAD_TOKEN, unauthorized)
         body, ended = await self._read_body(scope, receive)
         if body is None:
             push = Push.too_large(self.route, received_at, peer, self._declared_length(scope))
             await self._record(push)
             message = results.too_large(self.max_body_bytes)
-            return await _answer(send, 413, results.error_body(results.TOO_LARGE, message), _CLOSE)
+            return await self._refuse(send, scope, peer, results.TOO_LARGE, message, _CLOSE)
         if ended != "complete":  # what arrived is kept, as received, but it is not the push that was sent
             push = Push.incomplete(self.route, received_at, peer, body)
             await self._record(push)
@@ -221,18 +258,54 @@ class CallbackRoute:
                     f"the body did not arrive within {self.body_timeout:g}s;"
                     f" raise the limit with {results.setting('body_timeout')}"
                 )
-                await _answer(send, 408, results.error_body(results.BODY_TIMEOUT, message), _CLOSE)
+                return await self._refuse(send, scope, peer, results.BODY_TIMEOUT, message, _CLOSE)
+            self._note(scope, peer, results.BODY_TIMEOUT, "the client left before its body arrived whole", 0)
             return None  # a client that went away gets no answer
         push = self._parse(body, received_at, peer)
         try:
             await self.writer().submit(push)
         except WriteRefused as refused:
-            return await _refuse(send, refused.code, refused.message)
+            return await self._refuse(send, scope, peer, refused.code, refused.message)
         if push.result == results.OK:
             await send(_ACK_START)
             await send(_ACK_BODY)
         else:
-            await _refuse(send, push.result, push.rejects[0].reason)
+            await self._refuse(send, scope, peer, push.result, push.rejects[0].reason)
+
+    async def _refuse(
+        self,
+        send: Send,
+        scope: Scope,
+        peer: str | None,
+        code: int,
+        message: str,
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> None:
+        """Answer `code` with `message`, counted and logged."""
+        status = results.status_of(code)
+        self._note(scope, peer, code, message, status)
+        await _answer(send, status, results.error_body(code, message), headers)
+
+    def _note(self, scope: Scope, peer: str | None, code: int, reason: str, status: int) -> None:
+        """Count a refusal and log it (at most a few lines of each kind every 10 s); status 0: no answer sent."""
+        self.refused[code] += 1
+        path = scope["path"]
+        self.refusals.log(
+            f"{status or 'no answer'} (result {code}) on {path}",
+            logging.WARNING,
+            "refused %s %s from %s: %s (result %d): %s",
+            scope["method"],
+            path,
+            peer or "-",
+            status or "no answer",
+            code,
+            reason,
+            route=path,
+            peer=peer,
+            status=status or None,
+            result=code,
+            reason=reason,
+        )
 
     @staticmethod
     def _declared_length(scope: Scope) -> int | None:
@@ -291,7 +364,22 @@ class CallbackRoute:
         try:
             await self.writer().submit(push)
         except WriteRefused as refused:
-            log.warning("could not record a refused %s request: %s", self.route, refused.message)
+            self.refusals.log(
+                f"not recorded on {self.route}",
+                logging.WARNING,
+                "could not record a refused %s request: %s",
+                self.route,
+                refused.message,
+                route=self.route,
+                peer=push.peer,
+                result=refused.code,
+                reason=refused.message,
+            )
+
+
+def _peer(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return client[0] if client else None
 
 
 def routes(
@@ -301,13 +389,20 @@ def routes(
     token: str | None,
     max_body_bytes: int,
     body_timeout: float = 10.0,
+    allow: Networks | None = None,
+    trusted_proxies: Networks = NO_NETWORKS,
+    refusals: Limited | None = None,
 ) -> dict[str, CallbackRoute]:
-    """Path → handler for the two callback routes, decoding `provider`'s format."""
+    """Path → handler for the two callback routes, decoding `provider`'s format; `refusals` logs what both refuse,
+    so that a flood on either is a few lines."""
     options: dict[str, Any] = {
         "token": token,
         "max_body_bytes": max_body_bytes,
         "body_timeout": body_timeout,
         "provider": provider,
+        "allow": allow,
+        "trusted_proxies": trusted_proxies,
+        "refusals": refusals or Limited(log),
     }
     return {
         "/sms/callback": CallbackRoute(CALLBACK, writer, **options),

@@ -26,6 +26,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from delivrd import logs
 from delivrd.config import Settings
 from delivrd.domain import results
 
@@ -283,5 +284,7 @@ def run(settings: Settings) -> None:
         lifespan="on",
         access_log=False,
         log_level=settings.log_level,
+        log_config=logs.config(settings.log_level, settings.log_format),  # uvicorn's lines in delivrd's format
+        proxy_headers=False,  # the callback routes read X-Forwarded-For themselves, from --trusted-proxies only
         timeout_graceful_shutdown=settings.drain_timeout,  # type: ignore[arg-type]
     )

@@ -23,6 +23,7 @@ from collections import deque
 from delivrd import metrics
 from delivrd.domain import results
 from delivrd.domain.push import Push
+from delivrd.logs import Limited
 from delivrd.store import Committer, StoreError, StoreUnavailable
 
 log = logging.getLogger("delivrd.writer.group_commit")
@@ -72,6 +73,9 @@ class Writer:
         #: why the latest commit failed, None once one succeeds: `/healthz` answers 503 while it is set
         self.failing: str | None = None
         metrics.WRITE_QUEUE_CAPACITY.set(max_pending)
+        #: commits failed in a row: an outage is one line per few seconds with this count, and one traceback
+        self.failures = 0
+        self._failure_log = Limited(log, lines=1, window=10.0)
 
     def start(self) -> None:
         # kept, not looked up per push: on Python 3.11 get_running_loop() makes a getpid() system call,
@@ -131,10 +135,20 @@ class Writer:
                 await self._commit(group)
             except StoreDown as down:  # storage itself is failing: every push still waiting is refused
                 self.failing = str(down.cause)
-                if isinstance(down.cause, StoreError):
-                    log.error("commit of %d push(es) failed: %s", len(group), down.cause)
-                else:  # even a bug must not stop the writer: fail the group, keep serving
-                    log.error("unexpected error while committing %d push(es)", len(group), exc_info=down.cause)
+                self.failures += 1
+                # even a bug must not stop the writer: fail the group, keep serving (its traceback once per run)
+                bug = None if isinstance(down.cause, StoreError) or self.failures > 1 else down.cause
+                self._failure_log.log(
+                    "commits failing",
+                    logging.ERROR,
+                    "commit of %d push(es) failed (%d in a row): %s",
+                    len(group),
+                    self.failures,
+                    down.cause if bug is None else f"unexpected {type(bug).__name__}: {bug}",
+                    exc_info=bug,
+                    failures=self.failures,
+                    error=str(down.cause),
+                )
                 error = WriteRefused(results.COMMIT_FAILED, f"storage could not commit: {down.cause}")
                 for _, future, _ in group:
                     if not future.done():
@@ -199,6 +213,12 @@ class Writer:
         metrics.COMMITS.inc()
         metrics.COMMITTED_PUSHES.inc(pushes)
         self.failing = None
+        if self.failures:
+            self._failure_log.flush()
+            log.warning(
+                "commits succeed again, after %d failed in a row", self.failures, extra={"failures": self.failures}
+            )
+            self.failures = 0
 
     async def close(self) -> None:
         """Refuse new pushes, commit every one already queued, then stop."""

@@ -472,7 +472,7 @@
   }
 
   /** What v1/activity says has arrived: when it changes, the figures are worth reloading. */
-  const arrivals = (a) => JSON.stringify([a.last_callback, a.inbox, a.reports, a.report_duplicates, a.replies, a.rejects]);
+  const arrivals = (a) => JSON.stringify([a.last_callback, a.inbox, a.reports, a.report_duplicates, a.replies, a.rejects, a.refused_callbacks]);
 
   async function overview(params, current) {
     let chosen = chosenRange(params);
@@ -497,9 +497,11 @@
         card("pending", t("card.pending"), num(series.pending)),
         card("no-receipt", t("card.no_receipt"), num(series.no_receipt), { tone: series.no_receipt ? "warn" : "" }),
         card("success-rate", t("card.success_rate"), pct(series.success_rate)),
+        // authenticated callbacks only; requests refused for their token or source are counted apart, as a warning
         card("last-callback", t("card.last_callback"), last ? ago(last.received_at) : "—", {
-          wide: true, tone: last ? "" : "warn", ago: last ? last.received_at : null,
-          note: last ? when(last.received_at) + " · " + t("card.outcome", { route: last.route, outcome: last.outcome, items: last.items }) : t("card.never"),
+          wide: true, tone: last && !activity.refused_callbacks ? "" : "warn", ago: last ? last.received_at : null,
+          note: (last ? when(last.received_at) + " · " + t("card.outcome", { route: last.route, outcome: last.outcome, items: last.items }) : t("card.never"))
+            + (activity.refused_callbacks ? " · " + t("card.refused", { n: num(activity.refused_callbacks) }) : ""),
         }),
         card("duplicates", t("card.duplicates"), num(activity.report_duplicates), { note: t("card.all_time") }),
         card("rejects", t("card.rejects"), num(activity.rejects), { note: t("card.all_time"), tone: activity.rejects ? "warn" : "" }));
