@@ -53,8 +53,9 @@ def config(level: str, form: str) -> dict[str, Any]:
         # uvicorn's loggers propagate to the root's handler instead of keeping their own; its access log stays off
         # (the callback routes log what they refuse, and its lines would carry each URL's ?token=)
         "loggers": {
-            "uvicorn": {"handlers": [], "propagate": True},
-            "uvicorn.error": {"handlers": [], "propagate": True},
+            # NOTSET: the root's level decides, whatever level an earlier configuration left on them
+            "uvicorn": {"handlers": [], "propagate": True, "level": "NOTSET"},
+            "uvicorn.error": {"handlers": [], "propagate": True, "level": "NOTSET"},
             "uvicorn.access": {"handlers": [], "propagate": False},
         },
     }
