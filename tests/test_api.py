@@ -163,3 +163,15 @@ def test_openapi_describes_every_route(http_client):
     assert {"sid", "phone", "received_at", "user_receive_at"} <= set(report_schema["properties"])
     callback = spec["paths"]["/sms/callback"]["post"]["responses"]
     assert set(callback) == {"200", "400", "401", "413", "503"}
+
+
+def test_openapi_asks_for_the_key_only_when_the_server_has_one(start_http_app):
+    """The document describes this server: with --api-key the read routes require it, without one none does."""
+    keyed = start_http_app(api_key="k3y").client.get("/openapi.json").json()
+    open_ = start_http_app().client.get("/openapi.json").json()
+    secured = {path for path, item in keyed["paths"].items() if any("security" in op for op in item.values())}
+    assert {"/v1/reports", "/v1/messages", "/v1/activity"} <= secured
+    assert "securitySchemes" in keyed["components"]
+    assert not any("security" in op for item in open_["paths"].values() for op in item.values())
+    assert "securitySchemes" not in open_["components"]
+    assert open_["paths"].keys() == keyed["paths"].keys()

@@ -61,7 +61,7 @@ class Delivrd:
             trusted_proxies=settings.trusted_proxies,
             refusals=self.refusals,
         )
-        spec = msgspec.json.encode(openapi.document())
+        spec = msgspec.json.encode(openapi.document(api_key=settings.api_key is not None))
         self.web = Starlette(
             routes=[
                 *api.routes(settings.api_key),

@@ -206,7 +206,20 @@ def insight_paths() -> dict[str, Any]:
     }
 
 
-def document() -> dict[str, Any]:
+def document(*, api_key: bool = True) -> dict[str, Any]:
+    """The OpenAPI document of this server: `api_key` says whether it runs with `--api-key`; without one no route
+    asks for it, so a client (or schemathesis) reading the document sends what the server checks."""
+    spec = _document()
+    if not api_key:
+        spec["paths"] = {
+            path: {method: {k: v for k, v in op.items() if k != "security"} for method, op in item.items()}
+            for path, item in spec["paths"].items()
+        }
+        del spec["components"]["securitySchemes"]
+    return spec
+
+
+def _document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
         [
             Answer,
