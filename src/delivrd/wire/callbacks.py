@@ -23,8 +23,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-import msgspec
-
 from delivrd import metrics
 from delivrd.config import Networks
 from delivrd.domain import clock, results
@@ -99,35 +97,6 @@ def _token_refused(scope: Scope, token: bytes) -> str | None:
     return None
 
 
-class Answered:
-    """A request's `send`, noting the answer's status and body for /metrics: one place sees every answer."""
-
-    __slots__ = ("body", "send", "status")
-
-    def __init__(self, send: Send) -> None:
-        self.send = send
-        self.status = 0  # no answer (the client went away)
-        self.body = b""
-
-    async def __call__(self, message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-        elif not self.body:
-            self.body = message.get("body", b"")
-        await self.send(message)
-
-    def result(self) -> str:
-        """The answer's `result` code as a label: 0 for the ack (the only 200), read from the body otherwise."""
-        if self.status == 200:
-            return "0"
-        if self.status == 0:
-            return "none"
-        try:
-            return str(msgspec.json.decode(self.body)["result"])
-        except Exception:
-            return "unknown"
-
-
 class Deadlines:
     """The bodies being read and since when; one task cancels the reads that pass the timeout.
 
@@ -197,7 +166,7 @@ class CallbackRoute:
         self.deadlines = Deadlines(body_timeout)
         self.parse = provider.parse_reports if route == CALLBACK else provider.parse_replies
         self.duration = metrics.CALLBACK_DURATION.labels(route)
-        self.answers: dict[str, Any] = {}  # result → its counter, looked up once
+        self.answers: dict[int | None, Any] = {}  # result answered (None: no answer) → its counter, looked up once
         # address → yes/no, remembered for the addresses seen most (reading an address costs a few µs)
         self.trusted = functools.lru_cache(maxsize=4096)(trusted_proxies.holds) if trusted_proxies else None
         self.allowed = None if allow is None else functools.lru_cache(maxsize=4096)(allow.holds)
@@ -207,31 +176,32 @@ class CallbackRoute:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        answered = Answered(send)
+        result: int | None = None  # the `result` answered, for /metrics; None while (or when) nothing is
         try:
-            await self._handle(scope, receive, answered)
+            result = await self._handle(scope, receive, send)
         except asyncio.CancelledError:  # the server gave up on this request (shutdown): say so, in JSON
             with contextlib.suppress(Exception):
                 message = "delivrd is shutting down; the push may be retried"
-                await self._refuse(answered, scope, None, results.SHUTTING_DOWN, message)
+                result = await self._refuse(send, scope, None, results.SHUTTING_DOWN, message)
             raise
         except Exception:  # never a 500 page: Tencent must see a JSON failure it will retry
             log.exception("unexpected error on %s", scope["path"])
             with contextlib.suppress(Exception):  # the answer may already have started
                 message = "internal error while storing; the push may be retried"
-                await self._refuse(answered, scope, None, results.COMMIT_FAILED, message)
+                result = await self._refuse(send, scope, None, results.COMMIT_FAILED, message)
         finally:
-            self._count(answered, started)
+            self._count(result, started)
 
-    def _count(self, answered: Answered, started: float) -> None:
+    def _count(self, result: int | None, started: float) -> None:
         self.duration.observe(time.perf_counter() - started)
-        result = answered.result()
         counter = self.answers.get(result)
         if counter is None:
-            counter = self.answers[result] = metrics.CALLBACK_ANSWERS.labels(self.route, result)
+            label = "none" if result is None else str(result)
+            counter = self.answers[result] = metrics.CALLBACK_ANSWERS.labels(self.route, label)
         counter.inc()
 
-    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> int | None:
+        """Answer the request; the `result` answered, or None when the client left before an answer."""
         peer = client_address(scope, self.trusted) if self.trusted else _peer(scope)
         if scope["method"] != "POST":
             message = f"{scope['path']} takes POST only"
@@ -269,8 +239,8 @@ class CallbackRoute:
         if push.result == results.OK:
             await send(_ACK_START)
             await send(_ACK_BODY)
-        else:
-            await self._refuse(send, scope, peer, push.result, push.rejects[0].reason)
+            return results.OK
+        return await self._refuse(send, scope, peer, push.result, push.rejects[0].reason)
 
     async def _refuse(
         self,
@@ -280,11 +250,12 @@ class CallbackRoute:
         code: int,
         message: str,
         headers: tuple[tuple[bytes, bytes], ...] = (),
-    ) -> None:
-        """Answer `code` with `message`, counted and logged."""
+    ) -> int:
+        """Answer `code` with `message`, counted and logged; returns `code`."""
         status = results.status_of(code)
         self._note(scope, peer, code, message, status)
         await _answer(send, status, results.error_body(code, message), headers)
+        return code
 
     def _note(self, scope: Scope, peer: str | None, code: int, reason: str, status: int) -> None:
         """Count a refusal and log it (at most a few lines of each kind every 10 s); status 0: no answer sent."""
