@@ -68,8 +68,6 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.commits = 0
-        self.committed_pushes = 0
         #: why the latest commit failed, None once one succeeds: `/healthz` answers 503 while it is set
         self.failing: str | None = None
         metrics.WRITE_QUEUE_CAPACITY.set(max_pending)
@@ -208,8 +206,6 @@ class Writer:
                 future.set_result(None)
 
     def _committed(self, pushes: int) -> None:
-        self.commits += 1
-        self.committed_pushes += pushes
         metrics.COMMITS.inc()
         metrics.COMMITTED_PUSHES.inc(pushes)
         self.failing = None
