@@ -61,10 +61,6 @@ class PhoneTimeline(msgspec.Struct):
     messages: list[messages.MessageView]
 
 
-def _now() -> int:
-    return clock.now_micros()
-
-
 async def _body(request: Request, limit: int) -> bytes:
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -79,7 +75,7 @@ async def _body(request: Request, limit: int) -> bytes:
 
 def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int, default_country: str) -> list[Route]:
     def pending_after() -> int:
-        return message_state.pending_after(_now(), no_receipt_after)
+        return message_state.pending_after(clock.now_micros(), no_receipt_after)
 
     async def message_view(store: Reader, sid: str, pending: int) -> messages.MessageView | None:
         sends = await store.sends(SendQuery(sid=sid, limit=1))

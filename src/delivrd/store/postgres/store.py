@@ -305,7 +305,7 @@ class PostgresStore(SQLReads, Store):
     # -- partitions and retention ------------------------------------------------------------
 
     async def maintain(self) -> None:
-        today = _now() // DAY_US
+        today = clock.now_micros() // DAY_US
         try:
             await self._ensure_days(range(today - 1, today + DAYS_AHEAD + 1))
         except FAILURES as exc:
@@ -441,10 +441,6 @@ class PostgresStore(SQLReads, Store):
 def _numbered(sql: str) -> str:
     """The shared SQL's `?` as asyncpg's `$n`, rewritten once per statement text."""
     return insight_sql.numbered(sql)
-
-
-def _now() -> int:
-    return int(datetime.now(UTC).timestamp() * 1_000_000)
 
 
 def _day_of(table: str, name: str) -> int | None:
