@@ -22,6 +22,7 @@ from delivrd.domain import clock
 from delivrd.domain.push import CALLBACK, Push
 from delivrd.store import columns, insight_sql, migrations
 from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
+from delivrd.store.forwarding import SQLForwarding, Step
 from delivrd.store.reads import ReportSource, SQLReads
 from delivrd.store.sqlite import mobiles as sqlite_mobiles
 from delivrd.store.sqlite.connect import UNAVAILABLE, Connection, Error, closed, connect, immediate
@@ -83,6 +84,10 @@ REPORTS = ReportSource(
 )
 
 
+class _GuardFailed(Exception):
+    """A guarded step changed no row: the transaction is rolled back (`_transact` returns None)."""
+
+
 class SQLiteSchema:
     """Schema versioning for SQLite: the version lives in PRAGMA user_version."""
 
@@ -107,9 +112,11 @@ class SQLiteSchema:
                 self.conn.execute(f"PRAGMA user_version = {migration.version}")
 
 
-class SQLiteStore(SQLReads, Store):
+class SQLiteStore(SQLReads, SQLForwarding, Store):
     dialect = "sqlite"
     reports_from = REPORTS
+    reports_select, reports_prefix = REPORTS.select, REPORTS.prefix
+    xid_column = "0"  # one writer at a time: seq order is commit order
 
     def __init__(self, path: str | Path, *, migrate: bool = False, readers: int = 4) -> None:
         self.path = str(path)
@@ -287,6 +294,7 @@ class SQLiteStore(SQLReads, Store):
         for table, column in RETAINED:
             while batch := await self._prune_batch(self._delete_old, table, column, before):
                 removed[table] += batch
+        removed["events"] = await self.prune_events(before)
         return removed
 
     async def _prune_batch(self, fn: Callable[..., int], *args: Any) -> int:
@@ -304,6 +312,37 @@ class SQLiteStore(SQLReads, Store):
         sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < ? LIMIT 1000)"
         conn.execute(sql, (before,))  # autocommit: one transaction per batch
         return conn.changes()
+
+    # -- forwarding's writes and positions (delivrd.store.forwarding) -------------------------------------------
+
+    async def _transact(self, steps: Sequence[Step]) -> list[int] | None:
+        try:
+            return await self._on_writer(self._run_steps, steps)
+        except Error as exc:
+            raise StoreError(f"SQLite commit failed: {exc}") from exc
+
+    def _run_steps(self, steps: Sequence[Step]) -> list[int] | None:
+        conn = self._conn
+        if conn is None:
+            raise closed()
+        changed: list[int] = []
+        try:
+            with immediate(conn):
+                for step in steps:
+                    before = conn.total_changes()
+                    if step.many:
+                        conn.executemany(step.sql, step.args)
+                    else:
+                        conn.execute(step.sql, step.args)
+                    changed.append(conn.total_changes() - before)
+                    if step.guard and not changed[-1]:
+                        raise _GuardFailed
+        except _GuardFailed:
+            return None
+        return changed
+
+    def _after(self, xid: int, seq: int) -> tuple[str, list[Any], str]:
+        return "seq > ?", [seq], "seq"
 
     async def register_sends(self, sends: Sequence[Send]) -> int:
         """Sends are written on the writer thread (one transaction per call, beside the group commits), their
