@@ -19,6 +19,8 @@ from delivrd import dashboard, logs, openapi, providers
 from delivrd.config import Settings
 from delivrd.domain import results
 from delivrd.domain.retention import retention_cutoff
+from delivrd.forward import routes as endpoint_api
+from delivrd.forward.dispatch import Dispatcher
 from delivrd.query import http as api
 from delivrd.query import insight as insight_api
 from delivrd.query import scrape
@@ -50,6 +52,7 @@ class Delivrd:
         self.settings = settings
         self.store = open_store(settings.db, settings.database_url, migrate=settings.migrate)
         self.writer: Writer | None = None
+        self.dispatcher = Dispatcher(self.store, settings.retry_schedule, settings.no_receipt_after)
         self.refusals = logs.Limited(callbacks.log)
         self.callbacks = callbacks.routes(
             self._writer,
@@ -68,6 +71,7 @@ class Delivrd:
                 *insight_api.routes(
                     settings.api_key, settings.no_receipt_after, settings.max_body_bytes, settings.default_country
                 ),
+                *endpoint_api.routes(settings.api_key),
                 *dashboard.routes(settings.api_key, settings.no_receipt_after),
                 *scrape.routes(settings.no_receipt_after),
                 Route("/openapi.json", lambda request: Response(spec, media_type="application/json")),
@@ -95,10 +99,12 @@ class Delivrd:
         app.state.store = self.store
         app.state.writer = self.writer
         upkeep = asyncio.get_running_loop().create_task(self._upkeep_forever(), name="delivrd-upkeep")
+        self.dispatcher.start()  # beside ingest, never in its way: an ack does not wait for any consumer
         try:
             yield
         finally:
             upkeep.cancel()
+            await self.dispatcher.close()
             await self.writer.close()
             await self.store.close()
             self.refusals.flush()  # what the limit left out, said before exiting

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from delivrd.domain import phones
+from delivrd.domain import retry_schedule as schedule
 from delivrd.option_types import byte_size, duration, port_number, positive, postgres_url
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -147,6 +148,12 @@ class Settings:
         duration,
         "a send with no receipt this long after it was sent counts as no_receipt rather than"
         " pending; accepts 90m, 72h, 3d",
+    )
+    retry_schedule: schedule.Schedule = _setting(  # noqa: RUF009 (Schedule is a tuple: immutable)
+        schedule.DEFAULT,
+        schedule.schedule,
+        "waits between attempts to send an event to an endpoint that failed it, each drawn within ±20%;"
+        " after the last the event is failed for good (kept, and sent again by a replay)",
     )
     default_country: str = _setting(
         "86",

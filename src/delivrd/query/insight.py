@@ -15,7 +15,7 @@ from starlette.routing import Route
 from delivrd.domain import clock, message_state, phones, results
 from delivrd.providers.tencent import receipts
 from delivrd.query import messages, stats
-from delivrd.query.http import ApiError, BadParameter, Params, endpoint
+from delivrd.query.http import ApiError, BadParameter, Params, endpoint, read_body
 from delivrd.store import Insight, Reader, ReportQuery, Store
 from delivrd.store.base import ReportRow, SendQuery
 
@@ -34,10 +34,6 @@ MAX_ITEMS = 1000
 
 class BadBody(ApiError):
     code = results.BAD_BODY
-
-
-class TooLarge(ApiError):
-    code = results.TOO_LARGE
 
 
 class NotFound(ApiError):
@@ -61,18 +57,6 @@ class PhoneTimeline(msgspec.Struct):
     messages: list[messages.MessageView]
 
 
-async def _body(request: Request, limit: int) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(
-                results.too_large(limit) + "; post fewer SendSms calls at once or use `delivrd import sends`"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int, default_country: str) -> list[Route]:
     def pending_after() -> int:
         return message_state.pending_after(clock.now_micros(), no_receipt_after)
@@ -89,7 +73,11 @@ def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int, defa
         try:
             rows = [
                 send
-                for call in messages.decode_calls(await _body(request, max_body_bytes))
+                for call in messages.decode_calls(
+                    await read_body(
+                        request, max_body_bytes, "post fewer SendSms calls at once or use `delivrd import sends`"
+                    )
+                )
                 for send in messages.sends_of(call)
             ]
         except messages.SendError as exc:
