@@ -152,7 +152,7 @@ class Settings:
     retry_schedule: schedule.Schedule = _setting(  # noqa: RUF009 (Schedule is a tuple: immutable)
         schedule.DEFAULT,
         schedule.schedule,
-        "waits between attempts to send an event to an endpoint that failed it, each drawn within ±20%;"
+        "waits between attempts to send an event to an endpoint that failed it, each give or take a fifth;"
         " after the last the event is failed for good (kept, and sent again by a replay)",
     )
     default_country: str = _setting(
