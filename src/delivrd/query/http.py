@@ -166,7 +166,8 @@ def endpoint(handler: Handler, api_key: str | None) -> Answer:
             refused = _key_refused(request.headers.get("authorization"), expected)
             if refused is not None:
                 return error_response(results.BAD_API_KEY, refused)
-        return json_response(await handler(request, request.app.state.store))
+        answer = await handler(request, request.app.state.store)
+        return answer if isinstance(answer, Response) else json_response(answer)  # a Response: its own status
 
     return run
 

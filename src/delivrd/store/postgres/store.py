@@ -27,6 +27,7 @@ from delivrd.domain.push import CALLBACK, Push
 from delivrd.store import columns, insight_sql, migrations
 from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
 from delivrd.store.columns import Column, Numbers
+from delivrd.store.postgres.optouts import PostgresOptOuts
 from delivrd.store.reads import ReportSource, SQLReads
 
 log = logging.getLogger("delivrd.store.postgres.store")
@@ -236,7 +237,7 @@ class PostgresSchema:
             await self.conn.execute("SELECT pg_advisory_unlock(hashtext(current_schema() || '.delivrd_schema'))")
 
 
-class PostgresStore(SQLReads, Store):
+class PostgresStore(PostgresOptOuts, SQLReads, Store):
     dialect = "postgresql"
     reports_from = REPORTS
 

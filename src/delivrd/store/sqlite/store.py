@@ -25,6 +25,7 @@ from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError
 from delivrd.store.reads import ReportSource, SQLReads
 from delivrd.store.sqlite import mobiles as sqlite_mobiles
 from delivrd.store.sqlite.connect import UNAVAILABLE, Connection, Error, closed, connect, immediate
+from delivrd.store.sqlite.optouts import SQLiteOptOuts
 
 T = TypeVar("T")
 log = logging.getLogger("delivrd.store.sqlite.store")
@@ -107,7 +108,7 @@ class SQLiteSchema:
                 self.conn.execute(f"PRAGMA user_version = {migration.version}")
 
 
-class SQLiteStore(SQLReads, Store):
+class SQLiteStore(SQLiteOptOuts, SQLReads, Store):
     dialect = "sqlite"
     reports_from = REPORTS
 
