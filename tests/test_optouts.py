@@ -24,7 +24,10 @@ def push_reply(app, item) -> None:
 
 
 def changes(client, phone=PHONE):
-    return [(c["action"], c["source"], c["note"]) for c in reversed(client.get(f"/v1/phones/{phone}").json()["optout"]["changes"])]
+    return [
+        (c["action"], c["source"], c["note"])
+        for c in reversed(client.get(f"/v1/phones/{phone}").json()["optout"]["changes"])
+    ]
 
 
 def test_a_td_reply_puts_the_number_on_the_list_and_start_takes_it_off(app):
@@ -69,7 +72,11 @@ def test_manual_entries_and_replies_apply_in_order(app):
     client = app.client
     added = client.post("/v1/optouts", json={"phone": PHONE, "sign": "Acme", "note": "asked by phone"})
     assert added.status_code == 201
-    assert (added.json()["action"], added.json()["source"], added.json()["note"]) == ("added", "manual", "asked by phone")
+    assert (added.json()["action"], added.json()["source"], added.json()["note"]) == (
+        "added",
+        "manual",
+        "asked by phone",
+    )
     again = client.post("/v1/optouts", json={"phone": "13800138000"})  # digits alone: +86; already listed
     assert again.status_code == 200 and again.json()["id"] == added.json()["id"]
     push_reply(app, reply("TD"))  # already on the list: no change

@@ -73,7 +73,14 @@ def test_other_texts_change_nothing(text):
 def test_the_lists_are_settings_read_the_same_way():
     settings = Settings.from_env({"DELIVRD_OPTOUT_KEYWORDS": "ＴＤ, 退订 ,quit", "DELIVRD_RESUBSCRIBE_KEYWORDS": "yes"})
     classify = Classifier(settings.optout_keywords, settings.resubscribe_keywords)
-    assert [classify(t) for t in ("td", "QUIT", "退订", "R", "YES", "START")] == [ADDED, ADDED, ADDED, None, REMOVED, None]
+    assert [classify(t) for t in ("td", "QUIT", "退订", "R", "YES", "START")] == [
+        ADDED,
+        ADDED,
+        ADDED,
+        None,
+        REMOVED,
+        None,
+    ]
     # written back as read, so the environment carries them to each worker
     assert Settings.from_env(settings.to_env()).optout_keywords == settings.optout_keywords  # type: ignore[arg-type]
     assert str(Settings().resubscribe_keywords) == "START,订阅"
