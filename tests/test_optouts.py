@@ -163,3 +163,40 @@ def test_retention_keeps_the_list(app):
     removed = app.run(lambda: app.asgi.store.prune(2**62))
     assert removed["replies"] == 1
     assert [o["phone"] for o in app.client.get("/v1/optouts").json()["items"]] == [PHONE]
+
+
+def test_replies_stored_before_the_list_existed_are_applied_after_upgrading(backend, start_app, tmp_path):
+    from tests.store.test_insight import sql
+    from tests.test_migrations import make_old_database
+
+    db = tmp_path / "old.db"
+    make_old_database(backend, db, before="optouts")
+    columns = "dedup_key, extend, mobile, nationcode, sign, text, time, phone, inbox_id, received_at"
+    sql(
+        backend,
+        db,
+        f"INSERT INTO replies ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (b"k1", "01", "13800138000", "86", "Acme", "TD", 1790000000, PHONE, 1, 1_790_000_000_000_000),
+            (b"k2", "01", "13800138001", "86", "Acme", "hello", 1790000000, "+8613800138001", 1, 1_790_000_000_000_001),
+        ],
+    )
+    app = start_app(db=db, migrate=True)
+    assert [(o["phone"], o["note"], o["at"]) for o in app.client.get("/v1/optouts").json()["items"]] == [
+        (PHONE, "TD", "2026-09-21T14:13:20.000000Z")
+    ]
+
+
+def test_the_openapi_document_describes_every_v1_route_and_method(start_http_app):
+    """The routes the app serves under /v1 against the document: a route added without its description fails."""
+    app = start_http_app()
+    spec = app.client.get("/openapi.json").json()
+    served = {
+        (route.path.replace(":anytext", ""), method.lower())
+        for route in app.asgi.web.routes
+        if route.path.startswith("/v1/")
+        for method in (route.methods or ()) - {"HEAD"}
+    }
+    documented = {(path, method) for path, item in spec["paths"].items() if path.startswith("/v1/") for method in item}
+    assert served == documented
+    assert {("/v1/optouts", "get"), ("/v1/optouts", "post"), ("/v1/optouts/{phone}", "delete")} <= documented
