@@ -56,6 +56,8 @@ class ReplyOptOuts:
                 await self.catch_up()
             except StoreError as exc:  # the replies stay pending: tried again next round
                 log.error("applying replies to the opt-out list failed (will retry): %s", exc)
+            except Exception:  # a bug must not end the loop for good: logged with its traceback, tried again
+                log.exception("applying replies to the opt-out list failed unexpectedly (will retry)")
 
     async def close(self) -> None:
         if self._task is not None:
