@@ -19,14 +19,17 @@ from delivrd import dashboard, logs, openapi, providers
 from delivrd.config import Settings
 from delivrd.domain import results
 from delivrd.domain.retention import retention_cutoff
+from delivrd.domain.unsubscribe import Classifier
 from delivrd.forward import routes as endpoint_api
 from delivrd.forward.dispatch import Dispatcher
 from delivrd.query import http as api
 from delivrd.query import insight as insight_api
+from delivrd.query import optouts as optout_api
 from delivrd.query import scrape
 from delivrd.store import StoreError, open_store
 from delivrd.wire import callbacks
 from delivrd.writer.group_commit import Writer
+from delivrd.writer.optouts import ReplyOptOuts
 
 log = logging.getLogger("delivrd.app")
 
@@ -53,6 +56,7 @@ class Delivrd:
         self.store = open_store(settings.db, settings.database_url, migrate=settings.migrate)
         self.writer: Writer | None = None
         self.dispatcher = Dispatcher(self.store, settings.retry_schedule, settings.no_receipt_after)
+        self.optouts = ReplyOptOuts(self.store, Classifier(settings.optout_keywords, settings.resubscribe_keywords))
         self.refusals = logs.Limited(callbacks.log)
         self.callbacks = callbacks.routes(
             self._writer,
@@ -72,6 +76,7 @@ class Delivrd:
                     settings.api_key, settings.no_receipt_after, settings.max_body_bytes, settings.default_country
                 ),
                 *endpoint_api.routes(settings.api_key),
+                *optout_api.routes(settings.api_key, settings.default_country),
                 *dashboard.routes(settings.api_key, settings.no_receipt_after),
                 *scrape.routes(settings.no_receipt_after),
                 Route("/openapi.json", lambda request: Response(spec, media_type="application/json")),
@@ -94,17 +99,20 @@ class Delivrd:
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         await self.store.open()
         await self.upkeep()  # before serving, so retention has been applied once a server answers
+        await self._apply_replies()  # replies stored while stopped are on the opt-out list before serving
         self.writer = Writer(self.store)
         self.writer.start()
         app.state.store = self.store
         app.state.writer = self.writer
         upkeep = asyncio.get_running_loop().create_task(self._upkeep_forever(), name="delivrd-upkeep")
         self.dispatcher.start()  # beside ingest, never in its way: an ack does not wait for any consumer
+        self.optouts.start()
         try:
             yield
         finally:
             upkeep.cancel()
             await self.dispatcher.close()
+            await self.optouts.close()
             await self.writer.close()
             await self.store.close()
             self.refusals.flush()  # what the limit left out, said before exiting
@@ -122,6 +130,12 @@ class Delivrd:
                     )
         except StoreError as exc:
             log.error("upkeep failed (will retry in %ds): %s", UPKEEP_SECONDS, exc)
+
+    async def _apply_replies(self) -> None:
+        try:
+            await self.optouts.catch_up()
+        except StoreError as exc:
+            log.error("applying replies to the opt-out list failed (will retry): %s", exc)
 
     async def _upkeep_forever(self) -> None:
         while True:

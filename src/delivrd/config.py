@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from delivrd.domain import phones
+from delivrd.domain import phones, unsubscribe
 from delivrd.domain import retry_schedule as schedule
 from delivrd.option_types import byte_size, duration, port_number, positive, postgres_url
 
@@ -159,6 +159,17 @@ class Settings:
         "86",
         phones.calling_code,
         "country calling code of a phone number searched without +: 13800138000 is read as +86 13800138000",
+    )
+    optout_keywords: unsubscribe.Keywords = _setting(  # noqa: RUF009 (Keywords is a tuple: immutable)
+        unsubscribe.DEFAULT_OPTOUT_KEYWORDS,
+        unsubscribe.keywords,
+        "a reply whose whole text is one of these (comma-separated; trimmed, case folded, full-width letters"
+        " read as plain ones) puts its number on the opt-out list",
+    )
+    resubscribe_keywords: unsubscribe.Keywords = _setting(  # noqa: RUF009 (Keywords is a tuple: immutable)
+        unsubscribe.DEFAULT_RESUBSCRIBE_KEYWORDS,
+        unsubscribe.keywords,
+        "a reply whose whole text is one of these (compared as --optout-keywords) takes its number off the list",
     )
     migrate: bool = _setting(
         None,

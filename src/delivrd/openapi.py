@@ -9,7 +9,7 @@ import msgspec
 from delivrd import __version__
 from delivrd.dashboard import activity
 from delivrd.dashboard.activity import Activity
-from delivrd.domain import results, storable
+from delivrd.domain import results, storable, unsubscribe
 from delivrd.domain.push import OUTCOMES, ROUTES
 from delivrd.providers.tencent.receipts import Catalogue, ReceiptCode
 from delivrd.providers.tencent.shapes import TencentReply, TencentReport
@@ -27,6 +27,7 @@ from delivrd.query.http import (
 from delivrd.query.insight import PhoneTimeline, Registered
 from delivrd.query.messages import MessageView, SendSmsCall
 from delivrd.query.models import InboxEntry, Reject, Reply, Report
+from delivrd.query.optouts import OptOut, OptOutRequest, OptOutStatus
 
 
 class Answer(msgspec.Struct):
@@ -206,6 +207,52 @@ def insight_paths() -> dict[str, Any]:
     }
 
 
+def optout_paths() -> dict[str, Any]:
+    """The opt-out list (docs/replies-and-unsubscribes.md)."""
+    phone = "E.164, e.g. +8613800138000; digits alone are a number of --default-country"
+    number = {"type": "string", "pattern": "^\\+?[0-9]+$"}
+    filters = [
+        _param("phone", phone, number),
+        _choice("source", "where the change came from", unsubscribe.SOURCES),
+        _param("sign", "the reply's sign (or the one given by hand)"),
+        _param("extend", "the reply's extend code"),
+    ]
+    listing = _listing("The numbers on the opt-out list now, each as the change that put it there", "OptOut", *filters)
+    listing["post"] = {
+        "summary": "Put a number on the opt-out list by hand (201; 200 with its entry when it is already on it)",
+        "security": [{"apiKey": []}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("OptOutRequest")}}},
+        "responses": {
+            "201": _json(_ref("OptOut"), "the change made"),
+            "200": _json(_ref("OptOut"), "already on the list: the change that put it there"),
+            **_answers(results.BAD_BODY, *READ_ERRORS),
+        },
+    }
+    return {
+        "/v1/optouts": listing,
+        "/v1/optouts/changes": _listing(
+            "Every change to the opt-out list, newest first (ids increase in the order they were made)",
+            "OptOut",
+            *filters,
+            _choice("action", "what the change did", unsubscribe.ACTIONS),
+        ),
+        "/v1/optouts/{phone}": {
+            "delete": {
+                "summary": "Take a number off the opt-out list by hand",
+                "parameters": [
+                    {**_path("phone", phone), "schema": number},
+                    _param("note", "why, kept with the change"),
+                ],
+                "security": [{"apiKey": []}],
+                "responses": {
+                    "200": _json(_ref("OptOut"), "the change made"),
+                    **_answers(*READ_ERRORS, results.NOT_FOUND),
+                },
+            }
+        },
+    }
+
+
 def document(*, api_key: bool = True) -> dict[str, Any]:
     """The OpenAPI document of this server: `api_key` says whether it runs with `--api-key`; without one no route
     asks for it, so a client (or schemathesis) reading the document sends what the server checks."""
@@ -233,6 +280,9 @@ def _document() -> dict[str, Any]:
             Registered,
             MessageView,
             PhoneTimeline,
+            OptOut,
+            OptOutRequest,
+            OptOutStatus,
             stats.Stats,
             Catalogue,
             ReceiptCode,
@@ -284,6 +334,7 @@ def _document() -> dict[str, Any]:
                 _param("until", "the end of the minutes counted (exclusive; default now); needs since", _TIME),
             ),
             **insight_paths(),
+            **optout_paths(),
             "/healthz": {
                 "get": {
                     "summary": "Storage answers and commits",

@@ -202,3 +202,22 @@ def test_retention_removes_old_events_and_their_deliveries(on_store):
         assert seqs == sorted(seqs) and len(seqs) == 2
 
     on_store(scenario)
+
+
+def test_each_opt_out_change_is_an_event(on_store):
+    async def scenario(store):
+        from delivrd.store.base import OptOutChange
+
+        on = OptOutChange("+8613800000001", "86", "13800000001", "added", "manual", T0)
+        off = OptOutChange("+8613800000001", "86", "13800000001", "removed", "manual", T0 + 1)
+        again = OptOutChange("+8613800000001", "86", "13800000001", "removed", "manual", T0 + 2)  # no change
+        await store.change_optouts([on, off, again])
+        events = await events_of(store, count=2)
+        assert [(e.type, e.at) for e in events] == [("optout.added", T0), ("optout.removed", T0 + 1)]
+        sources = await store.event_sources(events)
+        assert [(c.action, c.phone) for c in sources.optouts.values()] == [
+            ("added", "+8613800000001"),
+            ("removed", "+8613800000001"),
+        ]
+
+    on_store(scenario)

@@ -42,7 +42,7 @@ TABLE: dict[int, tuple[int, str]] = {
     NOT_FOUND: (404, "no such route or item"),
     BAD_PARAMETER: (400, "a query parameter is unknown or malformed"),
     BAD_API_KEY: (401, "--api-key is set and the Authorization: Bearer header is missing or wrong"),
-    BAD_BODY: (400, "the request body is not what the route takes (POST /v1/messages)"),
+    BAD_BODY: (400, "the request body is not what the route takes (POST /v1/messages, POST /v1/optouts)"),
     BODY_TIMEOUT: (408, "the request body did not arrive within --body-timeout (what arrived is kept in the inbox)"),
     BAD_HTTP: (400, "the request is not valid HTTP/1.1"),
     HEADERS_TOO_LARGE: (431, "the request headers are larger than --max-header-bytes or more than --max-headers"),

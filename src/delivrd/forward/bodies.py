@@ -10,8 +10,16 @@ from typing import Any
 import msgspec
 
 from delivrd.domain.message_state import DELIVERED, FAILED, SUCCESS
-from delivrd.forward.event import MESSAGE_NO_RECEIPT, REPLY_RECEIVED, REPORT_DELIVERED, REPORT_FAILED, Event
-from delivrd.query import models
+from delivrd.forward.event import (
+    MESSAGE_NO_RECEIPT,
+    OPTOUT_ADDED,
+    OPTOUT_REMOVED,
+    REPLY_RECEIVED,
+    REPORT_DELIVERED,
+    REPORT_FAILED,
+    Event,
+)
+from delivrd.query import models, optouts
 from delivrd.query.category import category
 from delivrd.store.base import EventRow, EventSources
 
@@ -40,6 +48,11 @@ def body(event: EventRow, sources: EventSources) -> Event | None:
         if send is None:
             return None
         data = msgspec.structs.asdict(models.send_record(send))
+    elif event.type in (OPTOUT_ADDED, OPTOUT_REMOVED):
+        change = sources.optouts.get(event.ref)
+        if change is None:
+            return None
+        data = msgspec.structs.asdict(optouts.optout(change))
     else:  # a type this delivrd does not know (a newer one wrote it): nothing it can build
         return None
     return Event(type=event.type, id=event_id(event.seq), timestamp=models.iso_utc(event.at), data=data)

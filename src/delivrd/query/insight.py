@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from delivrd.domain import clock, message_state, phones, results
 from delivrd.providers.tencent import receipts
-from delivrd.query import messages, stats
+from delivrd.query import messages, models, optouts, stats
 from delivrd.query.http import ApiError, BadParameter, Params, endpoint, read_body
 from delivrd.store import Insight, Reader, ReportQuery, Store
 from delivrd.store.base import ReportRow, SendQuery
@@ -55,6 +55,10 @@ class PhoneTimeline(msgspec.Struct):
     nationcode: str
     mobile: str
     messages: list[messages.MessageView]
+    #: the number's replies (MO), newest first
+    replies: list[models.Reply] = []
+    #: whether the number is on the opt-out list, and its changes
+    optout: optouts.OptOutStatus | None = None
 
 
 def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int, default_country: str) -> list[Route]:
@@ -104,7 +108,7 @@ def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int, defa
             raise NotFound(f"no send and no receipt with sid {sid!r}")
         return view
 
-    async def one_phone(request: Request, store: Reader) -> Any:
+    async def one_phone(request: Request, store: Store) -> Any:
         p = Params(request, paged=False)
         try:
             nationcode, mobile = phones.read(request.path_params["phone"], default_country)
@@ -131,7 +135,14 @@ def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int, defa
         timeline.sort(key=lambda t: t[0], reverse=True)
         if since is not None or until is not None:
             timeline = [(at, v) for at, v in timeline if v.reports or (v.send and _within(at, since, until))]
-        return PhoneTimeline(phone=phone, nationcode=nationcode, mobile=mobile, messages=[v for _, v in timeline])
+        return PhoneTimeline(
+            phone=phone,
+            nationcode=nationcode,
+            mobile=mobile,
+            messages=[v for _, v in timeline],
+            replies=await optouts.replies(store, nationcode, mobile, since, until),
+            optout=await optouts.status(store, phone),
+        )
 
     async def get_stats(request: Request, store: Insight) -> Any:
         p = Params(request, "by", paged=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
@@ -298,6 +298,7 @@ class EventSources:
     reports: dict[int, ReportRow]
     replies: dict[int, ReplyRow]
     sends: dict[int, SendRow]  # by the message id a message.no_receipt event names
+    optouts: dict[int, OptOutRow]  # opt-out changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,5 +463,76 @@ class Forwarding(Protocol):
         ...
 
 
-class Store(Committer, Reader, Insight, Admin, Forwarding, Protocol):
+@dataclass(frozen=True, slots=True)
+class OptOutChange:
+    """A change to the opt-out list as asked for (a reply's keyword, by hand, an import); stored only when it
+    changes the number's status (`domain.unsubscribe` names the actions and sources)."""
+
+    phone: str  # E.164
+    nationcode: str
+    mobile: str
+    action: str  # added | removed
+    source: str  # reply | manual | import
+    at: int  # µs: when it happened (the reply's received_at, or now)
+    sign: str | None = None
+    extend: str | None = None
+    reply_id: int | None = None
+    note: str | None = None  # a person's note; for a reply, its text as received
+
+
+class OptOutRow(NamedTuple):
+    """A stored change to the opt-out list; `id` increases in commit order (what forwarding follows)."""
+
+    id: int
+    phone: str
+    nationcode: str
+    mobile: str
+    action: str
+    source: str
+    sign: str | None
+    extend: str | None
+    reply_id: int | None
+    note: str | None
+    at: int  # µs
+
+
+@dataclass(frozen=True, slots=True)
+class OptOutQuery:
+    """Filters of the opt-out list (or its history); `since`/`until` apply to the change's `at`."""
+
+    phone: str | None = None
+    source: str | None = None
+    sign: str | None = None
+    extend: str | None = None
+    action: str | None = None
+    since: int | None = None
+    until: int | None = None
+    limit: int = 100
+    before_id: int | None = None
+
+
+class OptOuts(Protocol):
+    """The opt-out list (docs/replies-and-unsubscribes.md): an append-only history of changes, and the numbers
+    currently on the list (the latest change of each number being `added`)."""
+
+    async def apply_replies(self, classify: Callable[[str | None], str | None], limit: int = 500) -> int:
+        """Turn up to `limit` replies not yet looked at into changes (`classify`: text → action or None), and mark
+        them looked at, in one transaction; returns how many replies were looked at."""
+        ...
+
+    async def change_optouts(self, changes: Sequence[OptOutChange]) -> list[OptOutRow | None]:
+        """Apply `changes` in order in one transaction; for each, the stored change, or None when it changed
+        nothing (the number was already on, or already off, the list)."""
+        ...
+
+    async def optouts(self, query: OptOutQuery) -> Page[OptOutRow]:
+        """The numbers on the list now, each as the change that put it there, newest first."""
+        ...
+
+    async def optout_changes(self, query: OptOutQuery) -> Page[OptOutRow]:
+        """Every change, newest first."""
+        ...
+
+
+class Store(Committer, Reader, Insight, Admin, Forwarding, OptOuts, Protocol):
     """All of it, as `open_store` returns it; a caller names the narrowest part it uses."""

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from delivrd.domain.clock import HOUR_US
-from delivrd.store import columns
+from delivrd.store import columns, optout_sql
 from delivrd.store.base import (
     Backlog,
     EndpointRow,
     EventRow,
     EventSources,
+    OptOutRow,
     ReplyRow,
     ReportRow,
     RetryRow,
@@ -144,7 +145,8 @@ class SQLForwarding(abc.ABC):
         reports: dict[int, ReportRow] = {}
         replies: dict[int, ReplyRow] = {}
         sends: dict[int, SendRow] = {}
-        wanted: dict[str, list[EventRow]] = {"report": [], "reply": [], "message": []}
+        optouts: dict[int, OptOutRow] = {}
+        wanted: dict[str, list[EventRow]] = {"report": [], "reply": [], "message": [], "optout": []}
         for event in events:
             wanted[event.type.split(".")[0]].append(event)
         p = self.reports_prefix
@@ -165,7 +167,10 @@ class SQLForwarding(abc.ABC):
                 f" JOIN sends s ON s.sid = m.sid AND s.mobile = m.mobile WHERE m.id IN ({_marks(len(part))})"
             )
             sends.update((r[0], SendRow(*r[1:])) for r in await self._rows(sql, [e.ref for e in part]))
-        return EventSources(reports, replies, sends)
+        for part in _chunks(wanted["optout"]):
+            sql = f"{optout_sql.SELECT_CHANGES} WHERE id IN ({_marks(len(part))})"
+            optouts.update((r[0], OptOutRow(*r)) for r in await self._rows(sql, [e.ref for e in part]))
+        return EventSources(reports, replies, sends, optouts)
 
     async def templates(self, report_ids: Sequence[int]) -> dict[int, str | None]:
         """The template of each report's registered send (a `template` filter asks), by report id."""

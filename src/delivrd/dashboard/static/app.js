@@ -642,7 +642,8 @@
         setTwin("v1/phones/" + encodeURIComponent(phone));
         try {
           const data = await api("v1/phones/" + encodeURIComponent(phone));
-          if (data.messages.length) return [JSON.stringify(data), phoneView(data, codes)];
+          const known = data.messages.length || (data.replies || []).length || (data.optout && data.optout.changes.length);
+          if (known) return [JSON.stringify(data), phoneView(data, codes)];
         } catch (err) {
           // delivrd says why the number cannot be one (its 400), unless the text may still be a sid
           if (!(err instanceof ApiError && err.status === 400)) throw err;
@@ -671,8 +672,33 @@
     return { view: h("div", {}, form, holder), refresh };
   }
 
+  /** Whether the number is on the opt-out list: since when, from what (a reply's keyword, by hand, an import). */
+  function optoutStatus(optout) {
+    if (!optout || !optout.opted_out) {
+      const was = optout && optout.changes.length;
+      return h("p", { class: "muted", "data-testid": "optout" }, t(was ? "optout.removed" : "optout.off"));
+    }
+    const entry = optout.entry;
+    return h("p", { "data-testid": "optout" },
+      h("span", { class: "badge bad" }, t("optout.on")), " ",
+      t("optout.since", { when: when(entry.at), source: t("optout.source." + entry.source) }),
+      entry.note ? h("span", {}, " · ", h("code", {}, entry.note)) : null,
+      entry.sign ? h("span", { class: "muted" }, " · " + t("msg.sign") + ": " + entry.sign) : null);
+  }
+
+  function replyItem(reply) {
+    const scope = [reply.sign, reply.extend].filter(Boolean).join(" · ");
+    return h("li", { "data-testid": "reply" },
+      h("div", {}, h("strong", {}, t("reply.label")), " ", h("code", {}, reply.text === null ? "—" : reply.text)),
+      h("div", { class: "muted" }, (scope ? scope + " · " : "") + t("msg.received") + ": " + when(reply.received_at)));
+  }
+
   function phoneView(data, codes) {
+    const replies = data.replies || [];
     return h("section", { "data-testid": "phone" }, h("h2", {}, t("phone.title", { phone: data.phone })),
+      optoutStatus(data.optout),
+      replies.length ? h("article", { class: "panel", "data-testid": "replies" },
+        h("h3", {}, t("replies.title")), h("ol", { class: "timeline" }, replies.map(replyItem))) : null,
       data.messages.map((m) => messageView(m, codes)));
   }
 

@@ -28,6 +28,7 @@ from delivrd.store import columns, insight_sql, migrations
 from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
 from delivrd.store.columns import Column, Numbers
 from delivrd.store.forwarding import SQLForwarding, Step
+from delivrd.store.postgres.optouts import PostgresOptOuts
 from delivrd.store.reads import ReportSource, SQLReads
 
 log = logging.getLogger("delivrd.store.postgres.store")
@@ -241,7 +242,7 @@ class PostgresSchema:
             await self.conn.execute("SELECT pg_advisory_unlock(hashtext(current_schema() || '.delivrd_schema'))")
 
 
-class PostgresStore(SQLReads, SQLForwarding, Store):
+class PostgresStore(PostgresOptOuts, SQLReads, SQLForwarding, Store):
     dialect = "postgresql"
     reports_from = REPORTS
     reports_select, reports_prefix = REPORTS.select, REPORTS.prefix

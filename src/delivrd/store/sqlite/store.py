@@ -26,6 +26,7 @@ from delivrd.store.forwarding import SQLForwarding, Step
 from delivrd.store.reads import ReportSource, SQLReads
 from delivrd.store.sqlite import mobiles as sqlite_mobiles
 from delivrd.store.sqlite.connect import UNAVAILABLE, Connection, Error, closed, connect, immediate
+from delivrd.store.sqlite.optouts import SQLiteOptOuts
 
 T = TypeVar("T")
 log = logging.getLogger("delivrd.store.sqlite.store")
@@ -112,7 +113,7 @@ class SQLiteSchema:
                 self.conn.execute(f"PRAGMA user_version = {migration.version}")
 
 
-class SQLiteStore(SQLReads, SQLForwarding, Store):
+class SQLiteStore(SQLiteOptOuts, SQLReads, SQLForwarding, Store):
     dialect = "sqlite"
     reports_from = REPORTS
     reports_select, reports_prefix = REPORTS.select, REPORTS.prefix
