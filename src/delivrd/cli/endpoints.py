@@ -18,8 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "endpoints",
         help="forward receipts: add, list, show, remove, replay or enable endpoints (webhooks, Redis, NATS)",
-        description="Each event (report.delivered, report.failed, reply.received, message.no_receipt) reaches "
-        "every endpoint that wants it at least once, signed per Standard Webhooks; see docs/forwarding.md.",
+        description="Each event (" + ", ".join(EVENT_TYPES) + ") reaches every endpoint that wants it at least "
+        "once, signed per Standard Webhooks; see docs/forwarding.md.",
     )
     commands = p.add_subparsers(title="endpoints commands", metavar="ENDPOINTS_COMMAND", required=True)
     add = commands.add_parser("add", help="add an endpoint; prints it, with its secret")
