@@ -53,6 +53,12 @@ UPSERT_REPLY = (
 #: the group's new receipts (ids above the mark) folded into their messages; NOT INDEXED: a rowid
 #: range, never a walk of the sid index (which the planner would pick for the grouping)
 FOLD_REPORTS = insight_sql.fold_reports("reports NOT INDEXED WHERE id > ?", grouped=False)
+#: the group's new reports (ids above the mark) as forwarding's events (migration 0004); PostgreSQL's trigger
+#: `delivrd_report_events` says the same
+REPORT_EVENTS = (
+    "INSERT INTO events (type, ref, at) SELECT CASE WHEN report_status = 'SUCCESS' THEN 'report.delivered'"
+    " ELSE 'report.failed' END, id, received_at FROM reports NOT INDEXED WHERE id > ? ORDER BY id"
+)
 INSERT_REJECT = columns.insert("rejects", ("inbox_id", "received_at", "route", *columns.REJECTS.names))
 ADD_COUNTER = (
     "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
@@ -260,7 +266,7 @@ class SQLiteStore(SQLiteOptOuts, SQLReads, SQLForwarding, Store):
                 tail = (inbox_id, push.received_at)
                 (reports if push.route == CALLBACK else replies).extend([row + tail for row in push.rows])
                 rejects.extend((inbox_id, push.received_at, push.route, q.index, q.reason, q.raw) for q in push.rejects)
-            new_reports = self._upsert(conn, "reports", UPSERT_REPORT, reports, then=FOLD_REPORTS)
+            new_reports = self._upsert(conn, "reports", UPSERT_REPORT, reports, then=(FOLD_REPORTS, REPORT_EVENTS))
             new_replies = self._upsert(conn, "replies", UPSERT_REPLY, replies)
             if rejects:
                 conn.executemany(INSERT_REJECT, rejects)
@@ -278,15 +284,16 @@ class SQLiteStore(SQLiteOptOuts, SQLReads, SQLForwarding, Store):
         return new_reports
 
     @staticmethod
-    def _upsert(conn: Connection, table: str, sql: str, rows: list[tuple], then: str | None = None) -> int:
-        """Insert-or-count-duplicate; returns how many rows were new. `then` runs with the id below the new rows."""
+    def _upsert(conn: Connection, table: str, sql: str, rows: list[tuple], then: tuple[str, ...] = ()) -> int:
+        """Insert-or-count-duplicate; returns how many rows were new. `then` run with the id below the new rows."""
         if not rows:
             return 0
         top = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").get
         conn.executemany(sql, rows)
         new = conn.execute(f"SELECT count(*) FROM {table} WHERE id > ?", (top,)).get
-        if new and then is not None:
-            conn.execute(then, (top,))
+        if new:
+            for statement in then:
+                conn.execute(statement, (top,))
         return new
 
     async def prune(self, before: int) -> dict[str, int]:
