@@ -17,6 +17,7 @@ import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
+from nats.js import JetStreamContext
 
 from delivrd.forward.event import Event, SinkError, encode
 
@@ -32,6 +33,11 @@ class Target:
 
     server: str
     subject: str
+
+    @property
+    def shown(self) -> str:
+        """The server as errors name it: without a user or password the URL may carry."""
+        return "nats://" + self.server.rpartition("@")[2].removeprefix("nats://")
 
     @classmethod
     def parse(cls, url: str) -> Target:
@@ -73,18 +79,19 @@ class NatsStreamSink:
 
     batch_size = BATCH_SIZE
 
-    def __init__(self, url: str, timeout: float = TIMEOUT) -> None:
+    def __init__(self, url: str, timeout: float | None = None) -> None:
         self.target = Target.parse(url)
-        self.timeout = timeout
+        self.timeout = TIMEOUT if timeout is None else timeout  # the constant read at each opening
         self.client: Client | None = None
+        #: the client's JetStream context, kept with it: its first async publish subscribes an inbox for acks
+        self.js: JetStreamContext | None = None
         self.connecting = asyncio.Lock()
         self.last_error: Exception | None = None
 
     async def send(self, events: list[Event]) -> None:
         if not events:
             return
-        client = await self._connected()
-        js = client.jetstream(timeout=self.timeout)
+        js = await self._connected()
         subject = self.target.subject
         try:
             async with asyncio.timeout(self.timeout):
@@ -110,11 +117,12 @@ class NatsStreamSink:
             return f"NATS: JetStream refused the message: {exc.description} (code {exc.err_code})"
         return f"NATS: {str(exc) or type(exc).__name__}"
 
-    async def _connected(self) -> Client:
-        """The open connection, or a new one when there is none or it was lost (SinkError if none can be made)."""
+    async def _connected(self) -> JetStreamContext:
+        """JetStream on the open connection, or on a new one when there is none or it was lost (SinkError if none
+        can be made)."""
         async with self.connecting:
-            if self.client is not None and self.client.is_connected:
-                return self.client
+            if self.client is not None and self.client.is_connected and self.js is not None:
+                return self.js
             await self._drop()
             self.last_error = None
             try:
@@ -131,19 +139,20 @@ class NatsStreamSink:
                     )
             except TimeoutError:
                 raise SinkError(
-                    f"NATS: cannot connect to {self.target.server}: timed out after {self.timeout:g} s"
+                    f"NATS: cannot connect to {self.target.shown}: timed out after {self.timeout:g} s"
                 ) from None
             except (nats.errors.Error, OSError) as exc:
                 cause = self.last_error or exc
-                raise SinkError(f"NATS: cannot connect to {self.target.server}: {describe(cause)}") from None
-            return self.client
+                raise SinkError(f"NATS: cannot connect to {self.target.shown}: {describe(cause)}") from None
+            self.js = self.client.jetstream(timeout=self.timeout)
+            return self.js
 
     async def _remember(self, exc: Exception) -> None:
         """nats-py's error callback: the last error kept for the next SinkError, not logged at ERROR each time."""
         self.last_error = exc
 
     async def _drop(self) -> None:
-        client, self.client = self.client, None
+        client, self.client, self.js = self.client, None, None
         if client is not None and not client.is_closed:
             try:
                 await client.close()

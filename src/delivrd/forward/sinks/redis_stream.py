@@ -76,14 +76,14 @@ class RedisStreamSink:
 
     batch_size = BATCH_SIZE
 
-    def __init__(self, url: str, timeout: float = TIMEOUT) -> None:
+    def __init__(self, url: str, timeout: float | None = None) -> None:
         self.target = Target.parse(url)
-        self.timeout = timeout
+        self.timeout = TIMEOUT if timeout is None else timeout  # the constant read at each opening
         # one try per attempt: the dispatcher's schedule retries, not the client behind its back
         self.client = redis.Redis.from_url(
             self.target.server,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
             retry=Retry(NoBackoff(), 0),
         )
 

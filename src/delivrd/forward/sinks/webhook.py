@@ -57,16 +57,16 @@ def batch_id(events: list[Event]) -> str:
 class WebhookSink:
     """POSTs to one URL through a client of its own (connections kept alive between attempts)."""
 
-    def __init__(self, url: str, secret: str, batch: bool = False, timeout: float = TIMEOUT) -> None:
+    def __init__(self, url: str, secret: str, batch: bool = False, timeout: float | None = None) -> None:
         self.url = check(url)
         self.host = urlsplit(url).hostname or ""
         self.batch = batch
         self.batch_size = BATCH_SIZE if batch else 1
-        self.timeout = timeout
+        self.timeout = TIMEOUT if timeout is None else timeout  # the constant read at each opening
         self.signer = Webhook(secret)
         # no redirects followed: the endpoint's URL is the one its owner registered, and a 3xx is not a delivery
         self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(self.timeout),
             limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
             follow_redirects=False,
             headers={"user-agent": USER_AGENT},
