@@ -50,7 +50,7 @@ class Receiver:
         # what came, guarded by `lock`
         self.lock = threading.Lock()
         self.requests = 0  #: POSTs received, verified or not
-        self.rejected: list[str] = []  #: why each request that failed verification failed
+        self.rejected: list[str] = []  #: why each refused request (unverified, or not events) was refused
         self.attempts: Counter[str] = Counter()  #: per event id: verified requests that carried it
         self.delivered: Counter[str] = Counter()  #: per event id: those answered 2xx
         self.webhook_ids: list[str] = []  #: the `webhook-id` of each verified request, in arrival order
@@ -82,17 +82,14 @@ class Receiver:
             self.app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5
         )
         self.server = server = uvicorn.Server(config)
-        started = threading.Event()
 
         async def serve() -> None:
             self.loop = asyncio.get_running_loop()
             self.stopping = asyncio.Event()
-            started.set()
             await server.serve(sockets=[sock])
 
         self.thread = threading.Thread(target=asyncio.run, args=(serve(),), name="receiver", daemon=True)
         self.thread.start()
-        started.wait(10)
         deadline = time.monotonic() + 10
         while not server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
@@ -135,6 +132,10 @@ class Receiver:
                 self.rejected.append(str(exc))
             return JSONResponse({"error": f"signature: {exc}"}, status_code=401)
         events = payload if isinstance(payload, list) else [payload]
+        if not events or not all(isinstance(e, dict) and isinstance(e.get("id"), str) for e in events):
+            with self.lock:
+                self.rejected.append("the body is not an event, nor an array of events, each with an id")
+            return JSONResponse({"error": "not an event"}, status_code=400)
         ids = [event["id"] for event in events]
         with self.lock:
             self.webhook_ids.append(request.headers["webhook-id"])

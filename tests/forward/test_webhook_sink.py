@@ -172,6 +172,11 @@ def test_a_request_signed_with_another_secret_fails_verification():
         assert receiver.delivered_ids() == set()
 
 
+def test_a_sink_with_a_bad_secret_is_refused_at_opening():
+    with pytest.raises(ValueError, match="secret must start with 'whsec_'"):
+        WebhookSink("https://example.com/", "hunter2")
+
+
 def test_more_events_than_a_single_mode_sink_takes_is_a_programming_error():
     sink = WebhookSink("http://127.0.0.1:9/", SECRET)
     with pytest.raises(ValueError, match="at most 1"):

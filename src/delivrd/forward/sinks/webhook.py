@@ -20,6 +20,7 @@ from standardwebhooks.webhooks import Webhook
 
 from delivrd import __version__
 from delivrd.forward.event import Event, SinkError, encode
+from delivrd.forward.secrets import check_secret
 
 #: the longest one attempt may take, connecting to the last byte of the answer
 TIMEOUT = 10.0
@@ -63,7 +64,7 @@ class WebhookSink:
         self.batch = batch
         self.batch_size = BATCH_SIZE if batch else 1
         self.timeout = TIMEOUT if timeout is None else timeout  # the constant read at each opening
-        self.signer = Webhook(secret)
+        self.signer = Webhook(check_secret(secret))
         # no redirects followed: the endpoint's URL is the one its owner registered, and a 3xx is not a delivery
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(self.timeout),
