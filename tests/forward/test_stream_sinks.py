@@ -117,6 +117,19 @@ def test_redis_maxlen_bounds_the_stream_keeping_the_newest(stream):
     assert entries[-1]["id"] == batches[-1][-1].id
 
 
+def test_redis_attempts_at_once_through_one_sink_all_arrive(stream):
+    batches = [[event(n) for n in range(100)] for _ in range(16)]
+    sink = RedisStreamSink(f"{REDIS_URL}?stream={stream}")
+
+    async def go() -> list[dict[str, str]]:
+        await asyncio.gather(*(sink.send(batch) for batch in batches))
+        await sink.close()
+        return await xrange(stream)
+
+    entries = run(go)
+    assert sorted(entry["id"] for entry in entries) == sorted(e.id for batch in batches for e in batch)
+
+
 def test_redis_default_maxlen(stream):
     assert RedisStreamSink(f"{REDIS_URL}?stream={stream}").target.maxlen == DEFAULT_MAXLEN
 
@@ -224,6 +237,23 @@ def test_nats_the_stream_keeps_one_message_when_an_event_is_published_again(subj
         return await stored(stream)
 
     assert [body["id"] for body, _ in run(go)] == [first.id, second.id]
+
+
+def test_nats_attempts_at_once_through_one_sink_all_arrive_each_batch_in_order(subject):
+    subject_name, stream = subject
+    batches = [[event(n) for n in range(100)] for _ in range(16)]
+    sink = NatsStreamSink(f"{NATS_URL}?subject={subject_name}")
+
+    async def go() -> list[tuple[dict, dict[str, str]]]:
+        await asyncio.gather(*(sink.send(batch) for batch in batches))
+        await sink.close()
+        return await stored(stream)
+
+    ids = [body["id"] for body, _ in run(go)]
+    assert sorted(ids) == sorted(e.id for batch in batches for e in batch)
+    for batch in batches:
+        its_ids = {e.id for e in batch}
+        assert [i for i in ids if i in its_ids] == [e.id for e in batch]
 
 
 def test_nats_a_subject_no_stream_captures_is_a_clear_failure():

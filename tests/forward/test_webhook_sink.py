@@ -182,3 +182,17 @@ def test_more_events_than_a_single_mode_sink_takes_is_a_programming_error():
     with pytest.raises(ValueError, match="at most 1"):
         asyncio.run(sink.send([event(), event()]))
     asyncio.run(sink.close())
+
+
+def test_attempts_at_once_through_one_sink_all_arrive_verified(receiver):
+    """The dispatcher has several attempts in flight to one endpoint: one sink carries them side by side."""
+    batches = [[event(n) for n in range(100)] for _ in range(20)]
+    sink = WebhookSink(receiver.url, SECRET, batch=True)
+
+    async def go() -> None:
+        await asyncio.gather(*(sink.send(batch) for batch in batches))
+        await sink.close()
+
+    asyncio.run(go())
+    assert receiver.delivered_ids() == {e.id for batch in batches for e in batch}
+    assert receiver.requests == 20

@@ -26,6 +26,9 @@ from delivrd.forward.secrets import check_secret
 TIMEOUT = 10.0
 #: events per request in batch mode (the volume Tencent itself pushes)
 BATCH_SIZE = 100
+#: connections kept to one endpoint: as many as the dispatcher has attempts in flight to it, so none waits
+#: for a connection inside its timeout
+CONNECTIONS = 16
 #: at most this much of a refusing answer's body goes into the error
 BODY_EXCERPT = 200
 #: at most this much of any answer is read (the rest is not waited for)
@@ -68,7 +71,7 @@ class WebhookSink:
         # no redirects followed: the endpoint's URL is the one its owner registered, and a 3xx is not a delivery
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(self.timeout),
-            limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
+            limits=httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS),
             follow_redirects=False,
             headers={"user-agent": USER_AGENT},
         )
