@@ -24,7 +24,7 @@ log = logging.getLogger("delivrd.forward.dispatch")
 
 #: how often the endpoints are looked at (new ones, ones whose lease another process let go) (seconds)
 LOOK_EVERY = 2.0
-#: how often sends past --no-receipt-after are looked for (seconds)
+#: how often sends past --no-receipt-after are looked for (seconds; more often when the wait is short)
 NO_RECEIPT_EVERY = 30.0
 
 
@@ -55,7 +55,7 @@ class Dispatcher:
         while True:
             try:
                 await self._look()
-                if loop.time() - last_scan >= NO_RECEIPT_EVERY:
+                if loop.time() - last_scan >= min(NO_RECEIPT_EVERY, max(1.0, self.no_receipt_after / 4)):
                     last_scan = loop.time()
                     await self.store.emit_no_receipt(clock.now_micros(), self.no_receipt_after * SECOND_US)
             except StoreError as exc:
