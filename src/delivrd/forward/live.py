@@ -51,7 +51,11 @@ POSITION = re.compile(r"(0|[1-9][0-9]{0,18})-(0|[1-9][0-9]{0,18})")
 MAX_PART = 2**63 - 1
 
 Position = tuple[int, int]
-HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # nginx: pass each message on at once
+HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),  # nginx: pass each message on at once
+]
 
 
 def position_text(position: Position) -> str:
@@ -211,10 +215,10 @@ class Feed:
 class EventStream(Response):
     """The streaming answer: the SSE messages of one `Stream`, ended when the client disconnects."""
 
-    media_type = "text/event-stream"
-
-    def __init__(self, feed: Feed, stream: Stream) -> None:
-        super().__init__(headers=HEADERS)
+    def __init__(self, feed: Feed, stream: Stream) -> None:  # no Response.__init__: it would set content-length
+        self.status_code = 200
+        self.raw_headers = HEADERS
+        self.background = None
         self.feed = feed
         self.live = stream
 
