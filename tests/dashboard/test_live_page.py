@@ -10,7 +10,14 @@ from tests.factories import body, report
 
 ACK = {"result": 0, "errmsg": "OK"}
 EXPECT_TIMEOUT = 15_000  # ms: how long Playwright waits for the page to show what it should
-REPLY = {"extend": "", "mobile": "13800138000", "nationcode": "86", "sign": "s", "text": "TD please", "time": 1700000000}
+REPLY = {
+    "extend": "",
+    "mobile": "13800138000",
+    "nationcode": "86",
+    "sign": "s",
+    "text": "TD please",
+    "time": 1700000000,
+}
 
 
 @pytest.mark.backends("sqlite")  # the page is the subject; the events' order on both stores is tests/forward's

@@ -176,15 +176,14 @@ def test_a_stream_far_behind_reads_its_pages_from_the_store(app, monkeypatch):
     monkeypatch.setattr(live, "RECENT", 1)
 
     async def scenario() -> list[dict[str, Any]]:
-        async with app.async_client() as client:
-            async with Sse(app) as stream:
-                start = (await stream.message())["id"]
-                await push(client, [report(n) for n in range(1, 8)])
-                await push(client, [report(n) for n in range(8, 12)])
-                [await stream.event() for _ in range(11)]  # the poller has gone past them all
-                async with Sse(app, headers={"Last-Event-ID": start}) as behind:
-                    await behind.message()
-                    return [await behind.event() for _ in range(11)]
+        async with app.async_client() as client, Sse(app) as stream:
+            start = (await stream.message())["id"]
+            await push(client, [report(n) for n in range(1, 8)])
+            await push(client, [report(n) for n in range(8, 12)])
+            [await stream.event() for _ in range(11)]  # the poller has gone past them all
+            async with Sse(app, headers={"Last-Event-ID": start}) as behind:
+                await behind.message()
+                return [await behind.event() for _ in range(11)]
 
     assert [e["data"]["sid"] for e in app.run(scenario)] == [report(n)["sid"] for n in range(1, 12)]
 

@@ -17,7 +17,7 @@ import bisect
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,7 +154,7 @@ class Feed:
             self._poller = asyncio.get_running_loop().create_task(self._poll(), name="delivrd-live-events")
         return True
 
-    async def stream(self, stream: Stream) -> AsyncIterator[bytes]:
+    async def stream(self, stream: Stream) -> AsyncGenerator[bytes, None]:
         """What an opened stream sends, until the client goes or the server shuts down."""
         loop = asyncio.get_running_loop()
         yield f"retry: {RECONNECT_MS}\nid: {position_text(stream.position)}\n\n".encode()
