@@ -204,6 +204,8 @@ class Feed:
                             stream.wake.set()
                 except StoreError as exc:
                     self._failures.log("poll", logging.ERROR, "live events: storage failed (retrying): %s", exc)
+                except Exception as exc:  # a bug: logged, and the streams still served (they would wait forever)
+                    self._failures.log("bug", logging.ERROR, "live events: reading failed", exc_info=exc)
                 if len(rows) < PAGE:
                     await asyncio.sleep(POLL)
         finally:
