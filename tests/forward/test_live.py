@@ -199,6 +199,13 @@ def test_streams_beyond_the_cap_are_refused_in_json(app, monkeypatch):
     first, second, refusal = app.run(scenario)
     assert (first, second) == (200, 503)
     assert json.loads(refusal)["result"] == 2007
+    assert app.asgi.live.streams == set()  # the client gone, its stream is no longer counted
+
+    async def again() -> int | None:
+        async with Sse(app) as third:
+            return third.status
+
+    assert app.run(again) == 200
 
 
 @pytest.mark.parametrize(
