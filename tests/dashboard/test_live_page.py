@@ -15,7 +15,7 @@ REPLY = {
     "mobile": "13800138000",
     "nationcode": "86",
     "sign": "s",
-    "text": "TD please",
+    "text": "see you at 5",
     "time": 1700000000,
 }
 
@@ -39,7 +39,7 @@ def test_the_live_feed_shows_new_events_and_the_endpoints_their_state(start_serv
 
     events = page.locator("[data-testid=event]")
     expect(events).to_have_count(3, timeout=EXPECT_TIMEOUT)
-    expect(events.nth(0)).to_contain_text("TD please")  # newest on top
+    expect(events.nth(0)).to_contain_text("see you at 5")  # newest on top
     expect(events.nth(1)).to_contain_text(failed["sid"])
     expect(events.nth(1)).to_contain_text("failed")
     expect(events.nth(2)).to_contain_text(report(1)["sid"])

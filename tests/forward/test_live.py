@@ -21,7 +21,7 @@ from tests.servers import InProcessApp
 ACK = {"result": 0, "errmsg": "OK"}
 #: how long a test waits for what it expects before failing (a guard against hanging, not a measurement)
 PATIENCE = 30.0
-REPLY = {"extend": "", "mobile": "13800138000", "nationcode": "86", "sign": "s", "text": "TD", "time": 1700000000}
+REPLY = {"extend": "", "mobile": "13800138000", "nationcode": "86", "sign": "s", "text": "thanks", "time": 1700000000}
 
 
 class Sse:
@@ -168,6 +168,22 @@ def test_types_filters_the_events_sent(app):
     got = app.run(scenario)
     assert [e["type"] for e in got] == ["report.failed", "reply.received", "report.failed"]
     assert [e["data"].get("sid") for e in got] == [report(2)["sid"], None, report(4)["sid"]]
+
+
+def test_opt_out_changes_are_events_too(app):
+    async def scenario() -> list[dict[str, Any]]:
+        async with app.async_client() as client, Sse(app, query="types=optout.added,optout.removed") as stream:
+            await stream.message()
+            await push(client, [report(1)])  # not asked for
+            added = await client.post("/v1/optouts", json={"phone": "+8613800138000", "note": "asked by phone"})
+            assert added.status_code == 201, added.text
+            assert (await client.delete("/v1/optouts/+8613800138000")).status_code == 200
+            return [await stream.event() for _ in range(2)]
+
+    added, removed = app.run(scenario)
+    changes = app.client.get("/v1/optouts/changes").json()["items"]  # newest first
+    assert (added["type"], removed["type"]) == ("optout.added", "optout.removed")
+    assert [added["data"], removed["data"]] == changes[::-1]
 
 
 def test_a_stream_far_behind_reads_its_pages_from_the_store(app, monkeypatch):

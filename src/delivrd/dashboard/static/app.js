@@ -811,16 +811,18 @@
     }
   }
 
-  /** What an event is about, in a few words: the number, the sid, the receipt code or the reply's text. */
+  /** What an event is about, in a few words: the number, the sid, the receipt code, the reply's text, or where an
+      opt-out change came from. */
   function eventSummary(event) {
     const d = event.data || {};
     const phone = d.phone || d.mobile || d.PhoneNumber || "—";
     if (event.type === "reply.received") return [phone, " ", h("q", {}, d.text || "")];
+    if (event.type.startsWith("optout.")) return [phone, " ", h("span", { class: "muted" }, d.source || ""), d.note ? [" ", h("q", {}, d.note)] : null];
     return [phone, " ", h("code", {}, d.sid || d.SerialNo || "—"), d.errmsg ? [" ", h("code", {}, d.errmsg)] : null];
   }
 
   function eventRow(event) {
-    const tone = own({ "report.delivered": "good", "report.failed": "bad", "message.no_receipt": "warn" }, event.type) || "";
+    const tone = own({ "report.delivered": "good", "report.failed": "bad", "message.no_receipt": "warn", "optout.added": "warn" }, event.type) || "";
     return h("tr", { "data-testid": "event" },
       h("td", {}, when(event.timestamp)),
       h("td", {}, h("span", { class: "badge " + tone }, t("event." + event.type))),
