@@ -30,6 +30,7 @@ SHUTTING_DOWN = 2003
 COMMIT_TIMEOUT = 2004
 UNSTORABLE = 2005
 INTERNAL = 2006
+TOO_MANY_STREAMS = 2007
 
 #: code → (HTTP status, meaning), as documented.
 TABLE: dict[int, tuple[int, str]] = {
@@ -53,6 +54,7 @@ TABLE: dict[int, tuple[int, str]] = {
     COMMIT_TIMEOUT: (503, "storage did not commit in time; retrying is safe"),
     UNSTORABLE: (503, "storage refused this push's content; the body is kept in the inbox, its group's others stored"),
     INTERNAL: (500, "an unexpected error in delivrd (logged); never on the callback routes"),
+    TOO_MANY_STREAMS: (503, "this process serves as many live event streams (GET /v1/events) as it may; retry later"),
 }
 
 _encode = msgspec.json.Encoder().encode

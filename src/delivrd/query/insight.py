@@ -5,6 +5,9 @@ Same auth, JSON and error style as `api` (its `endpoint`, `Params` and errors).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import re
 from typing import Any
 
 import msgspec
@@ -30,6 +33,10 @@ register_url_convertor("anytext", AnyText())
 
 #: receipts and sends shown for one sid or one phone
 MAX_ITEMS = 1000
+#: the longest `wait` of GET /v1/messages/{sid} (seconds), and how often the store is asked meanwhile
+MAX_WAIT = 60
+WAIT_POLL = 0.2
+WAIT_PATTERN = "^(0|[1-9][0-9]?)$"
 
 
 class BadBody(ApiError):
@@ -101,8 +108,11 @@ def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int, defa
         return Registered(new=new, known=len(rows) - new, messages=views)
 
     async def one_message(request: Request, store: Store) -> Any:
-        Params(request, paged=False, window=False)
+        p = Params(request, "wait", paged=False, window=False)
         sid = request.path_params["sid"]
+        wait = _wait(p.values.get("wait"))
+        if wait:
+            await _receipt_or_timeout(request, store, sid, wait)
         view = await message_view(store, sid, pending_after())
         if view is None:
             raise NotFound(f"no send and no receipt with sid {sid!r}")
@@ -163,6 +173,30 @@ def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int, defa
         Route("/v1/stats", endpoint(get_stats, api_key)),
         Route("/v1/receipt-codes", endpoint(receipt_codes, api_key)),
     ]
+
+
+def _wait(text: str | None) -> int:
+    """The `wait` parameter: whole seconds, 0 to MAX_WAIT (0 or absent: answer at once)."""
+    if text is None:
+        return 0
+    if not re.fullmatch(WAIT_PATTERN, text) or int(text) > MAX_WAIT:
+        raise BadParameter(f"wait must be a whole number of seconds from 0 to {MAX_WAIT}; got {text!r}")
+    return int(text)
+
+
+async def _receipt_or_timeout(request: Request, store: Reader, sid: str, wait: int) -> None:
+    """Return once `sid` has a receipt, `wait` seconds have passed, the client has gone or the server shuts down.
+
+    A long poll (a login flow asking "was the code delivered?"): one indexed look-up by sid every WAIT_POLL."""
+    stopping: asyncio.Event = request.app.state.stopping
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while not (await store.reports(ReportQuery(sid=sid, limit=1))).items:
+        left = deadline - loop.time()
+        if left <= 0 or stopping.is_set() or await request.is_disconnected():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), min(WAIT_POLL, left))
 
 
 def _within(moment: int, since: int | None, until: int | None) -> bool:

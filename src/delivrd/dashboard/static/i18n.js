@@ -4,7 +4,17 @@
 "use strict";
 window.DELIVRD_I18N = {
   "en": {
-    "nav.overview": "Overview", "nav.search": "Search", "nav.rejects": "Rejects",
+    "nav.overview": "Overview", "nav.search": "Search", "nav.rejects": "Rejects", "nav.live": "Live",
+    "live.title": "Live events", "live.help": "Events as delivrd stores them, newest on top (the latest {most}).",
+    "live.waiting": "Waiting for the next event…", "live.type": "Event", "live.what": "About",
+    "live.connecting": "connecting", "live.connected": "live", "live.reconnecting": "reconnecting",
+    "event.report.delivered": "delivered", "event.report.failed": "failed", "event.reply.received": "reply",
+    "event.message.no_receipt": "no receipt", "event.optout.added": "opted out", "event.optout.removed": "opted in",
+    "endpoint.title": "Endpoints", "endpoint.help": "Where events are sent (POST /v1/endpoints or delivrd endpoints add).",
+    "endpoint.none": "No endpoint: events are kept, and sent to none.", "endpoint.url": "URL", "endpoint.state": "State",
+    "endpoint.delivered": "Delivered", "endpoint.failed": "Failed for good", "endpoint.error": "Last error",
+    "endpoint.lagcol": "Lag", "endpoint.lag": "{events} events · {time}", "endpoint.next": "Next attempt",
+    "endpoint.active": "active", "endpoint.failing": "failing", "endpoint.disabled": "disabled",
     "auth.signout": "Sign out", "auth.title": "API key required",
     "auth.help": "This delivrd runs with --api-key. The key is kept in this browser tab only (sessionStorage).",
     "auth.key": "API key", "auth.submit": "Sign in", "auth.wrong": "That key was not accepted.",
@@ -49,7 +59,17 @@ window.DELIVRD_I18N = {
     "cat.expired": "Expired", "cat.unknown": "Unknown"
   },
   "zh": {
-    "nav.overview": "概览", "nav.search": "查询", "nav.rejects": "隔离项",
+    "nav.overview": "概览", "nav.search": "查询", "nav.rejects": "隔离项", "nav.live": "实时",
+    "live.title": "实时事件", "live.help": "delivrd 存储的事件，最新的在上（最近 {most} 条）。",
+    "live.waiting": "等待下一个事件…", "live.type": "事件", "live.what": "内容",
+    "live.connecting": "连接中", "live.connected": "实时", "live.reconnecting": "重新连接中",
+    "event.report.delivered": "已送达", "event.report.failed": "失败", "event.reply.received": "回复",
+    "event.message.no_receipt": "无回执", "event.optout.added": "退订", "event.optout.removed": "取消退订",
+    "endpoint.title": "推送端点", "endpoint.help": "事件推送的目标（POST /v1/endpoints 或 delivrd endpoints add）。",
+    "endpoint.none": "没有端点：事件已保存，但不推送。", "endpoint.url": "URL", "endpoint.state": "状态",
+    "endpoint.delivered": "已推送", "endpoint.failed": "最终失败", "endpoint.error": "最近错误",
+    "endpoint.lagcol": "延迟", "endpoint.lag": "{events} 个事件 · {time}", "endpoint.next": "下次尝试",
+    "endpoint.active": "正常", "endpoint.failing": "失败中", "endpoint.disabled": "已停用",
     "auth.signout": "退出", "auth.title": "需要 API 密钥",
     "auth.help": "此 delivrd 启用了 --api-key。密钥只保存在当前浏览器标签页（sessionStorage）。",
     "auth.key": "API 密钥", "auth.submit": "登录", "auth.wrong": "密钥不正确。",
