@@ -37,6 +37,7 @@ class Receiver:
     """A verifying webhook consumer on 127.0.0.1 (a free port unless one is given)."""
 
     def __init__(self, secret: str, port: int | None = None, host: str = "127.0.0.1") -> None:
+        self.secret = secret
         self.verifier = Webhook(secret)
         self.host = host
         self.port = port or free_port()

@@ -9,17 +9,16 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import nats
 import pytest
 import redis.asyncio as redis
-from nats.js.api import StreamConfig
 
 from delivrd.forward.event import REPLY_RECEIVED, REPORT_FAILED, Event, SinkError
 from delivrd.forward.sinks import open_sink
 from delivrd.forward.sinks.nats_stream import NatsStreamSink
 from delivrd.forward.sinks.redis_stream import DEFAULT_MAXLEN, RedisStreamSink
 from tests.forward.receiver import free_port
-from tests.services import NATS_URL, REDIS_URL, require_nats, require_redis
+from tests.forward.streams import stored, xrange
+from tests.services import NATS_URL, REDIS_URL, require_nats
 
 T = TypeVar("T")
 
@@ -38,29 +37,6 @@ def run(scenario: Callable[[], Awaitable[T]]) -> T:
 
 
 # -- Redis
-
-
-@pytest.fixture
-def stream():
-    """A stream name no other test uses, deleted afterwards."""
-    require_redis()
-    name = f"delivrd-test-{uuid.uuid4().hex[:12]}"
-    yield name
-
-    async def delete() -> None:
-        client = redis.Redis.from_url(REDIS_URL)
-        await client.delete(name)
-        await client.aclose()
-
-    run(delete)
-
-
-async def xrange(stream: str) -> list[dict[str, str]]:
-    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
-    try:
-        return [fields for _, fields in await client.xrange(stream)]
-    finally:
-        await client.aclose()
 
 
 def test_redis_each_event_is_one_entry_with_the_event_as_fields(stream):
@@ -166,44 +142,6 @@ def test_redis_nothing_listening_is_a_refused_connection():
 
 
 # -- NATS JetStream
-
-
-@pytest.fixture
-def subject():
-    """A subject captured by a JetStream stream of its own (deleted afterwards), and the stream's name."""
-    require_nats()
-    token = uuid.uuid4().hex[:12]
-    subject, name = f"delivrd.test.{token}", f"DELIVRD_TEST_{token}"
-
-    async def manage(create: bool) -> None:
-        client = await nats.connect(NATS_URL)
-        try:
-            js = client.jetstream()
-            if create:
-                await js.add_stream(StreamConfig(name=name, subjects=[subject]))
-            else:
-                await js.delete_stream(name)
-        finally:
-            await client.close()
-
-    asyncio.run(manage(True))
-    yield subject, name
-    asyncio.run(manage(False))
-
-
-async def stored(name: str) -> list[tuple[dict, dict[str, str]]]:
-    """Every message in stream `name`: the event as JSON, and the headers it was published with."""
-    client = await nats.connect(NATS_URL)
-    try:
-        js = client.jetstream()
-        info = await js.stream_info(name)
-        messages = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            msg = await js.get_msg(name, seq)
-            messages.append((json.loads(msg.data or b""), dict(msg.headers or {})))
-        return messages
-    finally:
-        await client.close()
 
 
 def test_nats_each_event_is_one_message_with_its_id_as_nats_msg_id(subject):

@@ -34,6 +34,10 @@ log = logging.getLogger("delivrd.forward.sending")
 
 #: failed attempts in a row after which the endpoint is probed instead of sent to
 CIRCUIT_AFTER = 3
+#: seconds of lease an attempt must have left beyond its timeout before it starts
+LEASE_MARGIN = 2.0
+#: the longest an attempt takes: every sink gives up after this (webhook.TIMEOUT and the streams' alike)
+ATTEMPT_TIMEOUT = 10.0
 #: the first probe's wait, doubling up to the last (seconds)
 PROBE_FIRST, PROBE_MOST = 1.0, 60.0
 
@@ -43,10 +47,14 @@ class Tuning:
     """How hard and how often (seconds); tests and the benchmark use the defaults."""
 
     poll: float = 0.25  # between looks when nothing waits
-    lease: float = 30.0  # how long a lease lasts unrenewed: the takeover time after a crash
+    lease: float = 20.0  # how long a lease lasts unrenewed: the takeover time after a crash
     round_events: int = 1000  # most events one round takes on
     in_flight: int = 16  # requests at once
     disable_after: float = 5 * 86_400
+
+
+#: what an attempt that could not keep the lease answers instead of its outcome
+LOST = "(lease lost)"
 
 
 class LostLease(Exception):
@@ -78,6 +86,10 @@ class EndpointSender:
         self.probe_wait = PROBE_FIRST
         self.probe_at = 0.0  # loop time of the next probe, while the endpoint is down
         self.sink: Sink | None = None
+        self.lease_until = 0  # µs: until when this process holds the lease, as last taken
+        self._leasing = asyncio.Lock()
+        #: the longest one attempt may take (the sink's own timeout); unknown sinks get the webhook's
+        self.attempt_timeout = ATTEMPT_TIMEOUT
 
     @property
     def down(self) -> bool:
@@ -107,10 +119,18 @@ class EndpointSender:
                 pass  # it expires on its own
 
     async def _lease(self) -> bool:
-        now = clock.now_micros()
-        return await self.store.lease_endpoint(
-            self.endpoint.id, self.owner, now, now + int(self.tuning.lease * SECOND_US)
-        )
+        """Take the lease, or renew it when less is left than an attempt may take and a margin (a renewal is a
+        commit: not one per round). Checked before every attempt, so no attempt runs past the lease, and no
+        other process can be sending the same event meanwhile."""
+        async with self._leasing:
+            now = clock.now_micros()
+            if self.lease_until - now > (self.attempt_timeout + LEASE_MARGIN) * SECOND_US:
+                return True
+            until = now + int(self.tuning.lease * SECOND_US)
+            if not await self.store.lease_endpoint(self.endpoint.id, self.owner, now, until):
+                return False
+            self.lease_until = until
+            return True
 
     async def round(self) -> bool:
         """One round; whether there was anything to do."""
@@ -138,6 +158,8 @@ class EndpointSender:
         async def attempt(chunk: list[Pending]) -> str | None:
             async with limit:
                 assert self.sink is not None
+                if not await self._lease():
+                    return LOST
                 try:
                     await self.sink.send([p.event for p in chunk])
                     return None
@@ -145,6 +167,8 @@ class EndpointSender:
                     return str(exc) or exc.__class__.__name__
 
         errors = await asyncio.gather(*(attempt(chunk) for chunk in chunks))
+        if LOST in errors:  # what was sent goes again from the new holder: at least once
+            raise LostLease
         now = clock.now_micros()
         retried = {row.seq for row in due}
         done = [seq for seq in settled if seq in retried]

@@ -15,7 +15,7 @@ import ssl
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 from standardwebhooks.webhooks import Webhook
 
 from delivrd import __version__
@@ -29,6 +29,8 @@ BATCH_SIZE = 100
 #: connections kept to one endpoint: as many as the dispatcher has attempts in flight to it, so none waits
 #: for a connection inside its timeout
 CONNECTIONS = 16
+#: seconds an idle connection to a consumer is kept for the next attempt
+KEEPALIVE = 4.0
 #: at most this much of a refusing answer's body goes into the error
 BODY_EXCERPT = 200
 #: at most this much of any answer is read (the rest is not waited for)
@@ -68,13 +70,10 @@ class WebhookSink:
         self.batch_size = BATCH_SIZE if batch else 1
         self.timeout = TIMEOUT if timeout is None else timeout  # the constant read at each opening
         self.signer = Webhook(check_secret(secret))
-        # no redirects followed: the endpoint's URL is the one its owner registered, and a 3xx is not a delivery
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.timeout),
-            limits=httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS),
-            follow_redirects=False,
-            headers={"user-agent": USER_AGENT},
-        )
+        # aiohttp rather than httpx: 70 µs of CPU per request here against httpx's 1.7 ms with 16 requests in
+        # flight (its connection pool and async-library detection, per request); forwarding runs beside ingest.
+        # No redirects followed: the URL is the one its owner registered, and a 3xx is not a delivery.
+        self.client: aiohttp.ClientSession | None = None
 
     async def send(self, events: list[Event]) -> None:
         if not events:
@@ -94,10 +93,14 @@ class WebhookSink:
         }
         try:
             async with asyncio.timeout(self.timeout):
-                status, answer, location = await self._post(body, headers)
-        except (TimeoutError, httpx.TimeoutException):
+                try:
+                    status, answer, location = await self._post(body, headers)
+                except aiohttp.ServerDisconnectedError:
+                    # a kept-alive connection the consumer had closed: once more on a new one (at least once)
+                    status, answer, location = await self._post(body, headers)
+        except TimeoutError:
             raise SinkError(f"timed out after {self.timeout:g} s") from None
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise SinkError(why_not_connected(exc, self.host)) from None
         if 200 <= status < 300:
             return
@@ -110,21 +113,31 @@ class WebhookSink:
     async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str | None]:
         """The answer's status, the start of its body (read whole when small, so the connection is reused) and
         where a redirect points."""
-        async with self.client.stream("POST", self.url, content=body, headers=headers) as response:
+        if self.client is None:  # made on the event loop that uses it
+            self.client = aiohttp.ClientSession(
+                # idle connections dropped before a consumer's own keep-alive timeout would (uvicorn's is 5 s)
+                connector=aiohttp.TCPConnector(limit=CONNECTIONS, keepalive_timeout=KEEPALIVE),
+                headers={"user-agent": USER_AGENT},
+                skip_auto_headers=("user-agent",),
+            )
+        async with self.client.post(self.url, data=body, headers=headers, allow_redirects=False) as response:
             answer = b""
-            async for chunk in response.aiter_bytes():
+            async for chunk in response.content.iter_any():
                 answer += chunk
                 if len(answer) >= MAX_ANSWER_BYTES:
                     break
-            return response.status_code, answer, response.headers.get("location")
+            return response.status, answer, response.headers.get("location")
 
     async def close(self) -> None:
-        await self.client.aclose()
+        if self.client is not None:
+            await self.client.close()
 
 
-def why_not_connected(exc: httpx.HTTPError, host: str) -> str:
-    """A short reason for a request that got no answer: the cause httpx wraps, named as a person would."""
-    cause: BaseException | None = exc
+def why_not_connected(exc: aiohttp.ClientError, host: str) -> str:
+    """A short reason for a request that got no answer: the cause aiohttp wraps, named as a person would."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f"TLS error: {getattr(exc.certificate_error, 'verify_message', exc.certificate_error)}"
+    cause: BaseException | None = getattr(exc, "os_error", None) or exc
     while cause is not None:
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
@@ -135,6 +148,6 @@ def why_not_connected(exc: httpx.HTTPError, host: str) -> str:
         if isinstance(cause, ssl.SSLError):
             return f"TLS error: {(cause.reason or str(cause)).lower().replace('_', ' ')}"
         cause = cause.__cause__ or cause.__context__
-    if isinstance(exc, httpx.RemoteProtocolError):
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | aiohttp.ClientResponseError):
         return f"connection closed without a valid answer: {exc}"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
