@@ -12,6 +12,9 @@ import pytest
 
 from delivrd.domain.masking import for_viewer, mask_mobile, mask_phone
 from tests.test_erasure import NEAR, OTHER, TARGET, feed
+from tests.test_safe_defaults import serve, served, served_environ
+
+__all__ = ["served"]  # a fixture, used by name
 
 FULL = {"Authorization": "Bearer full-key"}
 VIEWER = {"Authorization": "Bearer viewer-key"}
@@ -138,3 +141,11 @@ def test_a_viewer_key_needs_an_api_key_and_must_differ(tmp_path):
     key_file.write_text("v\n")
     both = serve("--viewer-key", "v", "--viewer-key-file", str(key_file), "--api-key", "k")
     assert both.returncode == 2 and "keep one" in both.stderr
+
+
+def test_the_viewer_key_is_read_from_its_file_and_reaches_the_workers_as_a_variable(tmp_path, served):
+    (tmp_path / "viewer").write_text("the-viewer-key\n")
+    assert serve(tmp_path, "--api-key", "k", "--viewer-key-file", str(tmp_path / "viewer")) == 0
+    assert (served[0].viewer_key, served[0].viewer_key_file) == ("the-viewer-key", None)
+    workers = served_environ[0]
+    assert workers["DELIVRD_VIEWER_KEY"] == "the-viewer-key" and "DELIVRD_VIEWER_KEY_FILE" not in workers

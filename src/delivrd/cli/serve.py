@@ -196,7 +196,7 @@ def _log_start(settings: Settings, schema: int) -> None:
     on = {True: "on", False: "off"}
     allow = settings.callback_allow
     log.info(
-        "serving http://%s:%d (%d worker(s)): %s, schema version %d; callback token %s, API key %s,"
+        "serving http://%s:%d (%d worker(s)): %s, schema version %d; callback token %s, API key %s, viewer key %s,"
         " callback allowlist %s, trusted proxies %s",
         settings.host,
         settings.port,
@@ -205,6 +205,7 @@ def _log_start(settings: Settings, schema: int) -> None:
         schema,
         on[bool(settings.callback_token)],
         on[bool(settings.api_key)] if settings.api_key or not settings.open_read_api else "off (--open-read-api)",
+        on[bool(settings.viewer_key)],
         "off" if allow is None else f"on ({allow})",
         settings.trusted_proxies,
         extra={
@@ -214,6 +215,7 @@ def _log_start(settings: Settings, schema: int) -> None:
             "schema_version": schema,
             "callback_token": bool(settings.callback_token),
             "api_key": bool(settings.api_key),
+            "viewer_key": bool(settings.viewer_key),
             "callback_allow": None if allow is None else str(allow),
             "trusted_proxies": str(settings.trusted_proxies),
         },
