@@ -1,8 +1,10 @@
 """Erasure: `DELETE /v1/phones/{e164}` and `delivrd purge --phone` remove a number everywhere it is kept.
 
-After a purge no row of any table and no byte of the database (SQLite: the file and its -wal, after the
-checkpoint the purge runs; PostgreSQL: every table of the test schema dumped as text) holds the number's
-digits; the other numbers in the same bodies are untouched, byte for byte; `/v1/stats` counts the same.
+After a purge no row of any table (every table dumped: SQLite's rows, PostgreSQL's as text) holds the number's
+digits, nor (SQLite) any byte of the file and its -wal after the checkpoint the purge runs: the space it frees is
+zeroed (secure_delete). The data here is too small for page splits, whose stale copies in free space only
+VACUUM removes (docs/personal-data.md). The other numbers in the same bodies are untouched, byte for byte;
+`/v1/stats` counts the same.
 """
 
 from __future__ import annotations
