@@ -149,3 +149,14 @@ def test_the_viewer_key_is_read_from_its_file_and_reaches_the_workers_as_a_varia
     assert (served[0].viewer_key, served[0].viewer_key_file) == ("the-viewer-key", None)
     workers = served_environ[0]
     assert workers["DELIVRD_VIEWER_KEY"] == "the-viewer-key" and "DELIVRD_VIEWER_KEY_FILE" not in workers
+
+
+def test_the_openapi_document_describes_the_viewer_key_and_the_erasure(start_http_app):
+    spec = start_http_app(api_key="full-key", viewer_key="viewer-key").client.get("/openapi.json").json()
+    described = spec["components"]["securitySchemes"]["apiKey"]["description"]
+    assert "--viewer-key" in described and "+86 138****8000" in described and "403" in described
+    erase = spec["paths"]["/v1/phones/{phone}"]["delete"]
+    assert erase["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Erased"}
+    assert "1014" in erase["responses"]["403"]["description"]
+    assert "403" in spec["paths"]["/v1/inbox"]["get"]["responses"]
+    assert "403" not in spec["paths"]["/v1/reports"]["get"]["responses"]
