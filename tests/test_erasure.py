@@ -77,7 +77,7 @@ def feed(client) -> dict[str, bytes]:
         {"mobile": TARGET, "nationcode": "86", "text": "TD", "sign": "delivrd", "time": 1764000000, "extend": ""}
     )
     bodies["other reply"] = body(
-        {"mobile": OTHER, "nationcode": "86", "text": f"not {TARGET[:-1]}", "sign": "d", "time": 1764000001}
+        {"mobile": OTHER, "nationcode": "86", "text": f"call {OTHER}", "sign": "d", "time": 1764000001}
     )
     for name in ("reply", "other reply"):
         assert client.post("/sms/reply", content=bodies[name]).json() == ACK

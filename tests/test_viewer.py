@@ -74,6 +74,8 @@ def test_the_viewer_finds_by_full_number_and_sees_it_masked(keyed):
     assert [m["sid"] for m in timeline["messages"]][-1] == "2019:t1"
     reports = client.get("/v1/reports", params={"mobile": TARGET}, headers=VIEWER).json()["items"]
     assert {(r["mobile"], r["phone"]) for r in reports} == {("138****8000", "+86 138****8000")}
+    replies = client.get("/v1/replies", params={"mobile": OTHER}, headers=VIEWER).json()["items"]
+    assert [r["text"] for r in replies] == ["call 139****9000"]  # a number in free text, masked too
     rejects = client.get("/v1/rejects", headers=VIEWER).json()["items"]
     assert rejects and all(r["raw"] is None for r in rejects)
     assert any(r["raw"] for r in client.get("/v1/rejects", headers=FULL).json()["items"])

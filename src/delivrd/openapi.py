@@ -117,8 +117,9 @@ PHONE = {
 #: how the two keys differ, said where the key is described
 KEYS = (
     "--api-key: every route, everything shown. A server may also run with --viewer-key, a second, read-only key:"
-    " with it every read route answers with phone numbers masked (mobile `138****8000`, phone `+86 138****8000`;"
-    " a lookup by the full number still works) and with raw bodies, quarantined text (`raw`) and unknown fields"
+    " with it every read route answers with phone numbers masked (mobile `138****8000`, phone `+86 138****8000`,"
+    " runs of 7 digits or more in free text such as a reply's text; a lookup by the full number still works) and"
+    " with raw bodies, quarantined text (`raw`) and unknown fields"
     " (`extra`) null; /v1/inbox and every write answer 403 (result 1014)."
 )
 

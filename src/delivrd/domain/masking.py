@@ -7,6 +7,7 @@ added later is covered without knowing of it. The full `--api-key` gets answers 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from delivrd.domain import phones
@@ -17,6 +18,12 @@ MOBILE_FIELDS = frozenset({"mobile"})
 PHONE_FIELDS = frozenset({"phone", "PhoneNumber"})
 #: fields that hold what was received as it was (bodies, quarantined items' text, unknown fields): withheld
 WITHHELD_FIELDS = frozenset({"body", "body_base64", "raw", "extra"})
+#: free text a person or a business wrote, which may hold a number (a reply's text, `ext`, SendSms's
+#: SessionContext, a reject's reason quoting a value): each run of LONG_DIGITS digits or more masked in it
+FREE_TEXT_FIELDS = frozenset({"text", "ext", "session_context", "reason"})
+#: the shortest run of digits taken for a phone number in free text (numbers have 7 digits and more)
+LONG_DIGITS = 7
+_LONG = re.compile(rf"[0-9]{{{LONG_DIGITS},}}")
 #: characters kept visible at most, first and last: `138` and `8000` of `13800138000`
 HEAD, TAIL = 3, 4
 #: characters hidden at least, whatever the length
@@ -60,4 +67,6 @@ def _field(name: str, value: Any) -> Any:
         return mask_mobile(str(value))
     if name in PHONE_FIELDS:
         return mask_phone(str(value))
+    if name in FREE_TEXT_FIELDS and isinstance(value, str):
+        return _LONG.sub(lambda m: mask_mobile(m.group()), value)
     return for_viewer(value)
