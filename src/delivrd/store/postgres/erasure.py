@@ -187,12 +187,16 @@ async def drop_bodies(conn: asyncpg.Connection, before: int) -> tuple[int, bool]
             before,
             BODIES_BATCH,
         )
+        # the batch's time range too, so that only its day partitions are visited
         dropped = _count(
             await conn.execute(
                 "UPDATE inbox SET body = NULL WHERE (id, received_at) IN"
-                " (SELECT * FROM unnest($1::bigint[], $2::bigint[])) AND body IS NOT NULL",
+                " (SELECT * FROM unnest($1::bigint[], $2::bigint[])) AND body IS NOT NULL"
+                " AND received_at >= $3 AND received_at <= $4",
                 [r[0] for r in rows],
                 [r[1] for r in rows],
+                rows[0][1] if rows else 0,
+                rows[-1][1] if rows else 0,
             )
         )
         finished = len(rows) < BODIES_BATCH
