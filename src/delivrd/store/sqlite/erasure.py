@@ -26,7 +26,7 @@ from delivrd.domain.clock import DAY_US
 from delivrd.domain.erasure import ERASED_MOBILE, Masker, forms
 from delivrd.domain.push import PARTIAL, QUARANTINED, STORED
 from delivrd.store.sqlite import mobiles
-from delivrd.store.sqlite.connect import Connection, immediate
+from delivrd.store.sqlite.connect import BUSY_TIMEOUT_MS, Connection, immediate
 
 log = logging.getLogger("delivrd.store.sqlite.erasure")
 
@@ -35,6 +35,8 @@ RETRY_WINDOW = 3 * DAY_US
 #: the outcomes of bodies read as items; the others are in the partial index `inbox_unread`
 READ = (STORED, PARTIAL, QUARANTINED)
 UNREAD = f"outcome NOT IN ({', '.join(repr(o) for o in READ)})"
+#: how long the checkpoint after an erasure waits for readers before leaving the -wal to a later checkpoint
+CHECKPOINT_WAIT_MS = 1000
 #: inbox bodies whose body is set to NULL per transaction (retention of bodies)
 BODIES_BATCH = 1000
 
@@ -109,7 +111,12 @@ def purge(conn: Connection, nationcode: str, mobile: str, inbox_ids: set[int]) -
             counts = _purge(conn, nationcode, mobile, set(inbox_ids))
     finally:
         conn.execute(f"PRAGMA secure_delete = {int(secure)}")
-    busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()[0]
+    # TRUNCATE waits for readers on older snapshots (an export under way): briefly, since the writer waits too
+    conn.set_busy_timeout(CHECKPOINT_WAIT_MS)
+    try:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()[0]
+    finally:
+        conn.set_busy_timeout(BUSY_TIMEOUT_MS)
     if busy:  # a reader still holds an older snapshot: its pages stay in the -wal until the next checkpoint
         log.warning("after erasing a number the WAL could not be truncated (a reader was busy); it will be later")
     return counts
