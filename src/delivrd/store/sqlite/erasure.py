@@ -11,7 +11,8 @@ Which inbox bodies an erasure masks, without reading the whole inbox (it can be 
 A body outside these (a retry more than `RETRY_WINDOW` later, after its first copy) keeps the number; the
 window is a bound on the work, and Tencent retries within minutes.
 
-The search runs on a read connection first (`candidates`), so the writer is not held while bodies are read;
+The search (bodies, and the scan of `rejects` for the digits) runs on a read connection first (`candidates`), so
+the writer is not held while they are read;
 `purge` then deletes and masks in one write transaction with `PRAGMA secure_delete` on, so the freed space holds
 zeros rather than the number, and checkpoints the WAL with TRUNCATE so the old page images leave the -wal file.
 """
@@ -79,8 +80,9 @@ def _windows(times: Iterable[int]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in merged]
 
 
-def candidates(conn: Connection, nationcode: str, mobile: str) -> set[int]:
-    """Inbox ids whose bodies may hold the number (see the module's docstring); read-only."""
+def candidates(conn: Connection, nationcode: str, mobile: str) -> tuple[set[int], set[int]]:
+    """Inbox ids whose bodies may hold the number (see the module's docstring), and the ids of the rejects whose
+    text holds its digits (a scan of `rejects`, done here rather than under the write lock); read-only."""
     digits = mobile.encode()
     times = [r[4] for r in _reports(conn, nationcode, mobile)]
     times += [r[1] for r in _by_mobile(conn, "replies", "id, received_at", nationcode, mobile)]
@@ -99,16 +101,23 @@ def candidates(conn: Connection, nationcode: str, mobile: str) -> set[int]:
             f"SELECT id FROM inbox INDEXED BY inbox_unread WHERE {UNREAD} AND instr(body, ?) > 0", (digits,)
         )
     )
-    return ids
+    rejects = {
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM rejects WHERE instr(raw, ?) > 0 OR instr(reason, ?) > 0", (mobile, mobile)
+        )
+    }
+    return ids, rejects
 
 
-def purge(conn: Connection, nationcode: str, mobile: str, inbox_ids: set[int]) -> dict[str, int]:
-    """Erase the number in one transaction (secure_delete on), then checkpoint; how many rows, by table."""
+def purge(conn: Connection, nationcode: str, mobile: str, found: tuple[set[int], set[int]]) -> dict[str, int]:
+    """Erase the number in one transaction (secure_delete on), then checkpoint; how many rows, by table. `found`:
+    what `candidates` found."""
     secure = conn.execute("PRAGMA secure_delete").get
     conn.execute("PRAGMA secure_delete = ON")
     try:
         with immediate(conn):
-            counts = _purge(conn, nationcode, mobile, set(inbox_ids))
+            counts = _purge(conn, nationcode, mobile, set(found[0]), found[1])
     finally:
         conn.execute(f"PRAGMA secure_delete = {int(secure)}")
     # TRUNCATE waits for readers on older snapshots (an export under way): briefly, since the writer waits too
@@ -122,7 +131,7 @@ def purge(conn: Connection, nationcode: str, mobile: str, inbox_ids: set[int]) -
     return counts
 
 
-def _purge(conn: Connection, nationcode: str, mobile: str, inbox_ids: set[int]) -> dict[str, int]:
+def _purge(conn: Connection, nationcode: str, mobile: str, inbox_ids: set[int], reject_ids: set[int]) -> dict[str, int]:
     masker = Masker(nationcode, mobile)
     reports = _reports(conn, nationcode, mobile)
     replies = _by_mobile(conn, "replies", "id, inbox_id", nationcode, mobile)
@@ -147,10 +156,11 @@ def _purge(conn: Connection, nationcode: str, mobile: str, inbox_ids: set[int]) 
     messages = conn.total_changes() - before
     rejects = 0
     digits = mobile.encode()
-    found: list[Any] = conn.execute(
-        "SELECT id, inbox_id, raw, reason FROM rejects WHERE instr(raw, ?) > 0 OR instr(reason, ?) > 0",
-        (mobile, mobile),
-    ).fetchall()
+    found: list[Any] = [
+        row
+        for reject_id in sorted(reject_ids)
+        for row in conn.execute("SELECT id, inbox_id, raw, reason FROM rejects WHERE id = ?", (reject_id,))
+    ]
     for reject_id, inbox_id, raw, reason in found:
         masked = (None if raw is None else masker.mask_text(raw), masker.mask_text(reason))
         if masked != (raw, reason):

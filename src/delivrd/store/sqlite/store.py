@@ -309,9 +309,9 @@ class SQLiteStore(SQLReads, Store):
     async def purge_phone(self, nationcode: str, mobile: str) -> dict[str, int]:
         """The bodies to mask are searched on a reader (the writer is not held while they are read), then the
         number is erased in one write transaction (`sqlite_erasure`)."""
-        inbox_ids = await self._read(lambda conn: sqlite_erasure.candidates(conn, nationcode, mobile))
+        found = await self._read(lambda conn: sqlite_erasure.candidates(conn, nationcode, mobile))
         try:
-            return await self._on_writer(self._with_writer, sqlite_erasure.purge, nationcode, mobile, inbox_ids)
+            return await self._on_writer(self._with_writer, sqlite_erasure.purge, nationcode, mobile, found)
         except Error as exc:
             raise StoreError(f"SQLite erasure failed: {exc}") from exc
 
