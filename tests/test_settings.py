@@ -81,7 +81,8 @@ def test_serve_has_an_option_for_every_setting_defaulting_to_its_variable(monkey
     ("path", "names"),
     [
         (("db", "status"), ("db", "database_url")),
-        (("db", "prune"), ("db", "database_url", "retention_days")),
+        (("db", "prune"), ("db", "database_url", "retention_days", "inbox_retention_days")),
+        (("purge",), ("db", "database_url", "default_country")),
         (("stats",), ("db", "database_url", "no_receipt_after")),
         (("export",), ("db", "database_url", "no_receipt_after")),
         (("import",), ("db", "database_url")),
@@ -114,8 +115,10 @@ def test_the_environment_of_a_worker_is_checked_as_the_flags_are():
         Settings.from_env({"DELIVRD_LOG_LEVEL": "verbose"})
 
 
-def test_prune_needs_a_retention_unless_the_environment_gives_one(monkeypatch):
-    with pytest.raises(SystemExit):
-        subparser("db", "prune").parse_args([])
+def test_prune_takes_its_retentions_from_the_environment(monkeypatch):
+    """Neither given is refused when the command runs (tests/test_inbox_retention.py), since either will do."""
+    assert subparser("db", "prune").parse_args([]).retention_days is None
     monkeypatch.setenv("DELIVRD_RETENTION_DAYS", "7")
-    assert subparser("db", "prune").parse_args([]).retention_days == 7
+    monkeypatch.setenv("DELIVRD_INBOX_RETENTION_DAYS", "2")
+    args = subparser("db", "prune").parse_args([])
+    assert (args.retention_days, args.inbox_retention_days) == (7, 2)

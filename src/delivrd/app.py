@@ -23,6 +23,7 @@ from delivrd.domain.unsubscribe import Classifier
 from delivrd.forward import live
 from delivrd.forward import routes as endpoint_api
 from delivrd.forward.dispatch import Dispatcher
+from delivrd.query import erasure as erasure_api
 from delivrd.query import http as api
 from delivrd.query import insight as insight_api
 from delivrd.query import optouts as optout_api
@@ -81,6 +82,7 @@ class Delivrd:
                 *endpoint_api.routes(settings.api_key),
                 *optout_api.routes(settings.api_key, settings.default_country),
                 *live.routes(settings.api_key),
+                *erasure_api.routes(settings.api_key, settings.default_country),
                 *dashboard.routes(settings.api_key, settings.no_receipt_after),
                 *scrape.routes(settings.no_receipt_after),
                 Route("/openapi.json", lambda request: Response(spec, media_type="application/json")),
@@ -89,6 +91,7 @@ class Delivrd:
             lifespan=self._lifespan,
         )
         self.web.state.refused_callbacks = self.refused_callbacks  # what the dashboard warns of
+        self.web.state.viewer_key = settings.viewer_key  # every endpoint's second key (query.http.endpoint)
 
     def refused_callbacks(self) -> int:
         """Callback requests refused for who sent them (no token or a wrong one, a source not allowed) since
@@ -140,6 +143,10 @@ class Delivrd:
                     log.info(
                         "retention (%d days) removed %s", kept, ", ".join(f"{n} {t}" for t, n in removed.items() if n)
                     )
+            if self.settings.inbox_retention_days:
+                dropped = await self.store.drop_inbox_bodies(retention_cutoff(self.settings.inbox_retention_days))
+                if dropped:
+                    log.info("inbox retention (%d days) dropped %d bodies", self.settings.inbox_retention_days, dropped)
         except StoreError as exc:
             log.error("upkeep failed (will retry in %ds): %s", UPKEEP_SECONDS, exc)
 

@@ -121,6 +121,16 @@ class Settings:
     api_key_file: str | None = _setting(
         None, str, "read --api-key from this file (its trailing newline dropped), so it never shows in ps"
     )
+    viewer_key: str | None = _setting(
+        None,
+        str,
+        "a second, read-only key: with it the read API and the dashboard show phone numbers masked, no raw bodies,"
+        " and refuse every write (needs --api-key)",
+        secret=True,
+    )
+    viewer_key_file: str | None = _setting(
+        None, str, "read --viewer-key from this file (its trailing newline dropped), so it never shows in ps"
+    )
     open_read_api: bool = _setting(
         None,
         _yes,
@@ -183,6 +193,12 @@ class Settings:
         positive(int),
         "remove reports, replies, rejects, inbox bodies (and sends, by sent_at) older than this"
         " many days (SQLite: rows, in small batches; PostgreSQL: whole day partitions)",
+    )
+    inbox_retention_days: int | None = _setting(
+        None,
+        positive(int),
+        "drop the raw bodies of inbox rows older than this many days (the rows stay): a shorter life for the"
+        " copies that hold every number as received; at most --retention-days",
     )
     workers: int = _setting(
         "1",

@@ -18,6 +18,7 @@ from delivrd.forward.routes import EndpointDetail, Endpoints, Removed, Replay, R
 from delivrd.providers.tencent.receipts import Catalogue, ReceiptCode
 from delivrd.providers.tencent.shapes import TencentReply, TencentReport
 from delivrd.query import stats
+from delivrd.query.erasure import Erased
 from delivrd.query.http import (
     CURSOR_PATTERN,
     DEFAULT_LIMIT,
@@ -109,15 +110,35 @@ PAGING = [
 #: the answers every read route may give besides its own
 READ_ERRORS = (results.BAD_PARAMETER, results.BAD_API_KEY, results.COMMIT_FAILED, results.INTERNAL)
 API_ERRORS = _answers(*READ_ERRORS)
+#: the answers of a route the viewer key may not use (a write, the raw bodies)
+WRITE_ERRORS = _answers(*READ_ERRORS, results.VIEWER_REFUSED)
+PHONE = {
+    "name": "phone",
+    "in": "path",
+    "required": True,
+    "description": "E.164, e.g. +8613800138000; digits alone are a number of --default-country (86 unless set)",
+    "schema": TEXT,
+}
+#: how the two keys differ, said where the key is described
+KEYS = (
+    "--api-key: every route, everything shown. A server may also run with --viewer-key, a second, read-only key:"
+    " with it every read route answers with phone numbers masked (mobile `138****8000`, phone `+86 138****8000`,"
+    " runs of 7 digits or more in free text such as a reply's text; a lookup by the full number still works) and"
+    " with raw bodies, quarantined text (`raw`) and unknown fields"
+    " (`extra`) null; /v1/inbox and every write answer 403 (result 1014)."
+)
 
 
-def _listing(summary: str, item: str, *params: dict[str, Any]) -> dict[str, Any]:
+def _listing(summary: str, item: str, *params: dict[str, Any], viewer: bool = True) -> dict[str, Any]:
     return {
         "get": {
             "summary": summary,
             "parameters": [*params, *PAGING],
             "security": [{"apiKey": []}],
-            "responses": {"200": _json(_page(item), "a page, newest first"), **API_ERRORS},
+            "responses": {
+                "200": _json(_page(item), "a page, newest first"),
+                **(API_ERRORS if viewer else WRITE_ERRORS),
+            },
         }
     }
 
@@ -179,7 +200,7 @@ def insight_paths() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("SendSmsCall")}}},
                 "responses": {
                     "200": _json(_ref("Registered"), "what was registered"),
-                    **_answers(results.BAD_BODY, results.TOO_LARGE, *READ_ERRORS),
+                    **_answers(results.BAD_BODY, results.TOO_LARGE, *READ_ERRORS, results.VIEWER_REFUSED),
                 },
             }
         },
@@ -197,14 +218,17 @@ def insight_paths() -> dict[str, Any]:
             ),
             found=True,
         ),
-        "/v1/phones/{phone}": _get(
-            "Every message to one number, newest first",
-            _ref("PhoneTimeline"),
-            _path(
-                "phone", "E.164, e.g. +8613800138000; digits alone are a number of --default-country (86 unless set)"
-            ),
-            *window,
-        ),
+        "/v1/phones/{phone}": {
+            **_get("Every message to one number, newest first", _ref("PhoneTimeline"), PHONE, *window),
+            "delete": {
+                "summary": "Erase the number everywhere it is kept (docs/personal-data.md): its reports, replies and"
+                " sends removed, its messages kept (every count stays) with the number replaced, its digits masked"
+                " inside rejects and raw inbox bodies; the answer counts the rows by table. The API key only",
+                "parameters": [PHONE],
+                "security": [{"apiKey": []}],
+                "responses": {"200": _json(_ref("Erased"), "what was erased"), **WRITE_ERRORS},
+            },
+        },
         "/v1/stats": _get(
             "Totals, success rate and latency of the messages in a range, grouped",
             _ref("Stats"),
@@ -418,6 +442,7 @@ def _document() -> dict[str, Any]:
             ReceiptCode,
             Activity,
             Health,
+            Erased,
         ],
         ref_template="#/components/schemas/{name}",
     )
@@ -450,6 +475,7 @@ def _document() -> dict[str, Any]:
                 _choice(
                     "outcome", "; ".join(f"{name}: {meaning}" for name, meaning in OUTCOMES.items()), tuple(OUTCOMES)
                 ),
+                viewer=False,
             ),
             "/v1/activity": _get(
                 "The last callback received, and counts since the database was created; with since, the messages"
@@ -482,6 +508,6 @@ def _document() -> dict[str, Any]:
         },
         "components": {
             "schemas": components,
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "--api-key"}},
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": KEYS}},
         },
     }

@@ -6,6 +6,7 @@ JetStream subject; and several workers on PostgreSQL, each event sent by one of 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import threading
 import time
@@ -82,7 +83,9 @@ def kill_while_forwarding(start_server: Any, url: str, read: Callable[[], list[d
     missing = acked - arrived
     assert not missing, f"{len(missing)} acked reports never arrived, e.g. {sorted(missing)[:3]}"
     repeats = {event_id for event_id, n in Counter(e["id"] for e in events).items() if n > 1}
-    assert repeats <= before_kill, f"duplicates of events first sent after the restart: {sorted(repeats - before_kill)[:5]}"
+    assert repeats <= before_kill, (
+        f"duplicates of events first sent after the restart: {sorted(repeats - before_kill)[:5]}"
+    )
     assert all(e["type"] == "report.delivered" for e in events)
 
 
@@ -157,7 +160,7 @@ def test_several_workers_send_each_event_once_at_a_time(start_server):
                 by_id.setdefault(event_id, []).append((began, ended))
             for event_id, spans in by_id.items():
                 spans.sort()
-                for (_, first_end), (second_begin, _) in zip(spans, spans[1:]):
+                for (_, first_end), (second_begin, _) in itertools.pairwise(spans):
                     assert second_begin >= first_end, f"{event_id} was being sent twice at once"
         # both workers serve; the leases spread or not, but every endpoint is held by one at a time
         leases = {e["id"] for e in httpx.get(server.url + "/v1/endpoints").json()["items"]}

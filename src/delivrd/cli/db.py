@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from delivrd.cli.options import add_database_options, add_settings
+from delivrd.cli.options import add_database_options, add_settings, retention_refusal
 from delivrd.option_types import counted
 
 #: what `prune` removes, as a person counts it: table → (one, many)
@@ -33,9 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "upgrade", help="apply every pending migration (safe to run again); creates a new database"
     )
     prune = commands.add_parser(
-        "prune", help="apply retention once: remove what is older than --retention-days (serve does it hourly)"
+        "prune",
+        help="apply retention once: remove what is older than --retention-days, drop inbox bodies older than"
+        " --inbox-retention-days (serve does it hourly)",
     )
-    add_settings(prune, "retention_days", required=True)
+    add_settings(prune, "retention_days", "inbox_retention_days")
     backup = commands.add_parser(
         "backup",
         help="copy the SQLite database to a file, consistent, while delivrd serves (PostgreSQL: use pg_dump)",
@@ -106,23 +108,40 @@ def db_prune(args: argparse.Namespace) -> int:
     from delivrd.domain.retention import retention_cutoff
     from delivrd.store import StoreError, open_store
 
-    async def run() -> dict[str, int]:
+    days, inbox_days = args.retention_days, args.inbox_retention_days
+    if days is None and inbox_days is None:
+        print("delivrd: db prune: give --retention-days, --inbox-retention-days or both", file=sys.stderr)
+        return 2
+    refusal = retention_refusal(args, days, inbox_days)
+    if refusal is not None:
+        print(f"delivrd: {refusal}", file=sys.stderr)
+        return 2
+
+    async def run() -> tuple[dict[str, int] | None, int | None]:
         store = open_store(args.db, args.database_url)
         await store.open()
         try:
-            return await store.prune(retention_cutoff(args.retention_days))
+            removed = None if days is None else await store.prune(retention_cutoff(days))
+            dropped = None if inbox_days is None else await store.drop_inbox_bodies(retention_cutoff(inbox_days))
+            return removed, dropped
         finally:
             await store.close()
 
     if no_database(args):
         return 2
     try:
-        removed = asyncio.run(run())
+        removed, dropped = asyncio.run(run())
     except StoreError as exc:
         print(f"delivrd: {exc}", file=sys.stderr)
         return 2
-    counts = ", ".join(counted(removed.get(table, 0), *nouns) for table, nouns in PRUNED_NOUNS.items())
-    print(f"removed what is older than {counted(args.retention_days, 'day')} (sends by when they were sent): {counts}")
+    if removed is not None:
+        counts = ", ".join(counted(removed.get(table, 0), *nouns) for table, nouns in PRUNED_NOUNS.items())
+        print(f"removed what is older than {counted(days, 'day')} (sends by when they were sent): {counts}")
+    if dropped is not None:
+        print(
+            f"dropped the bodies of inbox rows older than {counted(inbox_days, 'day')} (the rows stay):"
+            f" {counted(dropped, 'inbox body', 'inbox bodies')}"
+        )
     return 0
 
 

@@ -20,7 +20,7 @@ from typing import IO, Any
 import msgspec
 
 from delivrd.cli.options import SEND_CSV_COLUMNS
-from delivrd.domain import clock, message_state
+from delivrd.domain import clock, masking, message_state
 from delivrd.domain.iso_time import parse_time
 from delivrd.domain.push import CALLBACK, Push
 from delivrd.option_types import counted
@@ -230,7 +230,8 @@ async def export_command(args: argparse.Namespace) -> int:
         writer = csv.DictWriter(out, fields, extrasaction="ignore") if args.format == "csv" else None
         if writer is not None:
             writer.writeheader()
-        async for row in rows:
+        async for stored in rows:
+            row = masking.for_viewer(stored) if args.masked else stored
             if writer is not None:
                 writer.writerow({name: csv_cell(value) for name, value in row.items()})
             else:

@@ -54,6 +54,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     window(p, "items")
     p.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="default: csv")
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.add_argument(
+        "--masked",
+        action="store_true",
+        help="phone numbers masked (138****8000) and unknown fields left out, as the viewer key sees them",
+    )
     add_settings(p, "no_receipt_after")
     add_database_options(p)
     p.set_defaults(func=_later("export_command"))

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from delivrd import __version__
-from delivrd.cli import db, endpoints, insight_parser, optouts, serve
+from delivrd.cli import db, endpoints, insight_parser, optouts, purge, serve
 from delivrd.cli.options import Parser
 from delivrd.simulate import cli as simulate
 
@@ -31,6 +31,7 @@ def parser() -> argparse.ArgumentParser:
     for register in (
         serve.register,
         db.register,
+        purge.register,
         endpoints.register,
         insight_parser.register,
         optouts.register,

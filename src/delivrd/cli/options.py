@@ -129,3 +129,15 @@ def add_database_options(p: argparse.ArgumentParser, *, creates: bool = False) -
     if not creates:
         db = next(a for a in p._actions if a.dest == "db")
         db.help = f"SQLite database file; it must exist (`delivrd serve` or `delivrd db upgrade` creates it) [{variable('db')}]"
+
+
+def retention_refusal(args: argparse.Namespace, retention_days: int | None, inbox_days: int | None) -> str | None:
+    """Why --inbox-retention-days cannot go with --retention-days (`serve`, `db prune`): a body outliving its
+    inbox row would be removed with it anyway, so a longer setting is a mistake, refused rather than ignored."""
+    if inbox_days is not None and retention_days is not None and inbox_days > retention_days:
+        return (
+            f"{given_as(args, 'inbox_retention_days')} ({inbox_days}) is longer than"
+            f" {given_as(args, 'retention_days')} ({retention_days}): the inbox rows, bodies included, are removed"
+            " after --retention-days; give inbox bodies a shorter life, or leave it unset"
+        )
+    return None

@@ -10,12 +10,16 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
-from delivrd.cli.options import add_settings, given_as, secret
+from delivrd.cli.options import add_settings, given_as, retention_refusal, secret
 from delivrd.config import OPTIONS, Settings, flag, variable
 
 log = logging.getLogger("delivrd.cli.serve")
 #: secrets that can also be read from a file, so that they never show in `ps`
-SECRET_FILES = {"callback_token": "callback_token_file", "api_key": "api_key_file"}
+SECRET_FILES = {
+    "callback_token": "callback_token_file",
+    "api_key": "api_key_file",
+    "viewer_key": "viewer_key_file",
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -98,6 +102,17 @@ def _refusal(args: argparse.Namespace, settings: Settings) -> str | None:
             " read API and the dashboard show every phone number stored: set --api-key-file (or DELIVRD_API_KEY),"
             " or pass --open-read-api if the network is private by other means"
         )
+    if settings.viewer_key and not settings.api_key:
+        # without an API key the read API is open to anyone, so a key that only limits what it shows limits nothing
+        return (
+            f"{given_as(args, 'viewer_key')} needs --api-key (or DELIVRD_API_KEY, --api-key-file): without it the"
+            " read API is open and shows everything to anyone, so a viewer key would protect nothing"
+        )
+    if settings.viewer_key and settings.viewer_key == settings.api_key:
+        return "--viewer-key and --api-key are the same key: the viewer key must differ, or it sees everything"
+    refusal = retention_refusal(args, settings.retention_days, settings.inbox_retention_days)
+    if refusal is not None:
+        return refusal
     if settings.drain_timeout <= settings.body_timeout:
         return (
             f"{given_as(args, 'drain_timeout')} ({settings.drain_timeout:g} s) must exceed"
@@ -181,7 +196,7 @@ def _log_start(settings: Settings, schema: int) -> None:
     on = {True: "on", False: "off"}
     allow = settings.callback_allow
     log.info(
-        "serving http://%s:%d (%d worker(s)): %s, schema version %d; callback token %s, API key %s,"
+        "serving http://%s:%d (%d worker(s)): %s, schema version %d; callback token %s, API key %s, viewer key %s,"
         " callback allowlist %s, trusted proxies %s",
         settings.host,
         settings.port,
@@ -190,6 +205,7 @@ def _log_start(settings: Settings, schema: int) -> None:
         schema,
         on[bool(settings.callback_token)],
         on[bool(settings.api_key)] if settings.api_key or not settings.open_read_api else "off (--open-read-api)",
+        on[bool(settings.viewer_key)],
         "off" if allow is None else f"on ({allow})",
         settings.trusted_proxies,
         extra={
@@ -199,6 +215,7 @@ def _log_start(settings: Settings, schema: int) -> None:
             "schema_version": schema,
             "callback_token": bool(settings.callback_token),
             "api_key": bool(settings.api_key),
+            "viewer_key": bool(settings.viewer_key),
             "callback_allow": None if allow is None else str(allow),
             "trusted_proxies": str(settings.trusted_proxies),
         },

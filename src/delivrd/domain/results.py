@@ -24,6 +24,7 @@ BODY_TIMEOUT = 1010
 BAD_HTTP = 1011
 HEADERS_TOO_LARGE = 1012
 FORBIDDEN = 1013
+VIEWER_REFUSED = 1014
 QUEUE_FULL = 2001
 COMMIT_FAILED = 2002
 SHUTTING_DOWN = 2003
@@ -48,6 +49,10 @@ TABLE: dict[int, tuple[int, str]] = {
     BAD_HTTP: (400, "the request is not valid HTTP/1.1"),
     HEADERS_TOO_LARGE: (431, "the request headers are larger than --max-header-bytes or more than --max-headers"),
     FORBIDDEN: (403, "--callback-allow is set and the request's source is not among its addresses"),
+    VIEWER_REFUSED: (
+        403,
+        "the viewer key (--viewer-key) reads masked data only: this route writes or shows raw bodies",
+    ),
     QUEUE_FULL: (503, "the write queue is full; retry later"),
     COMMIT_FAILED: (503, "storage could not commit; retry later"),
     SHUTTING_DOWN: (503, "the process is shutting down; retry later"),

@@ -126,11 +126,12 @@ async def enable(request: Request, store: Store) -> Any:
 
 
 def routes(api_key: str | None) -> list[Route]:
+    """Endpoints carry their secrets: none of it is open to the viewer key."""
     return [
-        Route("/v1/endpoints", endpoint(add, api_key), methods=["POST"]),
-        Route("/v1/endpoints", endpoint(list_all, api_key), methods=["GET"]),
-        Route("/v1/endpoints/{id}", endpoint(show, api_key), methods=["GET"]),
-        Route("/v1/endpoints/{id}", endpoint(remove, api_key), methods=["DELETE"]),
-        Route("/v1/endpoints/{id}/replay", endpoint(replay, api_key), methods=["POST"]),
-        Route("/v1/endpoints/{id}/enable", endpoint(enable, api_key), methods=["POST"]),
+        Route("/v1/endpoints", endpoint(add, api_key, viewer=False), methods=["POST"]),
+        Route("/v1/endpoints", endpoint(list_all, api_key, viewer=False), methods=["GET"]),
+        Route("/v1/endpoints/{id}", endpoint(show, api_key, viewer=False), methods=["GET"]),
+        Route("/v1/endpoints/{id}", endpoint(remove, api_key, viewer=False), methods=["DELETE"]),
+        Route("/v1/endpoints/{id}/replay", endpoint(replay, api_key, viewer=False), methods=["POST"]),
+        Route("/v1/endpoints/{id}/enable", endpoint(enable, api_key, viewer=False), methods=["POST"]),
     ]

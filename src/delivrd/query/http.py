@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from delivrd.domain import iso_time, message_state, results
+from delivrd.domain import iso_time, masking, message_state, results
 from delivrd.domain.push import OUTCOMES, ROUTES
 from delivrd.query import models
 from delivrd.store import Reader, ReportQuery, Store, StoreError
@@ -171,35 +171,66 @@ def json_errors(answer: Answer) -> Answer:
     return run
 
 
-def endpoint(handler: Handler, api_key: str | None) -> Answer:
+class ViewerRefused(ApiError):
+    """The viewer key on a route it may not use (answered 403, result 1014)."""
+
+    code = results.VIEWER_REFUSED
+
+
+#: the methods that only read; the viewer key is refused every other (every write, whatever the route)
+READING = ("GET", "HEAD")
+
+
+def endpoint(handler: Handler, api_key: str | None, *, viewer: bool = True) -> Answer:
     """Wrap a handler: check the API key, turn its result into JSON (200; a handler that must answer another
-    status returns its own Response) and its failures into JSON errors."""
+    status returns its own Response) and its failures into JSON errors.
+
+    The viewer key (`--viewer-key`, which needs `--api-key`) is the app's (`app.state.viewer_key`), so that every
+    route honours it without each route factory taking it: with it, a route that reads answers as
+    `masking.for_viewer` shows it (the one place masking is applied), and a write (any method but GET and
+    HEAD), or a route made with `viewer=False`, is refused (403)."""
     expected = api_key.encode() if api_key else None
 
     @json_errors
     async def run(request: Request) -> Response:
         if expected is not None:
-            refused = _key_refused(request.headers.get("authorization"), expected)
+            viewer_key = getattr(request.app.state, "viewer_key", None)
+            refused, is_viewer = _key_refused(request.headers.get("authorization"), expected, viewer_key)
             if refused is not None:
                 return error_response(results.BAD_API_KEY, refused)
+            if is_viewer:
+                if not viewer or request.method not in READING:
+                    raise ViewerRefused(
+                        f"{request.method} {request.url.path} is not open to the viewer key (--viewer-key), which"
+                        " reads masked data only: writes and raw bodies need the API key (--api-key)"
+                    )
+                shown = await handler(request, request.app.state.store)
+                if isinstance(shown, Response):  # a stream or a body of its own: nothing masking could pass
+                    raise ViewerRefused(f"{request.url.path} is not open to the viewer key (--viewer-key)")
+                return json_response(masking.for_viewer(msgspec.json.decode(_encode(shown))))
         answer = await handler(request, request.app.state.store)
         return answer if isinstance(answer, Response) else json_response(answer)
 
     return run
 
 
-def _key_refused(header: str | None, expected: bytes) -> str | None:
-    """Why `header` does not carry the API key, or None when it does: a missing key and a wrong one read
-    differently, so a caller knows whether to send the header or to check the key (compared in constant time)."""
+def _key_refused(header: str | None, expected: bytes, viewer_key: str | None = None) -> tuple[str | None, bool]:
+    """Why `header` does not carry the API key (or the viewer key), or None when it does, and whether it is the
+    viewer key: a missing key and a wrong one read differently, so a caller knows whether to send the header or
+    to check the key (compared in constant time)."""
     scheme, _, given = (header or "").partition(" ")
     if header and scheme != "Bearer":
         named = f"; got a {scheme} one" if given else ""
-        return f"the Authorization header must be 'Bearer <key>'{named}"
+        return f"the Authorization header must be 'Bearer <key>'{named}", False
     if not given:
-        return "no API key given: send 'Authorization: Bearer <key>' with the key delivrd runs with (--api-key)"
-    if not hmac.compare_digest(given.encode("latin-1", "replace"), expected):
-        return "the API key given is not the one configured (--api-key)"
-    return None
+        return "no API key given: send 'Authorization: Bearer <key>' with the key delivrd runs with (--api-key)", False
+    key = given.encode("latin-1", "replace")
+    if hmac.compare_digest(key, expected):
+        return None, False
+    if viewer_key and hmac.compare_digest(key, viewer_key.encode()):
+        return None, True
+    named = " or --viewer-key" if viewer_key else ""
+    return f"the API key given is not the one configured (--api-key{named})", False
 
 
 async def list_reports(request: Request, store: Reader) -> Any:
@@ -252,6 +283,6 @@ def routes(api_key: str | None) -> list[Route]:
         Route("/v1/reports", endpoint(list_reports, api_key)),
         Route("/v1/rejects", endpoint(list_rejects, api_key)),
         Route("/v1/replies", endpoint(list_replies, api_key)),
-        Route("/v1/inbox", endpoint(list_inbox, api_key)),
+        Route("/v1/inbox", endpoint(list_inbox, api_key, viewer=False)),  # raw bodies: the API key only
         Route("/healthz", healthz),
     ]

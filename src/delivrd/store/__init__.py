@@ -1,10 +1,21 @@
 """Storage: one interface (`Store`, in parts by who uses it), one package per database."""
 
-from delivrd.store.base import Admin, Committer, Insight, Reader, ReportQuery, Store, StoreError, StoreUnavailable
+from delivrd.store.base import (
+    Admin,
+    Committer,
+    Erasure,
+    Insight,
+    Reader,
+    ReportQuery,
+    Store,
+    StoreError,
+    StoreUnavailable,
+)
 
 __all__ = [
     "Admin",
     "Committer",
+    "Erasure",
     "Insight",
     "Reader",
     "ReportQuery",

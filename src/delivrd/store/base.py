@@ -1,4 +1,4 @@
-"""The storage interface, split by who uses it (Committer, Reader, Insight, Admin), and the values it takes."""
+"""The storage interface, split by who uses it (Committer, Reader, Insight, Admin, Erasure), and the values it takes."""
 
 from __future__ import annotations
 
@@ -534,5 +534,20 @@ class OptOuts(Protocol):
         ...
 
 
-class Store(Committer, Reader, Insight, Admin, Forwarding, OptOuts, Protocol):
+class Erasure(Protocol):
+    """Personal data (docs/personal-data.md): one number erased everywhere it is kept, and raw bodies' shorter life."""
+
+    async def purge_phone(self, nationcode: str, mobile: str) -> dict[str, int]:
+        """Erase the number (`domain.erasure.forms`) and commit: its reports (with their index rows), replies and
+        sends deleted; its messages kept with the number replaced (`domain.erasure.ERASED_MOBILE`), so every count
+        stays; its digits masked inside rejects' text and inbox bodies. Returns how many rows, by table."""
+        ...
+
+    async def drop_inbox_bodies(self, before: int) -> int:
+        """Set to NULL the bodies of inbox rows received before `before` (µs), a little at a time; the rows stay.
+        Returns how many bodies were dropped."""
+        ...
+
+
+class Store(Committer, Reader, Insight, Admin, Forwarding, OptOuts, Erasure, Protocol):
     """All of it, as `open_store` returns it; a caller names the narrowest part it uses."""

@@ -28,6 +28,7 @@ from delivrd.store import columns, insight_sql, migrations
 from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
 from delivrd.store.columns import Column, Numbers
 from delivrd.store.forwarding import SQLForwarding, Step
+from delivrd.store.postgres import erasure as pg_erasure
 from delivrd.store.postgres.optouts import PostgresOptOuts
 from delivrd.store.reads import ReportSource, SQLReads
 
@@ -371,6 +372,26 @@ class PostgresStore(PostgresOptOuts, SQLReads, SQLForwarding, Store):
             raise StoreError(f"pruning {self.where} failed: {_reason(exc)}") from exc
         removed["events"] = await self.prune_events(cutoff)
         return removed
+
+    async def purge_phone(self, nationcode: str, mobile: str) -> dict[str, int]:
+        """The bodies to mask are searched first, then the number is erased in one transaction (`pg_erasure`)."""
+        try:
+            async with self._get_pool().acquire() as conn:
+                inbox = await pg_erasure.candidates(conn, nationcode, mobile)
+                return await pg_erasure.purge(conn, nationcode, mobile, inbox)
+        except FAILURES as exc:
+            raise StoreError(f"erasure in {self.where} failed: {_reason(exc)}") from exc
+
+    async def drop_inbox_bodies(self, before: int) -> int:
+        dropped, finished = 0, False
+        try:
+            async with self._get_pool().acquire() as conn:
+                while not finished:
+                    batch, finished = await pg_erasure.drop_bodies(conn, before)
+                    dropped += batch
+        except FAILURES as exc:
+            raise StoreError(f"dropping inbox bodies in {self.where} failed: {_reason(exc)}") from exc
+        return dropped
 
     # -- writing ---------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from delivrd.store import columns, insight_sql, migrations
 from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
 from delivrd.store.forwarding import SQLForwarding, Step
 from delivrd.store.reads import ReportSource, SQLReads
+from delivrd.store.sqlite import erasure as sqlite_erasure
 from delivrd.store.sqlite import mobiles as sqlite_mobiles
 from delivrd.store.sqlite.connect import UNAVAILABLE, Connection, Error, closed, connect, immediate
 from delivrd.store.sqlite.optouts import SQLiteOptOuts
@@ -305,7 +306,7 @@ class SQLiteStore(SQLiteOptOuts, SQLReads, SQLForwarding, Store):
         removed["events"] = await self.prune_events(before)
         return removed
 
-    async def _prune_batch(self, fn: Callable[..., int], *args: Any) -> int:
+    async def _prune_batch(self, fn: Callable[..., T], *args: Any) -> T:
         try:
             return await self._on_writer(fn, *args)
         except Error as exc:
@@ -351,6 +352,27 @@ class SQLiteStore(SQLiteOptOuts, SQLReads, SQLForwarding, Store):
 
     def _after(self, xid: int, seq: int) -> tuple[str, list[Any], str]:
         return "seq > ?", [seq], "seq"
+
+    async def purge_phone(self, nationcode: str, mobile: str) -> dict[str, int]:
+        """The bodies to mask are searched on a reader (the writer is not held while they are read), then the
+        number is erased in one write transaction (`sqlite_erasure`)."""
+        found = await self._read(lambda conn: sqlite_erasure.candidates(conn, nationcode, mobile))
+        try:
+            return await self._on_writer(self._with_writer, sqlite_erasure.purge, nationcode, mobile, found)
+        except Error as exc:
+            raise StoreError(f"SQLite erasure failed: {exc}") from exc
+
+    async def drop_inbox_bodies(self, before: int) -> int:
+        dropped, finished = 0, False
+        while not finished:
+            batch, finished = await self._prune_batch(self._with_writer, sqlite_erasure.drop_bodies, before)
+            dropped += batch
+        return dropped
+
+    def _with_writer(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._conn is None:
+            raise closed()
+        return fn(self._conn, *args)
 
     async def register_sends(self, sends: Sequence[Send]) -> int:
         """Sends are written on the writer thread (one transaction per call, beside the group commits), their

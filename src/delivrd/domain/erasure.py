@@ -1,0 +1,58 @@
+"""Erasing one phone number: the forms it is stored in, and its digits masked inside text and raw bodies.
+
+A number is kept as Tencent sent it: `mobile` without the country code and `nationcode` beside it (reports and
+replies alike), but a sender may also put the country code in `mobile` (`8613800138000`, `+8613800138000`), and
+SendSms's `PhoneNumber` is E.164. `forms` lists them all; the stores erase rows holding any of them.
+
+Inside a raw body (and a quarantined item's text) the number's digits are replaced in place by a fixed mask,
+everything else left byte for byte, so that a JSON body stays JSON: in a JSON string each digit becomes `*`
+(`"13800138000"` → `"***********"`), and a JSON number becomes a string of the same mask (`13800138000` →
+`"***********"`: a JSON number cannot hold a mask). Only whole runs of digits equal to the number are masked,
+so a longer number that contains its digits is left alone.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: what a message's `mobile` becomes once its number is erased, followed by the message's id: the row (and so
+#: every count) stays, the unique (sid, mobile) key cannot collide, and no digits of the number remain
+ERASED_MOBILE = "erased:"
+#: the tables whose rows an erasure keeps with the number masked in them (the others' rows it removes)
+MASKED_TABLES = ("messages", "rejects", "inbox")
+#: what each digit of an erased number becomes inside text and bodies
+MASK = b"*"
+
+#: a JSON string (or one left unterminated at the end of a body cut short), and everything between strings
+_SEGMENTS = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\Z)|[^"]+', re.DOTALL)
+
+
+def forms(nationcode: str, mobile: str) -> tuple[str, ...]:
+    """The texts a stored `mobile` holds when it is this number: `13800138000`, `8613800138000`,
+    `+8613800138000`. Rows holding the first are the number's when their nationcode is this one or unknown."""
+    return (mobile, nationcode + mobile, f"+{nationcode}{mobile}")
+
+
+class Masker:
+    """Masks one number's digits (`nationcode`, `mobile`) in bodies and text."""
+
+    def __init__(self, nationcode: str, mobile: str) -> None:
+        runs = b"|".join(re.escape(d.encode()) for d in (nationcode + mobile, mobile))  # the longer one first
+        self.digits = mobile.encode()
+        self._in_string = re.compile(rb"(?<![0-9])(?:" + runs + rb")(?![0-9])")
+        self._as_number = re.compile(rb"(?<![0-9.eE+\-])(?:" + runs + rb")(?![0-9.eE])")
+
+    def mask_bytes(self, body: bytes) -> bytes:
+        """`body` with every whole run of the number's digits masked (see the module's docstring)."""
+        if self.digits not in body:
+            return body
+        return b"".join(self._segment(m.group()) for m in _SEGMENTS.finditer(body))
+
+    def mask_text(self, text: str) -> str:
+        """`mask_bytes` for stored text (a quarantined item's raw text, a reason)."""
+        return self.mask_bytes(text.encode("utf-8", "surrogatepass")).decode("utf-8", "surrogatepass")
+
+    def _segment(self, segment: bytes) -> bytes:
+        if segment.startswith(b'"'):
+            return self._in_string.sub(lambda m: MASK * len(m.group()), segment)
+        return self._as_number.sub(lambda m: b'"' + MASK * len(m.group()) + b'"', segment)
