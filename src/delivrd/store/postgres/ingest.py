@@ -1,12 +1,13 @@
-"""A group of pushes as one PostgreSQL statement, with the rows handed over as one JSON document.
+"""A group of pushes as one PostgreSQL statement, with its rows handed over as JSON documents.
 
 The delivrd process does no work per report here: the decoder's row tuples (`store.columns`
-order) are encoded as they are, the whole group in one msgspec call, `[[row, …] per push]`,
-and PostgreSQL expands them (`jsonb_array_elements`, `->>`). Building one array per column
-in Python instead, and asyncpg checking and encoding every element of those arrays, cost
-the process about 4 µs per report (`bench.pgwriter`, docs/performance.md): as much as
-decoding the push. What stays in Python is per push (the inbox row, as arrays) or rare (a
-push's quarantined items). bytes in a row (`dedup_key`) travel as base64, as msgspec writes them.
+order) are encoded as they are, one msgspec call per route (reports, replies), each a
+document `[[row, …] per push]`, and PostgreSQL expands them (`jsonb_array_elements`, `->>`,
+casts). Building one array per column in Python instead, and asyncpg checking and encoding
+every element of those arrays, cost the process about 3.5 µs per report (0.6 now;
+`bench.pgwriter`, docs/performance.md): as much as decoding the push. What stays in Python
+is per push (the inbox row, as arrays) or rare (a push's quarantined items). bytes in a row
+(`dedup_key`) travel as base64, as msgspec writes them.
 
 The statement is one implicit transaction, all or nothing. A row refers to its push by
 the push's position in the group, which the inbox rows turn into inbox ids. A report (or

@@ -4,9 +4,9 @@ Several delivrd processes (workers, machines) can share one database with no oth
 coordination: each commits its own groups, and the duplicate check is a unique key
 (`report_keys`, `replies.dedup_key`) that the database enforces across all of them.
 Each group is one statement however many pushes it holds (`store.postgres.ingest`): its
-rows travel as one JSON document that PostgreSQL expands. inbox and reports are partitioned by day of
-`received_at`; partitions are created ahead of time (and on demand), and retention
-drops whole days.
+rows travel as JSON documents that PostgreSQL expands. inbox and reports are partitioned
+by day of `received_at`; partitions are created ahead of time (and on demand), and
+retention drops whole days.
 """
 
 from __future__ import annotations
