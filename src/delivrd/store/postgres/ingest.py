@@ -45,7 +45,11 @@ def _field(column: Column, index: int) -> str:
 
 def _distinct(table: Table, document: str, key: tuple[str, ...]) -> str:
     """The rows of `table` in `document` (`[[row, …] per push]`), once per `key`: the first of each, with how many
-    more the group holds (`repeats`)."""
+    more the group holds (`repeats`).
+
+    DISTINCT ON, not a filter such as `row_number() = 1` or `route = 'callback'`: the planner guesses such a filter
+    keeps 0.5 % of the rows, then joins the reports to their claimed keys by nested loop, measured at 160 µs per
+    report instead of 17 (every plan here rests on jsonb_array_elements' fixed guess of 100 rows)."""
     fields = ", ".join(_field(column, i) for i, column in enumerate(table.written))
     partition = ", ".join(key)
     return f"""SELECT DISTINCT ON ({partition}) r.*, count(*) OVER (
