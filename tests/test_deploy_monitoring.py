@@ -48,6 +48,8 @@ def test_every_metric_the_rules_and_the_dashboard_name_is_exposed(http_client):
     # one of each answer the rules name a metric for: an ack, and a refusal
     assert http_client.post("/sms/callback", content=body(batch(0, 3))).json()["result"] == 0
     assert http_client.post("/sms/callback", content=b"{").json()["result"] == 1001
+    # and an endpoint, which has its own series (nothing listens there: it only has to exist)
+    assert http_client.post("/v1/endpoints", json={"url": "http://127.0.0.1:9/x"}).status_code == 201
     text = http_client.get("/metrics").text
     exposed = {line.split("{")[0].split()[0] for line in text.splitlines() if line and not line.startswith("#")}
     named = {*METRIC.findall(RULES.read_text()), *(name for q in dashboard_queries() for name in METRIC.findall(q))}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 from delivrd import metrics
 from delivrd.domain import clock
@@ -74,3 +75,31 @@ def test_serve_gives_its_workers_a_fresh_directory(monkeypatch):
     made = os.environ[metrics.DIRECTORY_VARIABLE]
     assert made != "/somewhere/an/earlier/run/left" and os.listdir(made) == []
     os.rmdir(made)
+
+
+def test_each_endpoint_has_its_figures_labelled_by_its_id(app):
+    client = app.client
+    assert not any(name.startswith("delivrd_endpoint_") for name in samples(client))  # no endpoint, no series
+    added = client.post("/v1/endpoints", json={"url": "http://127.0.0.1:9/x"})
+    assert added.status_code == 201, added.text
+    endpoint_id = added.json()["id"]
+    label = f'{{endpoint="{endpoint_id}"}}'
+    assert client.post("/sms/callback", content=body(batch(0, 1))).json()["result"] == 0
+    # nothing listens at that URL: the event waits for its first attempt or for another one, never delivered.
+    # On PostgreSQL an event counts once no older transaction runs (any test's, on the shared server): awaited.
+    deadline = time.monotonic() + 30
+    while True:
+        found = samples(client)
+        waiting = found[f"delivrd_endpoint_lag_events{label}"] + found[f"delivrd_endpoint_retrying_events{label}"]
+        if waiting or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert waiting == 1
+    assert found[f"delivrd_endpoint_lag_seconds{label}"] >= 0
+    assert found[f"delivrd_endpoint_delivered_total{label}"] == 0
+    assert found[f"delivrd_endpoint_failed_events_total{label}"] == 0
+    assert found[f"delivrd_endpoint_failed_attempts_total{label}"] >= 0
+    assert found[f"delivrd_endpoint_disabled{label}"] == 0
+    app.run(lambda: app.asgi.store.set_endpoint_state(endpoint_id, "disabled", "by the test"))
+    found = samples(client)
+    assert (found[f"delivrd_endpoint_disabled{label}"], found[f"delivrd_endpoint_up{label}"]) == (1, 0)

@@ -27,10 +27,13 @@ def delivrd(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "delivrd", *args], capture_output=True, text=True, timeout=60)
 
 
-def make_old_database(backend, db) -> int:
-    """A database one version behind (at version 0, a database that holds some other table); returns it."""
+def make_old_database(backend, db, before: str | None = None) -> int:
+    """A database one version behind, or just before the migration named `before` (at version 0, a database that
+    holds some other table); returns its version."""
     dialect = "sqlite" if backend.name == "sqlite" else "postgresql"
     steps = migrations.load(dialect)[:-1]
+    if before is not None:
+        steps = steps[: next(n for n, step in enumerate(migrations.load(dialect)) if step.name == before)]
     if backend.name == "sqlite":
         conn = connect(str(db))
         schema = SQLiteSchema(conn)

@@ -18,7 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from delivrd.domain import phones
+from delivrd.domain import phones, unsubscribe
+from delivrd.domain import retry_schedule as schedule
 from delivrd.option_types import byte_size, duration, port_number, positive, postgres_url
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -148,10 +149,27 @@ class Settings:
         "a send with no receipt this long after it was sent counts as no_receipt rather than"
         " pending; accepts 90m, 72h, 3d",
     )
+    retry_schedule: schedule.Schedule = _setting(  # noqa: RUF009 (Schedule is a tuple: immutable)
+        schedule.DEFAULT,
+        schedule.schedule,
+        "waits between attempts to send an event to an endpoint that failed it, each give or take a fifth;"
+        " after the last the event is failed for good (kept, and sent again by a replay)",
+    )
     default_country: str = _setting(
         "86",
         phones.calling_code,
         "country calling code of a phone number searched without +: 13800138000 is read as +86 13800138000",
+    )
+    optout_keywords: unsubscribe.Keywords = _setting(  # noqa: RUF009 (Keywords is a tuple: immutable)
+        unsubscribe.DEFAULT_OPTOUT_KEYWORDS,
+        unsubscribe.keywords,
+        "a reply whose whole text is one of these (comma-separated; trimmed, case folded, full-width letters"
+        " read as plain ones) puts its number on the opt-out list",
+    )
+    resubscribe_keywords: unsubscribe.Keywords = _setting(  # noqa: RUF009 (Keywords is a tuple: immutable)
+        unsubscribe.DEFAULT_RESUBSCRIBE_KEYWORDS,
+        unsubscribe.keywords,
+        "a reply whose whole text is one of these (compared as --optout-keywords) takes its number off the list",
     )
     migrate: bool = _setting(
         None,

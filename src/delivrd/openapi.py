@@ -9,8 +9,12 @@ import msgspec
 from delivrd import __version__
 from delivrd.dashboard import activity
 from delivrd.dashboard.activity import Activity
-from delivrd.domain import results, storable
+from delivrd.domain import results, storable, unsubscribe
 from delivrd.domain.push import OUTCOMES, ROUTES
+from delivrd.forward import event as events
+from delivrd.forward import live
+from delivrd.forward.endpoints import EndpointView, NewEndpoint
+from delivrd.forward.routes import EndpointDetail, Endpoints, Removed, Replay, Replayed
 from delivrd.providers.tencent.receipts import Catalogue, ReceiptCode
 from delivrd.providers.tencent.shapes import TencentReply, TencentReport
 from delivrd.query import stats
@@ -24,9 +28,10 @@ from delivrd.query.http import (
     TEXT_PATTERN,
     Health,
 )
-from delivrd.query.insight import PhoneTimeline, Registered
+from delivrd.query.insight import MAX_WAIT, PhoneTimeline, Registered
 from delivrd.query.messages import MessageView, SendSmsCall
 from delivrd.query.models import InboxEntry, Reject, Reply, Report
+from delivrd.query.optouts import OptOut, OptOutRequest, OptOutStatus
 
 
 class Answer(msgspec.Struct):
@@ -179,9 +184,17 @@ def insight_paths() -> dict[str, Any]:
             }
         },
         "/v1/messages/{sid}": _get(
-            "One message: its send, receipts and state",
+            "One message: its send, receipts and state; with wait, a long poll that answers as soon as a receipt"
+            " arrives",
             _ref("MessageView"),
             _path("sid", "Tencent's sid (SerialNo)"),
+            _param(
+                "wait",
+                f"seconds to wait for a receipt when the message has none yet (0 to {MAX_WAIT}; default 0): the"
+                " answer comes as soon as one arrives, else after wait seconds with the state then (pending); 404"
+                " only if there is still no send and no receipt",
+                {"type": "integer", "minimum": 0, "maximum": MAX_WAIT, "default": 0},
+            ),
             found=True,
         ),
         "/v1/phones/{phone}": _get(
@@ -203,6 +216,162 @@ def insight_paths() -> dict[str, Any]:
             {"anyOf": [_ref("Catalogue"), _ref("ReceiptCode")]},
             _param("code", "one receipt code (errmsg) to look up"),
         ),
+    }
+
+
+def optout_paths() -> dict[str, Any]:
+    """The opt-out list (docs/replies-and-unsubscribes.md)."""
+    phone = "E.164, e.g. +8613800138000; digits alone are a number of --default-country"
+    number = {"type": "string", "pattern": "^\\+?[0-9]+$"}
+    filters = [
+        _param("phone", phone, number),
+        _choice("source", "where the change came from", unsubscribe.SOURCES),
+        _param("sign", "the reply's sign (or the one given by hand)"),
+        _param("extend", "the reply's extend code"),
+    ]
+    listing = _listing("The numbers on the opt-out list now, each as the change that put it there", "OptOut", *filters)
+    listing["post"] = {
+        "summary": "Put a number on the opt-out list by hand (201; 200 with its entry when it is already on it)",
+        "security": [{"apiKey": []}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("OptOutRequest")}}},
+        "responses": {
+            "201": _json(_ref("OptOut"), "the change made"),
+            "200": _json(_ref("OptOut"), "already on the list: the change that put it there"),
+            **_answers(results.BAD_BODY, *READ_ERRORS),
+        },
+    }
+    return {
+        "/v1/optouts": listing,
+        "/v1/optouts/changes": _listing(
+            "Every change to the opt-out list, newest first (ids increase in the order they were made)",
+            "OptOut",
+            *filters,
+            _choice("action", "what the change did", unsubscribe.ACTIONS),
+        ),
+        "/v1/optouts/{phone}": {
+            "delete": {
+                "summary": "Take a number off the opt-out list by hand",
+                "parameters": [
+                    {**_path("phone", phone), "schema": number},
+                    _param("note", "why, kept with the change"),
+                ],
+                "security": [{"apiKey": []}],
+                "responses": {
+                    "200": _json(_ref("OptOut"), "the change made"),
+                    **_answers(*READ_ERRORS, results.NOT_FOUND),
+                },
+            }
+        },
+    }
+
+
+def _endpoint_id() -> dict[str, Any]:
+    return _path("id", "the endpoint's id (ep_…)")
+
+
+def _operation(summary: str, answer: dict[str, Any], *codes: int, body: str | None = None) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "security": [{"apiKey": []}],
+        "responses": {**answer, **_answers(*codes, *READ_ERRORS)},
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
+    return operation
+
+
+#: what `types` takes: event types, comma-separated
+TYPES_PATTERN = "^({0})(,({0}))*$".format("|".join(t.replace(".", "\\.") for t in events.TYPES))
+
+
+def forwarding_paths() -> dict[str, Any]:
+    """Endpoints that receive the events, and the live feed of them (docs/forwarding.md)."""
+    one = _endpoint_id()
+    body_errors = (results.BAD_BODY, results.TOO_LARGE)
+    return {
+        "/v1/endpoints": {
+            "post": _operation(
+                "Add an endpoint: events from now on go to it (a webhook URL, redis://…?stream=, nats://…?subject=)",
+                {"201": _json(_ref("EndpointView"), "the endpoint, with its secret")},
+                *body_errors,
+                body="NewEndpoint",
+            ),
+            "get": _operation("Every endpoint, with its state and lag", {"200": _json(_ref("Endpoints"), "")}),
+        },
+        "/v1/endpoints/{id}": {
+            "get": {
+                **_operation(
+                    "One endpoint, with the events most recently failed for good",
+                    {"200": _json(_ref("EndpointDetail"), "")},
+                    results.NOT_FOUND,
+                ),
+                "parameters": [one],
+            },
+            "delete": {
+                **_operation("Remove an endpoint", {"200": _json(_ref("Removed"), "")}, results.NOT_FOUND),
+                "parameters": [one],
+            },
+        },
+        "/v1/endpoints/{id}/replay": {
+            "post": {
+                **_operation(
+                    "Send again every event of a time range, due now",
+                    {"200": _json(_ref("Replayed"), "how many events were queued")},
+                    results.NOT_FOUND,
+                    *body_errors,
+                    body="Replay",
+                ),
+                "parameters": [one],
+            }
+        },
+        "/v1/endpoints/{id}/enable": {
+            "post": {
+                **_operation(
+                    "Enable a disabled endpoint again", {"200": _json(_ref("EndpointView"), "")}, results.NOT_FOUND
+                ),
+                "parameters": [one],
+            }
+        },
+        "/v1/events": {
+            "get": {
+                "summary": "The events as Server-Sent Events, live; resumable with Last-Event-ID",
+                "description": (
+                    "A text/event-stream. It opens with a message holding only `id:` (the position it starts at);"
+                    " then each event is `id: <position>`, `event: <type>`, `data: <Event as JSON>`; a comment"
+                    f" every {live.KEEP_ALIVE:g} s of silence. The id is opaque: send it back as Last-Event-ID"
+                    " (EventSource does on reconnecting) or last_event_id to get every event after it, none twice."
+                    " Without either the stream starts at the newest event."
+                ),
+                "parameters": [
+                    _param(
+                        "types",
+                        "only these event types, comma-separated (default: every type)",
+                        {"type": "string", "pattern": TYPES_PATTERN},
+                    ),
+                    _param(
+                        "last_event_id",
+                        "resume after this event id (for clients that cannot send the Last-Event-ID header; the"
+                        " header wins)",
+                        {"type": "string", "pattern": "^[0-9]+-[0-9]+$"},
+                    ),
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": False,
+                        "description": "resume after this event id",
+                        "schema": {"type": "string", "pattern": "^[0-9]+-[0-9]+$"},
+                    },
+                ],
+                "security": [{"apiKey": []}],
+                "responses": {
+                    "200": {
+                        "description": "the stream; each message's data is an Event",
+                        "content": {"text/event-stream": {"schema": _ref("Event")}},
+                    },
+                    **_answers(*READ_ERRORS, results.SHUTTING_DOWN, results.TOO_MANY_STREAMS),
+                },
+            }
+        },
     }
 
 
@@ -233,6 +402,17 @@ def _document() -> dict[str, Any]:
             Registered,
             MessageView,
             PhoneTimeline,
+            OptOut,
+            OptOutRequest,
+            OptOutStatus,
+            NewEndpoint,
+            EndpointView,
+            EndpointDetail,
+            Endpoints,
+            Replay,
+            Replayed,
+            Removed,
+            events.Event,
             stats.Stats,
             Catalogue,
             ReceiptCode,
@@ -284,6 +464,8 @@ def _document() -> dict[str, Any]:
                 _param("until", "the end of the minutes counted (exclusive; default now); needs since", _TIME),
             ),
             **insight_paths(),
+            **optout_paths(),
+            **forwarding_paths(),
             "/healthz": {
                 "get": {
                     "summary": "Storage answers and commits",

@@ -183,7 +183,7 @@ def test_upgrading_derives_the_messages_the_write_path_keeps(tmp_path, backend):
     assert len(kept) == 5 and sum(1 for m in kept if m[15] == "delivered") == 2  # a (after its FAIL), o
 
     old = tmp_path / "old.db"
-    assert make_old_database(backend, old) == 2
+    assert make_old_database(backend, old, before="messages") == 2  # the version before messages existed
     if backend.name == "postgresql":  # the day's partition, as a serving delivrd would have made it
         from delivrd.domain.clock import DAY_US as DAY
         from delivrd.store.postgres.store import partition_name

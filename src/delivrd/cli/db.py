@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sub.set_defaults(func=func)
 
 
-def _missing(args: argparse.Namespace) -> bool:
+def no_database(args: argparse.Namespace) -> bool:
     """True, said on stderr, when the SQLite file is not there: a typo must not read as an empty database."""
     if args.database_url or Path(args.db).exists():
         return False
@@ -61,7 +61,7 @@ def db_status(args: argparse.Namespace) -> int:
 
     from delivrd.store import StoreError, migrations, open_store
 
-    if _missing(args):
+    if no_database(args):
         return 2
     try:
         store = open_store(args.db, args.database_url)
@@ -114,7 +114,7 @@ def db_prune(args: argparse.Namespace) -> int:
         finally:
             await store.close()
 
-    if _missing(args):
+    if no_database(args):
         return 2
     try:
         removed = asyncio.run(run())
@@ -136,7 +136,7 @@ def db_backup(args: argparse.Namespace) -> int:
     if args.database_url:
         print("delivrd: db backup copies a SQLite file; back up PostgreSQL with pg_dump", file=sys.stderr)
         return 2
-    if _missing(args):
+    if no_database(args):
         return 2
     target = Path(args.to)
     if target.exists() and target.resolve() == Path(args.db).resolve():

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from delivrd import __version__
-from delivrd.cli import db, insight_parser, serve
+from delivrd.cli import db, endpoints, insight_parser, optouts, serve
 from delivrd.cli.options import Parser
 from delivrd.simulate import cli as simulate
 
@@ -28,7 +28,14 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"delivrd {__version__}")
     subparsers = p.add_subparsers(title="commands", metavar="COMMAND")
-    for register in (serve.register, db.register, insight_parser.register, simulate.register):
+    for register in (
+        serve.register,
+        db.register,
+        endpoints.register,
+        insight_parser.register,
+        optouts.register,
+        simulate.register,
+    ):
         register(subparsers)
     return p
 

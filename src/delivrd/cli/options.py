@@ -101,8 +101,9 @@ def add_settings(p: argparse.ArgumentParser | argparse._ArgumentGroup, *names: s
     """
     for name in names:
         option = OPTIONS[name]
+        described = option.help.replace("%", "%%")  # argparse formats help with %: "±20%" would break --help
         if option.switch:
-            p.add_argument(flag(name), action="store_true", help=option.help)
+            p.add_argument(flag(name), action="store_true", help=described)
             continue
         text = None if option.secret else os.environ.get(variable(name))
         default = FromVariable(name, text) if text else None if option.secret else option.default
@@ -112,7 +113,7 @@ def add_settings(p: argparse.ArgumentParser | argparse._ArgumentGroup, *names: s
             default=default,
             required=required and default is None,
             choices=option.choices,
-            help=f"{option.help} [{variable(name)}]",
+            help=f"{described} [{variable(name)}]",
         )
 
 

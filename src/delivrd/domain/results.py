@@ -30,6 +30,7 @@ SHUTTING_DOWN = 2003
 COMMIT_TIMEOUT = 2004
 UNSTORABLE = 2005
 INTERNAL = 2006
+TOO_MANY_STREAMS = 2007
 
 #: code → (HTTP status, meaning), as documented.
 TABLE: dict[int, tuple[int, str]] = {
@@ -42,7 +43,7 @@ TABLE: dict[int, tuple[int, str]] = {
     NOT_FOUND: (404, "no such route or item"),
     BAD_PARAMETER: (400, "a query parameter is unknown or malformed"),
     BAD_API_KEY: (401, "--api-key is set and the Authorization: Bearer header is missing or wrong"),
-    BAD_BODY: (400, "the request body is not what the route takes (POST /v1/messages)"),
+    BAD_BODY: (400, "the request body is not what the route takes (POST /v1/messages, POST /v1/optouts)"),
     BODY_TIMEOUT: (408, "the request body did not arrive within --body-timeout (what arrived is kept in the inbox)"),
     BAD_HTTP: (400, "the request is not valid HTTP/1.1"),
     HEADERS_TOO_LARGE: (431, "the request headers are larger than --max-header-bytes or more than --max-headers"),
@@ -53,6 +54,7 @@ TABLE: dict[int, tuple[int, str]] = {
     COMMIT_TIMEOUT: (503, "storage did not commit in time; retrying is safe"),
     UNSTORABLE: (503, "storage refused this push's content; the body is kept in the inbox, its group's others stored"),
     INTERNAL: (500, "an unexpected error in delivrd (logged); never on the callback routes"),
+    TOO_MANY_STREAMS: (503, "this process serves as many live event streams (GET /v1/events) as it may; retry later"),
 }
 
 _encode = msgspec.json.Encoder().encode

@@ -11,14 +11,17 @@ REPORT_DELIVERED = "report.delivered"
 REPORT_FAILED = "report.failed"
 REPLY_RECEIVED = "reply.received"
 MESSAGE_NO_RECEIPT = "message.no_receipt"
-TYPES = (REPORT_DELIVERED, REPORT_FAILED, REPLY_RECEIVED, MESSAGE_NO_RECEIPT)
+OPTOUT_ADDED = "optout.added"
+OPTOUT_REMOVED = "optout.removed"
+TYPES = (REPORT_DELIVERED, REPORT_FAILED, REPLY_RECEIVED, MESSAGE_NO_RECEIPT, OPTOUT_ADDED, OPTOUT_REMOVED)
 
 
 class Event(msgspec.Struct, frozen=True):
     """One event. `id` is stable: the same on every retry and replay, so a consumer deduplicates by it.
 
     `timestamp`: ISO 8601 UTC, when the event happened (the report's or reply's arrival, the send's deadline).
-    `data`: the report, reply or send exactly as the read API returns it (reports add `category`).
+    `data`: the report, reply, send or opt-out change exactly as the read API returns it (reports add
+    `category`).
     """
 
     type: str

@@ -62,6 +62,21 @@ class BadParameter(ApiError):
     """A query or path parameter the caller must fix (answered 400, result 1007)."""
 
 
+class TooLarge(ApiError):
+    code = results.TOO_LARGE
+
+
+async def read_body(request: Request, limit: int, advice: str) -> bytes:
+    """The request body, refused (413) as soon as it passes `limit` bytes, with `advice` on what to do instead."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"{results.too_large(limit)}; {advice}")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def json_response(data: Any, status: int = 200) -> Response:
     return Response(_encode(data), status_code=status, media_type="application/json")
 
@@ -157,7 +172,8 @@ def json_errors(answer: Answer) -> Answer:
 
 
 def endpoint(handler: Handler, api_key: str | None) -> Answer:
-    """Wrap a handler: check the API key, turn its result into JSON and its failures into JSON errors."""
+    """Wrap a handler: check the API key, turn its result into JSON (200; a handler that must answer another
+    status returns its own Response) and its failures into JSON errors."""
     expected = api_key.encode() if api_key else None
 
     @json_errors
@@ -166,7 +182,8 @@ def endpoint(handler: Handler, api_key: str | None) -> Answer:
             refused = _key_refused(request.headers.get("authorization"), expected)
             if refused is not None:
                 return error_response(results.BAD_API_KEY, refused)
-        return json_response(await handler(request, request.app.state.store))
+        answer = await handler(request, request.app.state.store)
+        return answer if isinstance(answer, Response) else json_response(answer)
 
     return run
 

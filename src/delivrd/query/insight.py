@@ -5,6 +5,9 @@ Same auth, JSON and error style as `api` (its `endpoint`, `Params` and errors).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import re
 from typing import Any
 
 import msgspec
@@ -14,8 +17,8 @@ from starlette.routing import Route
 
 from delivrd.domain import clock, message_state, phones, results
 from delivrd.providers.tencent import receipts
-from delivrd.query import messages, stats
-from delivrd.query.http import ApiError, BadParameter, Params, endpoint
+from delivrd.query import messages, models, optouts, stats
+from delivrd.query.http import ApiError, BadParameter, Params, endpoint, read_body
 from delivrd.store import Insight, Reader, ReportQuery, Store
 from delivrd.store.base import ReportRow, SendQuery
 
@@ -30,14 +33,14 @@ register_url_convertor("anytext", AnyText())
 
 #: receipts and sends shown for one sid or one phone
 MAX_ITEMS = 1000
+#: the longest `wait` of GET /v1/messages/{sid} (seconds), and how often the store is asked meanwhile
+MAX_WAIT = 60
+WAIT_POLL = 0.2
+WAIT_PATTERN = "^(0|[1-9][0-9]?)$"
 
 
 class BadBody(ApiError):
     code = results.BAD_BODY
-
-
-class TooLarge(ApiError):
-    code = results.TOO_LARGE
 
 
 class NotFound(ApiError):
@@ -59,18 +62,10 @@ class PhoneTimeline(msgspec.Struct):
     nationcode: str
     mobile: str
     messages: list[messages.MessageView]
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(
-                results.too_large(limit) + "; post fewer SendSms calls at once or use `delivrd import sends`"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+    #: the number's replies (MO), newest first
+    replies: list[models.Reply] = []
+    #: whether the number is on the opt-out list, and its changes
+    optout: optouts.OptOutStatus | None = None
 
 
 def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int, default_country: str) -> list[Route]:
@@ -89,7 +84,11 @@ def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int, defa
         try:
             rows = [
                 send
-                for call in messages.decode_calls(await _body(request, max_body_bytes))
+                for call in messages.decode_calls(
+                    await read_body(
+                        request, max_body_bytes, "post fewer SendSms calls at once or use `delivrd import sends`"
+                    )
+                )
                 for send in messages.sends_of(call)
             ]
         except messages.SendError as exc:
@@ -109,14 +108,17 @@ def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int, defa
         return Registered(new=new, known=len(rows) - new, messages=views)
 
     async def one_message(request: Request, store: Store) -> Any:
-        Params(request, paged=False, window=False)
+        p = Params(request, "wait", paged=False, window=False)
         sid = request.path_params["sid"]
+        wait = _wait(p.values.get("wait"))
+        if wait:
+            await _receipt_or_timeout(request, store, sid, wait)
         view = await message_view(store, sid, pending_after())
         if view is None:
             raise NotFound(f"no send and no receipt with sid {sid!r}")
         return view
 
-    async def one_phone(request: Request, store: Reader) -> Any:
+    async def one_phone(request: Request, store: Store) -> Any:
         p = Params(request, paged=False)
         try:
             nationcode, mobile = phones.read(request.path_params["phone"], default_country)
@@ -143,7 +145,14 @@ def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int, defa
         timeline.sort(key=lambda t: t[0], reverse=True)
         if since is not None or until is not None:
             timeline = [(at, v) for at, v in timeline if v.reports or (v.send and _within(at, since, until))]
-        return PhoneTimeline(phone=phone, nationcode=nationcode, mobile=mobile, messages=[v for _, v in timeline])
+        return PhoneTimeline(
+            phone=phone,
+            nationcode=nationcode,
+            mobile=mobile,
+            messages=[v for _, v in timeline],
+            replies=await optouts.replies(store, nationcode, mobile, since, until),
+            optout=await optouts.status(store, phone),
+        )
 
     async def get_stats(request: Request, store: Insight) -> Any:
         p = Params(request, "by", paged=False)
@@ -164,6 +173,30 @@ def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int, defa
         Route("/v1/stats", endpoint(get_stats, api_key)),
         Route("/v1/receipt-codes", endpoint(receipt_codes, api_key)),
     ]
+
+
+def _wait(text: str | None) -> int:
+    """The `wait` parameter: whole seconds, 0 to MAX_WAIT (0 or absent: answer at once)."""
+    if text is None:
+        return 0
+    if not re.fullmatch(WAIT_PATTERN, text) or int(text) > MAX_WAIT:
+        raise BadParameter(f"wait must be a whole number of seconds from 0 to {MAX_WAIT}; got {text!r}")
+    return int(text)
+
+
+async def _receipt_or_timeout(request: Request, store: Reader, sid: str, wait: int) -> None:
+    """Return once `sid` has a receipt, `wait` seconds have passed, the client has gone or the server shuts down.
+
+    A long poll (a login flow asking "was the code delivered?"): one indexed look-up by sid every WAIT_POLL."""
+    stopping: asyncio.Event = request.app.state.stopping
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while not (await store.reports(ReportQuery(sid=sid, limit=1))).items:
+        left = deadline - loop.time()
+        if left <= 0 or stopping.is_set() or await request.is_disconnected():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), min(WAIT_POLL, left))
 
 
 def _within(moment: int, since: int | None, until: int | None) -> bool:

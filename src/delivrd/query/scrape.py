@@ -15,7 +15,7 @@ from delivrd import metrics as process_metrics
 from delivrd.domain import clock, message_state
 from delivrd.query.category import category
 from delivrd.query.http import json_errors
-from delivrd.store.base import ListQuery, StatsQuery
+from delivrd.store.base import ListQuery, StatsQuery, Store
 
 #: the window of `delivrd_messages_last_hour`: recent enough to show a drop, one hour of the statistics' index to read
 METRICS_WINDOW_US = clock.HOUR_US
@@ -27,6 +27,23 @@ STORE_COUNTERS = (
     ("delivrd_replies_total", "replies", "Distinct reply (MO) messages stored."),
     ("delivrd_reply_duplicates_total", "reply_duplicates", "Replies received again and recognised."),
     ("delivrd_rejects_total", "rejects", "Items or bodies quarantined."),
+)
+
+
+#: each endpoint's figures (docs/forwarding.md): (name, type, help), labelled by endpoint id; from the database
+ENDPOINT_SERIES = (
+    ("delivrd_endpoint_delivered_total", "counter", "Events delivered to the endpoint (new and retried)."),
+    ("delivrd_endpoint_failed_attempts_total", "counter", "Attempts to send to the endpoint that failed."),
+    (
+        "delivrd_endpoint_failed_events_total",
+        "counter",
+        "Events failed for good on the endpoint (a replay sends them).",
+    ),
+    ("delivrd_endpoint_lag_events", "gauge", "Events the endpoint has not been handed yet."),
+    ("delivrd_endpoint_retrying_events", "gauge", "Events waiting for another attempt to the endpoint."),
+    ("delivrd_endpoint_lag_seconds", "gauge", "Age of the oldest event still to go to the endpoint (0: none waits)."),
+    ("delivrd_endpoint_up", "gauge", "1 while the endpoint is active and its last attempts went through, else 0."),
+    ("delivrd_endpoint_disabled", "gauge", "1 once the endpoint is disabled (failing for days, or by hand), else 0."),
 )
 
 
@@ -76,5 +93,32 @@ async def scrape(request: Request, no_receipt_after: int) -> Response:
             messages[(state, "")] = 0
     for (state, kind), count in sorted(messages.items()):
         lines.append(f'{name}{{state="{_label(state)}",category="{_label(kind)}"}} {count}')
+    lines += await endpoint_lines(store, now)
     text = "\n".join(lines).encode() + b"\n" + process_metrics.exposition()
     return Response(text, media_type="text/plain; version=0.0.4")
+
+
+async def endpoint_lines(store: Store, now: int) -> list[str]:
+    """ENDPOINT_SERIES for every endpoint (none while there is none): its row's totals and its backlog."""
+    values: dict[str, list[str]] = {name: [] for name, _, _ in ENDPOINT_SERIES}
+    for endpoint in await store.endpoints():
+        backlog = await store.backlog(endpoint.id)
+        lag = 0.0 if backlog.oldest_at is None else max(0.0, (now - backlog.oldest_at) / 1e6)
+        disabled = endpoint.state == "disabled"  # the store's state column: active | disabled
+        label = f'{{endpoint="{_label(endpoint.id)}"}}'
+        for name, value in (
+            ("delivrd_endpoint_delivered_total", endpoint.delivered),
+            ("delivrd_endpoint_failed_attempts_total", endpoint.failed_attempts),
+            ("delivrd_endpoint_failed_events_total", endpoint.failed_events),
+            ("delivrd_endpoint_lag_events", backlog.waiting),
+            ("delivrd_endpoint_retrying_events", backlog.retrying),
+            ("delivrd_endpoint_lag_seconds", f"{lag:.3f}"),
+            ("delivrd_endpoint_up", int(not disabled and endpoint.failing_since is None)),
+            ("delivrd_endpoint_disabled", int(disabled)),
+        ):
+            values[name].append(f"{name}{label} {value}")
+    lines = []
+    for name, kind, help_text in ENDPOINT_SERIES:
+        if values[name]:
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *values[name]]
+    return lines

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
@@ -229,6 +229,92 @@ class SendRow(NamedTuple):
     registered_at: int  # µs
 
 
+# -- forwarding (delivrd.forward): events, endpoints, and what became of each attempt -------------------------
+
+
+class EventRow(NamedTuple):
+    """One event: what happened (`type`), what it is about (`ref`: a reports, replies or messages id), when (µs).
+
+    (xid, seq) is its position: PostgreSQL's transaction id and the sequence number (xid is 0 on SQLite)."""
+
+    seq: int
+    xid: int
+    type: str
+    ref: int
+    at: int
+
+
+class EndpointRow(NamedTuple):
+    """Where events go, what it wants, and how sending to it goes (the totals count since it was added)."""
+
+    id: str
+    url: str
+    events: str  # JSON array of event types
+    filters: str | None  # JSON object: report_status, nationcode, category, template
+    secret: str
+    batch: bool
+    created_at: int  # µs
+    state: str  # active | disabled
+    state_reason: str | None
+    cursor_xid: int
+    cursor_seq: int
+    delivered: int
+    failed_attempts: int
+    failed_events: int
+    last_error: str | None
+    last_error_at: int | None
+    last_success_at: int | None
+    failing_since: int | None
+
+
+class RetryRow(NamedTuple):
+    """An event of one endpoint waiting for another attempt (next_at), or failed for good (next_at None)."""
+
+    seq: int
+    xid: int
+    type: str
+    ref: int
+    at: int
+    attempts: int
+    next_at: int | None
+    last_error: str | None
+
+
+class Backlog(NamedTuple):
+    """What an endpoint has not yet had: events past its cursor, retries waiting, events failed for good, and
+    the time of the oldest event still to go (µs; None when nothing waits)."""
+
+    waiting: int
+    retrying: int
+    failed: int
+    oldest_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventSources:
+    """The rows events are about, by id: what their bodies are built from (a row gone since, by retention or
+    erasure, is absent: its event is dropped)."""
+
+    reports: dict[int, ReportRow]
+    replies: dict[int, ReplyRow]
+    sends: dict[int, SendRow]  # by the message id a message.no_receipt event names
+    optouts: dict[int, OptOutRow]  # opt-out changes
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    """What one round of sending to an endpoint did, committed at once with the lease checked."""
+
+    at: int  # µs, when the round ended
+    cursor: tuple[int, int] | None = None  # the new (xid, seq), when new events were handed over
+    delivered: int = 0  # events delivered (new and retried)
+    done: tuple[int, ...] = ()  # retried seqs now settled (delivered, filtered out, source gone)
+    failed: tuple[tuple[int, int, int | None, str], ...] = ()  # (seq, attempts, next_at or None, error)
+    failed_attempts: int = 0
+    failed_for_good: int = 0
+    last_error: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Page(Generic[Row]):
     """Rows newest first; `next_before_id` (the last row's id) is the `before_id` of the next page, None at the end."""
@@ -304,7 +390,7 @@ class Admin(Protocol):
 
     async def prune(self, before: int) -> dict[str, int]:
         """Remove what was received before `before` (microseconds), a little at a time (retention); returns how
-        many rows went, by table: reports, replies, rejects, inbox, sends, messages."""
+        many rows went, by table: reports, replies, rejects, inbox, sends, messages, events."""
         ...
 
     async def maintain(self) -> None:
@@ -312,5 +398,141 @@ class Admin(Protocol):
         return None
 
 
-class Store(Committer, Reader, Insight, Admin, Protocol):
+class Forwarding(Protocol):
+    """Events, endpoints and delivery state (delivrd.forward): kept in the database, so every process shares them."""
+
+    async def add_endpoint(self, endpoint: EndpointRow) -> EndpointRow:
+        """Keep `endpoint`, its cursor set to the current end of the events (it gets what happens from now on)."""
+        ...
+
+    async def endpoints(self) -> list[EndpointRow]: ...
+
+    async def endpoint(self, endpoint_id: str) -> EndpointRow | None: ...
+
+    async def remove_endpoint(self, endpoint_id: str) -> bool: ...
+
+    async def set_endpoint_state(self, endpoint_id: str, state: str, reason: str | None) -> bool: ...
+
+    async def lease_endpoint(self, endpoint_id: str, owner: str, now: int, until: int) -> bool:
+        """Take or renew the right to send `endpoint_id`'s events until `until` (µs), if no other owner holds
+        it past `now` and the endpoint is active."""
+        ...
+
+    async def release_endpoint(self, endpoint_id: str, owner: str) -> None: ...
+
+    async def events_after(self, xid: int, seq: int, limit: int) -> list[EventRow]:
+        """Events past position (xid, seq), in order; never one that a later read could find behind it."""
+        ...
+
+    async def events_end(self) -> tuple[int, int]:
+        """The position of the last event: where a new endpoint or a live feed without a position starts."""
+        ...
+
+    async def event_sources(self, events: Sequence[EventRow]) -> EventSources: ...
+
+    async def templates(self, report_ids: Sequence[int]) -> dict[int, str | None]:
+        """The template of each report's registered send, by report id (for an endpoint's `template` filter)."""
+        ...
+
+    async def retries(self, endpoint_id: str, due_by: int | None, limit: int) -> list[RetryRow]:
+        """Events waiting for another attempt, oldest first: those due by `due_by` (µs), or with None all of
+        them (a probe of an endpoint that is down tries the oldest)."""
+        ...
+
+    async def failures(self, endpoint_id: str, limit: int) -> list[RetryRow]:
+        """Events failed for good, newest first."""
+        ...
+
+    async def record_round(self, endpoint_id: str, owner: str, done: Round) -> bool:
+        """Commit a round's outcome if `owner` still holds the lease; False (nothing written) if not."""
+        ...
+
+    async def retry_now(self, endpoint_id: str, now: int) -> int:
+        """Make every waiting retry due at `now` (the endpoint is back); how many."""
+        ...
+
+    async def replay(self, endpoint_id: str, since: int, until: int, now: int) -> int:
+        """Queue again every event that happened in [since, until) for `endpoint_id`, due now; how many."""
+        ...
+
+    async def backlog(self, endpoint_id: str) -> Backlog: ...
+
+    async def emit_no_receipt(self, deadline: int, wait: int) -> int:
+        """Add a message.no_receipt event for each registered, accepted send whose receipt has not come `wait`
+        µs after it was sent, for sends up to `deadline` - `wait` not yet scanned; how many were added."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OptOutChange:
+    """A change to the opt-out list as asked for (a reply's keyword, by hand, an import); stored only when it
+    changes the number's status (`domain.unsubscribe` names the actions and sources)."""
+
+    phone: str  # E.164
+    nationcode: str
+    mobile: str
+    action: str  # added | removed
+    source: str  # reply | manual | import
+    at: int  # µs: when it happened (the reply's received_at, or now)
+    sign: str | None = None
+    extend: str | None = None
+    reply_id: int | None = None
+    note: str | None = None  # a person's note; for a reply, its text as received
+
+
+class OptOutRow(NamedTuple):
+    """A stored change to the opt-out list; `id` increases in commit order (what forwarding follows)."""
+
+    id: int
+    phone: str
+    nationcode: str
+    mobile: str
+    action: str
+    source: str
+    sign: str | None
+    extend: str | None
+    reply_id: int | None
+    note: str | None
+    at: int  # µs
+
+
+@dataclass(frozen=True, slots=True)
+class OptOutQuery:
+    """Filters of the opt-out list (or its history); `since`/`until` apply to the change's `at`."""
+
+    phone: str | None = None
+    source: str | None = None
+    sign: str | None = None
+    extend: str | None = None
+    action: str | None = None
+    since: int | None = None
+    until: int | None = None
+    limit: int = 100
+    before_id: int | None = None
+
+
+class OptOuts(Protocol):
+    """The opt-out list (docs/replies-and-unsubscribes.md): an append-only history of changes, and the numbers
+    currently on the list (the latest change of each number being `added`)."""
+
+    async def apply_replies(self, classify: Callable[[str | None], str | None], limit: int = 500) -> int:
+        """Turn up to `limit` replies not yet looked at into changes (`classify`: text → action or None), and mark
+        them looked at, in one transaction; returns how many replies were looked at."""
+        ...
+
+    async def change_optouts(self, changes: Sequence[OptOutChange]) -> list[OptOutRow | None]:
+        """Apply `changes` in order in one transaction; for each, the stored change, or None when it changed
+        nothing (the number was already on, or already off, the list)."""
+        ...
+
+    async def optouts(self, query: OptOutQuery) -> Page[OptOutRow]:
+        """The numbers on the list now, each as the change that put it there, newest first."""
+        ...
+
+    async def optout_changes(self, query: OptOutQuery) -> Page[OptOutRow]:
+        """Every change, newest first."""
+        ...
+
+
+class Store(Committer, Reader, Insight, Admin, Forwarding, OptOuts, Protocol):
     """All of it, as `open_store` returns it; a caller names the narrowest part it uses."""

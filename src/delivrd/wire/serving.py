@@ -38,6 +38,9 @@ FD_RESERVE = 64
 PROTOCOL = "delivrd.wire.serving:BoundedProtocol"
 #: seconds between two warnings that connections are being shed
 SHED_REPORT_EVERY = 60.0
+#: the app's lifespan state may hold a callable under this name: called when the graceful shutdown begins, so
+#: responses that last (live event streams, long polls) end at once instead of holding the drain to its timeout
+SHUTDOWN_HOOK = "delivrd.shutting_down"
 
 
 def fd_limit() -> int | None:
@@ -209,6 +212,9 @@ class BoundedProtocol(HttpToolsProtocol):
             self.waiting[self] = self.loop.time()
 
     def shutdown(self) -> None:
+        hook = self.app_state.get(SHUTDOWN_HOOK)
+        if hook is not None:
+            hook()
         super().shutdown()
         if not self.transport.is_closing():  # a request under way: uvicorn cancels it 0.1 s after the drain timeout
             self.loop.call_later(self.bounds.drain_timeout, self._drain_ended)

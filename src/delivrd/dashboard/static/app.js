@@ -13,6 +13,7 @@
   let renderSeq = 0;               // a newer render makes an older one's late answers moot
   let chart = null;
   let polling = null;              // the timer of the shown page's refresh
+  let following = null;            // the AbortController of the shown page's event stream
   const POLL_MS = 3000;            // how often an open page asks whether anything arrived
   const FULL_MS = 30000;           // and reloads its figures anyway (the window moves, pending turns no_receipt)
 
@@ -184,8 +185,9 @@
     for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.dataset.page === page);
     applyLanguage();
     clearTimeout(polling);
+    if (following) { following.abort(); following = null; }
     if (chart) { chart.destroy(); chart = null; }
-    const pages = { overview, search, rejects };
+    const pages = { overview, search, rejects, live };
     try {
       const shown = await (own(pages, page) || overview)(params, current);
       if (!current() || !shown) return;
@@ -642,7 +644,8 @@
         setTwin("v1/phones/" + encodeURIComponent(phone));
         try {
           const data = await api("v1/phones/" + encodeURIComponent(phone));
-          if (data.messages.length) return [JSON.stringify(data), phoneView(data, codes)];
+          const known = data.messages.length || (data.replies || []).length || (data.optout && data.optout.changes.length);
+          if (known) return [JSON.stringify(data), phoneView(data, codes)];
         } catch (err) {
           // delivrd says why the number cannot be one (its 400), unless the text may still be a sid
           if (!(err instanceof ApiError && err.status === 400)) throw err;
@@ -671,8 +674,33 @@
     return { view: h("div", {}, form, holder), refresh };
   }
 
+  /** Whether the number is on the opt-out list: since when, from what (a reply's keyword, by hand, an import). */
+  function optoutStatus(optout) {
+    if (!optout || !optout.opted_out) {
+      const was = optout && optout.changes.length;
+      return h("p", { class: "muted", "data-testid": "optout" }, t(was ? "optout.removed" : "optout.off"));
+    }
+    const entry = optout.entry;
+    return h("p", { "data-testid": "optout" },
+      h("span", { class: "badge bad" }, t("optout.on")), " ",
+      t("optout.since", { when: when(entry.at), source: t("optout.source." + entry.source) }),
+      entry.note ? h("span", {}, " · ", h("code", {}, entry.note)) : null,
+      entry.sign ? h("span", { class: "muted" }, " · " + t("msg.sign") + ": " + entry.sign) : null);
+  }
+
+  function replyItem(reply) {
+    const scope = [reply.sign, reply.extend].filter(Boolean).join(" · ");
+    return h("li", { "data-testid": "reply" },
+      h("div", {}, h("strong", {}, t("reply.label")), " ", h("code", {}, reply.text === null ? "—" : reply.text)),
+      h("div", { class: "muted" }, (scope ? scope + " · " : "") + t("msg.received") + ": " + when(reply.received_at)));
+  }
+
   function phoneView(data, codes) {
+    const replies = data.replies || [];
     return h("section", { "data-testid": "phone" }, h("h2", {}, t("phone.title", { phone: data.phone })),
+      optoutStatus(data.optout),
+      replies.length ? h("article", { class: "panel", "data-testid": "replies" },
+        h("h3", {}, t("replies.title")), h("ol", { class: "timeline" }, replies.map(replyItem))) : null,
       data.messages.map((m) => messageView(m, codes)));
   }
 
@@ -727,6 +755,143 @@
     }
     return {
       view: h("section", { class: "panel" }, h("h2", {}, t("rejects.title")), h("p", { class: "muted" }, t("rejects.help")), listing, none, more),
+      refresh,
+    };
+  }
+
+  // ---------- live: the events as they happen, and where they go ----------
+
+  const FEED_MAX = 200;            // events the feed shows; older ones drop off the bottom
+  const RECONNECT_MS = 2000;
+
+  /** Follow v1/events (Server-Sent Events) until `signal` aborts: `onEvent(event)` for each, `onState(state)` as the
+      connection comes and goes. Read through fetch, not EventSource, so the API key goes in the Authorization
+      header as on every other call (EventSource cannot send one, and a key in the URL would end up in logs).
+      After a break it reconnects with Last-Event-ID: nothing is missed, nothing shown twice. */
+  async function follow(path, onEvent, onState, signal) {
+    let lastId = null;
+    while (!signal.aborted) {
+      const headers = { Accept: "text/event-stream" };
+      const key = sessionStorage.getItem(KEY);
+      if (key) headers.Authorization = "Bearer " + key;
+      if (lastId !== null) headers["Last-Event-ID"] = lastId;
+      try {
+        const response = await fetch(path, { headers, credentials: "same-origin", signal });
+        if (response.status === 401) throw new AuthNeeded();
+        if (!response.ok) throw new ApiError(response.status, null);
+        onState("connected");
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value.replace(/\r\n?/g, "\n");
+          let end;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            const fields = {};
+            for (const line of buffer.slice(0, end).split("\n")) {
+              if (!line || line.startsWith(":")) continue;  // a comment: the keep-alive
+              const colon = line.indexOf(":");
+              const name = colon < 0 ? line : line.slice(0, colon);
+              const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+              fields[name] = name === "data" && Object.hasOwn(fields, "data") ? fields.data + "\n" + text : text;
+            }
+            buffer = buffer.slice(end + 2);
+            if (Object.hasOwn(fields, "id")) lastId = fields.id;
+            if (Object.hasOwn(fields, "data")) onEvent(JSON.parse(fields.data));
+          }
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        if (err instanceof AuthNeeded) throw err;
+        // delivrd restarting, the network, a process serving its most streams: try again from lastId
+      }
+      onState("reconnecting");
+      await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
+    }
+  }
+
+  /** What an event is about, in a few words: the number, the sid, the receipt code, the reply's text, or where an
+      opt-out change came from. */
+  function eventSummary(event) {
+    const d = event.data || {};
+    const phone = d.phone || d.mobile || d.PhoneNumber || "—";
+    if (event.type === "reply.received") return [phone, " ", h("q", {}, d.text || "")];
+    if (event.type.startsWith("optout.")) return [phone, " ", h("span", { class: "muted" }, d.source || ""), d.note ? [" ", h("q", {}, d.note)] : null];
+    return [phone, " ", h("code", {}, d.sid || d.SerialNo || "—"), d.errmsg ? [" ", h("code", {}, d.errmsg)] : null];
+  }
+
+  function eventRow(event) {
+    const tone = own({ "report.delivered": "good", "report.failed": "bad", "message.no_receipt": "warn", "optout.added": "warn" }, event.type) || "";
+    return h("tr", { "data-testid": "event" },
+      h("td", {}, when(event.timestamp)),
+      h("td", {}, h("span", { class: "badge " + tone }, t("event." + event.type))),
+      h("td", {}, eventSummary(event)));
+  }
+
+  function endpointState(e) {
+    if (e.state === "disabled") return h("span", { class: "badge bad", title: e.state_reason || "" }, t("endpoint.disabled"));
+    if (e.failing_since) return h("span", { class: "badge warn" }, t("endpoint.failing"));
+    return h("span", { class: "badge good" }, t("endpoint.active"));
+  }
+
+  function endpointRow(e) {
+    const lag = e.lag;
+    return h("tr", { "data-testid": "endpoint" },
+      h("td", {}, h("code", {}, e.url), h("div", { class: "muted" }, e.id)),
+      h("td", {}, endpointState(e)),
+      h("td", { class: "num" }, num(e.delivered)),
+      h("td", { class: "num" }, num(e.failed_events)),
+      h("td", {}, e.last_error ? [e.last_error, h("div", { class: "muted" }, when(e.last_error_at))] : "—"),
+      h("td", { class: "num", "data-testid": "lag" },
+        t("endpoint.lag", { events: num(lag.events + lag.retrying), time: duration(lag.seconds * 1000) })),
+      h("td", {}, when(e.next_attempt)));
+  }
+
+  const ENDPOINT_COLUMNS = ["endpoint.url", "endpoint.state", "endpoint.delivered", "endpoint.failed", "endpoint.error", "endpoint.lagcol", "endpoint.next"];
+
+  async function live(params, current) {
+    setTwin("v1/endpoints");
+    const first = await api("v1/endpoints");
+    if (!current()) return null;
+    const endpoints = h("tbody", {});
+    const endpointTable = h("div", { class: "scroll" }, h("table", { "data-testid": "endpoints" },
+      h("thead", {}, h("tr", {}, ENDPOINT_COLUMNS.map((c) => h("th", { class: /delivered|failed|lagcol/.test(c) ? "num" : null }, t(c))))),
+      endpoints));
+    const noEndpoints = h("p", { class: "muted" }, t("endpoint.none"));
+    function showEndpoints(data) {
+      endpoints.replaceChildren(...data.items.map(endpointRow));
+      endpointTable.hidden = !data.items.length;
+      noEndpoints.hidden = Boolean(data.items.length);
+    }
+    showEndpoints(first);
+
+    const feed = h("tbody", {});
+    const quiet = h("p", { class: "muted" }, t("live.waiting"));
+    const feedTable = h("div", { class: "scroll", hidden: true }, h("table", { "data-testid": "feed" },
+      h("thead", {}, h("tr", {}, h("th", {}, t("col.time")), h("th", {}, t("live.type")), h("th", {}, t("live.what")))), feed));
+    const status = h("span", { class: "badge", "data-testid": "live-status" }, t("live.connecting"));
+    following = new AbortController();
+    follow("v1/events", (event) => {
+      feed.prepend(eventRow(event));
+      while (feed.children.length > FEED_MAX) feed.lastElementChild.remove();
+      feedTable.hidden = false;
+      quiet.hidden = true;
+    }, (state) => {
+      status.textContent = t("live." + state);
+      status.className = "badge " + (state === "connected" ? "good" : "warn");
+    }, following.signal).catch((err) => { if (err instanceof AuthNeeded && current()) render(); });
+
+    async function refresh() {
+      const data = await api("v1/endpoints");
+      if (current()) showEndpoints(data);
+    }
+    return {
+      view: h("div", {},
+        h("section", { class: "panel", "data-testid": "endpoints-panel" }, h("h2", {}, t("endpoint.title")),
+          h("p", { class: "muted" }, t("endpoint.help")), endpointTable, noEndpoints),
+        h("section", { class: "panel live" }, h("h2", {}, t("live.title"), " ", status),
+          h("p", { class: "muted" }, t("live.help", { most: FEED_MAX })), quiet, feedTable)),
       refresh,
     };
   }

@@ -1,7 +1,8 @@
 """delivrd beside Tencent's Python SDK (tencentcloud-sdk-python-sms): record sends, pull missed receipts.
 
 `send_and_record` wraps `SmsClient.SendSms` so every send is registered in delivrd
-(POST /v1/messages) the moment Tencent answers. `pull_receipts` reads
+(POST /v1/messages) the moment Tencent answers, and so a marketing message is never sent to
+a number on delivrd's opt-out list (GET /v1/optouts). `pull_receipts` reads
 PullSmsSendStatus until Tencent has nothing left and turns each item into the
 callback's shape, so `delivrd reconcile` stores it through the same decoder and the
 same idempotent write as a pushed receipt: a receipt both pulled and pushed is
@@ -10,6 +11,7 @@ stored once. Credentials come from TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -80,34 +82,73 @@ def client(endpoint: str = DEFAULT_ENDPOINT, region: str = DEFAULT_REGION) -> sm
     return sms_client.SmsClient(credential.Credential(secret_id, secret_key), region, profile)
 
 
+class OptedOut(Exception):
+    """A marketing message was asked for numbers on the opt-out list: nothing was sent."""
+
+    def __init__(self, phones: list[str]) -> None:
+        super().__init__(
+            f"not sent: {', '.join(phones)} {'is' if len(phones) == 1 else 'are'} on delivrd's opt-out list"
+            " (replied an unsubscribe keyword, or put on it by hand); remove them from PhoneNumberSet, or pass"
+            " marketing=False if this message is not marketing (a verification code, a notice)"
+        )
+        self.phones = phones
+
+
+class OptOutUnknown(Exception):
+    """delivrd could not say whether the numbers are on the opt-out list: nothing was sent."""
+
+
 def send_and_record(
     sms: sms_client.SmsClient,
     request: models.SendSmsRequest,
     delivrd_url: str,
     *,
+    marketing: bool = True,
     api_key: str | None = None,
     http: httpx.Client | None = None,
 ) -> models.SendSmsResponse:
     """SendSms, then register the result in delivrd; returns Tencent's response as SendSms does.
 
-    The SMS has gone out once Tencent answered, so a failure to record it does not
-    raise: it is logged with the JSON to feed `delivrd import sends` later.
+    A marketing message (the default: say `marketing=False` for a verification code or a notice) is first
+    checked against delivrd's opt-out list: OptedOut names the numbers on it, OptOutUnknown says delivrd
+    could not answer, and in both cases nothing is sent. The SMS has gone out once Tencent answered, so a
+    failure to record it does not raise: it is logged with the JSON to feed `delivrd import sends` later.
     """
-    sent_at = datetime.now(UTC).isoformat()
-    response = sms.SendSms(request)
-    call = json.loads(response.to_json_string())
-    call.update(TemplateId=request.TemplateId, SignName=request.SignName, SentAt=sent_at)
     headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
-    try:
-        if http is None:
-            with httpx.Client(timeout=10) as own:
-                answer = own.post(f"{delivrd_url.rstrip('/')}/v1/messages", json=call, headers=headers)
-        else:
-            answer = http.post(f"{delivrd_url.rstrip('/')}/v1/messages", json=call, headers=headers)
-        answer.raise_for_status()
-    except httpx.HTTPError as exc:
-        log.warning("sent, but not recorded in delivrd (%s); import this line later: %s", exc, json.dumps(call))
+    base = delivrd_url.rstrip("/")
+    with httpx.Client(timeout=10) if http is None else contextlib.nullcontext(http) as client:
+        if marketing:
+            refused = _opted_out(client, base, headers, request.PhoneNumberSet or [])
+            if refused:
+                raise OptedOut(refused)
+        sent_at = datetime.now(UTC).isoformat()
+        response = sms.SendSms(request)
+        call = json.loads(response.to_json_string())
+        call.update(TemplateId=request.TemplateId, SignName=request.SignName, SentAt=sent_at)
+        try:
+            client.post(f"{base}/v1/messages", json=call, headers=headers).raise_for_status()
+        except httpx.HTTPError as exc:
+            log.warning("sent, but not recorded in delivrd (%s); import this line later: %s", exc, json.dumps(call))
     return response
+
+
+def _opted_out(client: httpx.Client, base: str, headers: dict[str, str], numbers: list[str]) -> list[str]:
+    """Which of `numbers` delivrd has on its opt-out list (as written in PhoneNumberSet)."""
+    found = []
+    for number in numbers:
+        try:
+            answer = client.get(f"{base}/v1/optouts", params={"phone": number, "limit": 1}, headers=headers)
+            if answer.status_code == 400:  # not a number delivrd reads (nor lists): Tencent will refuse it
+                continue
+            answer.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise OptOutUnknown(
+                f"not sent: delivrd could not say whether {number} is on the opt-out list ({exc}); pass"
+                " marketing=False if this message is not marketing"
+            ) from None
+        if answer.json()["items"]:
+            found.append(number)
+    return found
 
 
 def as_callback(item: dict[str, Any]) -> dict[str, Any]:

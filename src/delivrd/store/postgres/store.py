@@ -27,7 +27,9 @@ from delivrd.domain.push import Push
 from delivrd.store import columns, insight_sql, migrations
 from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
 from delivrd.store.columns import Numbers
+from delivrd.store.forwarding import SQLForwarding, Step
 from delivrd.store.postgres import ingest
+from delivrd.store.postgres.optouts import PostgresOptOuts
 from delivrd.store.reads import ReportSource, SQLReads
 
 log = logging.getLogger("delivrd.store.postgres.store")
@@ -94,6 +96,10 @@ MESSAGES = insight_sql.numbered(insight_sql.MESSAGES)
 CHUNK = 5000
 
 
+class _GuardFailed(Exception):
+    """A guarded step changed no row: the transaction is rolled back (`_transact` returns None)."""
+
+
 def describe(url: str) -> str:
     """The URL without its password, for messages."""
     parts = urlsplit(url)
@@ -152,9 +158,11 @@ class PostgresSchema:
             await self.conn.execute("SELECT pg_advisory_unlock(hashtext(current_schema() || '.delivrd_schema'))")
 
 
-class PostgresStore(SQLReads, Store):
+class PostgresStore(PostgresOptOuts, SQLReads, SQLForwarding, Store):
     dialect = "postgresql"
     reports_from = REPORTS
+    reports_select, reports_prefix = REPORTS.select, REPORTS.prefix
+    xid_column = "{q}xid::text::bigint"
 
     def __init__(self, url: str, *, migrate: bool = False, pool_size: int = 4) -> None:
         self.url = url
@@ -277,6 +285,7 @@ class PostgresStore(SQLReads, Store):
                             removed[table] += int(status.rpartition(" ")[2])
         except FAILURES as exc:
             raise StoreError(f"pruning {self.where} failed: {_reason(exc)}") from exc
+        removed["events"] = await self.prune_events(cutoff)
         return removed
 
     # -- writing ---------------------------------------------------------------------------------
@@ -342,6 +351,32 @@ class PostgresStore(SQLReads, Store):
 
     async def _rows(self, sql: str, args: Sequence[Any]) -> list[asyncpg.Record]:
         return await self._fetch(_numbered(sql), *args)
+
+    # -- forwarding's writes and positions (delivrd.store.forwarding) -------------------------------------------
+
+    async def _transact(self, steps: Sequence[Step]) -> list[int] | None:
+        changed: list[int] = []
+        try:
+            async with self._get_pool().acquire(timeout=COMMAND_TIMEOUT) as conn, conn.transaction():
+                for step in steps:
+                    if step.many:
+                        await conn.executemany(_numbered(step.sql), step.args)
+                        changed.append(len(step.args))  # asyncpg reports no count for a batch
+                    else:
+                        status = await conn.execute(_numbered(step.sql), *step.args)
+                        changed.append(int(status.rpartition(" ")[2] or 0))
+                    if step.guard and not changed[-1]:
+                        raise _GuardFailed
+        except _GuardFailed:
+            return None
+        except FAILURES as exc:
+            raise StoreError(f"PostgreSQL commit failed: {_reason(exc)}") from exc
+        return changed
+
+    def _after(self, xid: int, seq: int) -> tuple[str, list[Any], str]:
+        # only transactions older than every one still running: none of them can still add an event behind
+        where = "(xid, seq) > (?::bigint::text::xid8, ?) AND xid < pg_snapshot_xmin(pg_current_snapshot())"
+        return where, [xid, seq], "xid, seq"
 
     async def messages(self, query: MessageQuery) -> AsyncIterator[list[MessageRow]]:
         try:

@@ -22,9 +22,11 @@ from delivrd.domain import clock
 from delivrd.domain.push import CALLBACK, Push
 from delivrd.store import columns, insight_sql, migrations
 from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
+from delivrd.store.forwarding import SQLForwarding, Step
 from delivrd.store.reads import ReportSource, SQLReads
 from delivrd.store.sqlite import mobiles as sqlite_mobiles
 from delivrd.store.sqlite.connect import UNAVAILABLE, Connection, Error, closed, connect, immediate
+from delivrd.store.sqlite.optouts import SQLiteOptOuts
 
 T = TypeVar("T")
 log = logging.getLogger("delivrd.store.sqlite.store")
@@ -51,6 +53,12 @@ UPSERT_REPLY = (
 #: the group's new receipts (ids above the mark) folded into their messages; NOT INDEXED: a rowid
 #: range, never a walk of the sid index (which the planner would pick for the grouping)
 FOLD_REPORTS = insight_sql.fold_reports("reports NOT INDEXED WHERE id > ?", grouped=False)
+#: the group's new reports (ids above the mark) as forwarding's events (migration 0004); PostgreSQL's trigger
+#: `delivrd_report_events` says the same
+REPORT_EVENTS = (
+    "INSERT INTO events (type, ref, at) SELECT CASE WHEN report_status = 'SUCCESS' THEN 'report.delivered'"
+    " ELSE 'report.failed' END, id, received_at FROM reports NOT INDEXED WHERE id > ? ORDER BY id"
+)
 INSERT_REJECT = columns.insert("rejects", ("inbox_id", "received_at", "route", *columns.REJECTS.names))
 ADD_COUNTER = (
     "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
@@ -83,6 +91,10 @@ REPORTS = ReportSource(
 )
 
 
+class _GuardFailed(Exception):
+    """A guarded step changed no row: the transaction is rolled back (`_transact` returns None)."""
+
+
 class SQLiteSchema:
     """Schema versioning for SQLite: the version lives in PRAGMA user_version."""
 
@@ -107,9 +119,11 @@ class SQLiteSchema:
                 self.conn.execute(f"PRAGMA user_version = {migration.version}")
 
 
-class SQLiteStore(SQLReads, Store):
+class SQLiteStore(SQLiteOptOuts, SQLReads, SQLForwarding, Store):
     dialect = "sqlite"
     reports_from = REPORTS
+    reports_select, reports_prefix = REPORTS.select, REPORTS.prefix
+    xid_column = "0"  # one writer at a time: seq order is commit order
 
     def __init__(self, path: str | Path, *, migrate: bool = False, readers: int = 4) -> None:
         self.path = str(path)
@@ -252,7 +266,7 @@ class SQLiteStore(SQLReads, Store):
                 tail = (inbox_id, push.received_at)
                 (reports if push.route == CALLBACK else replies).extend([row + tail for row in push.rows])
                 rejects.extend((inbox_id, push.received_at, push.route, q.index, q.reason, q.raw) for q in push.rejects)
-            new_reports = self._upsert(conn, "reports", UPSERT_REPORT, reports, then=FOLD_REPORTS)
+            new_reports = self._upsert(conn, "reports", UPSERT_REPORT, reports, then=(FOLD_REPORTS, REPORT_EVENTS))
             new_replies = self._upsert(conn, "replies", UPSERT_REPLY, replies)
             if rejects:
                 conn.executemany(INSERT_REJECT, rejects)
@@ -270,15 +284,16 @@ class SQLiteStore(SQLReads, Store):
         return new_reports
 
     @staticmethod
-    def _upsert(conn: Connection, table: str, sql: str, rows: list[tuple], then: str | None = None) -> int:
-        """Insert-or-count-duplicate; returns how many rows were new. `then` runs with the id below the new rows."""
+    def _upsert(conn: Connection, table: str, sql: str, rows: list[tuple], then: tuple[str, ...] = ()) -> int:
+        """Insert-or-count-duplicate; returns how many rows were new. `then` run with the id below the new rows."""
         if not rows:
             return 0
         top = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").get
         conn.executemany(sql, rows)
         new = conn.execute(f"SELECT count(*) FROM {table} WHERE id > ?", (top,)).get
-        if new and then is not None:
-            conn.execute(then, (top,))
+        if new:
+            for statement in then:
+                conn.execute(statement, (top,))
         return new
 
     async def prune(self, before: int) -> dict[str, int]:
@@ -287,6 +302,7 @@ class SQLiteStore(SQLReads, Store):
         for table, column in RETAINED:
             while batch := await self._prune_batch(self._delete_old, table, column, before):
                 removed[table] += batch
+        removed["events"] = await self.prune_events(before)
         return removed
 
     async def _prune_batch(self, fn: Callable[..., int], *args: Any) -> int:
@@ -304,6 +320,37 @@ class SQLiteStore(SQLReads, Store):
         sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < ? LIMIT 1000)"
         conn.execute(sql, (before,))  # autocommit: one transaction per batch
         return conn.changes()
+
+    # -- forwarding's writes and positions (delivrd.store.forwarding) -------------------------------------------
+
+    async def _transact(self, steps: Sequence[Step]) -> list[int] | None:
+        try:
+            return await self._on_writer(self._run_steps, steps)
+        except Error as exc:
+            raise StoreError(f"SQLite commit failed: {exc}") from exc
+
+    def _run_steps(self, steps: Sequence[Step]) -> list[int] | None:
+        conn = self._conn
+        if conn is None:
+            raise closed()
+        changed: list[int] = []
+        try:
+            with immediate(conn):
+                for step in steps:
+                    before = conn.total_changes()
+                    if step.many:
+                        conn.executemany(step.sql, step.args)
+                    else:
+                        conn.execute(step.sql, step.args)
+                    changed.append(conn.total_changes() - before)
+                    if step.guard and not changed[-1]:
+                        raise _GuardFailed
+        except _GuardFailed:
+            return None
+        return changed
+
+    def _after(self, xid: int, seq: int) -> tuple[str, list[Any], str]:
+        return "seq > ?", [seq], "seq"
 
     async def register_sends(self, sends: Sequence[Send]) -> int:
         """Sends are written on the writer thread (one transaction per call, beside the group commits), their
