@@ -123,9 +123,12 @@ def measure(server: servers.Server, batch: int, args: argparse.Namespace, run_id
             if args.quick
             else wrk.run(running.url, batch=batch, seconds=2, run_id=run_id + "w", connections=CONNECTIONS)
         )
-        cpu = running.cpu_seconds()
+        cpu, database = running.cpu_seconds(), running.database_cpu()
         load = wrk.run(running.url, batch=batch, seconds=args.duration, run_id=run_id, connections=CONNECTIONS)
-        row = report.row(server, load, running.peak_rss, running.cpu_seconds() - cpu)
+        used = running.cpu_seconds() - cpu
+        row = report.row(
+            server, load, running.peak_rss, used, servers.database_seconds(database, running.database_cpu())
+        )
         if server.stores:
             acked = load.acked_reports + (warm.acked_reports if warm else 0)
             errors = sum(load.errors.values()) + (sum(warm.errors.values()) if warm else 0)

@@ -16,13 +16,13 @@ def markdown(result: dict) -> str:
         f"`{result['command']}`, started {result['started_at']}, {result['setup']['rounds']} round(s) of "
         f"{result['setup']['duration_s']} s per server and batch (best round shown).",
         "",
-        "| server | batch | req/s | reports/s | p50 ms | p99 ms | peak RSS MB | cpu µs/req (loop) | vs ceiling | vs naive | cpu stall % |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| server | batch | req/s | reports/s | p50 ms | p99 ms | peak RSS MB | cpu µs/req (loop) | db cpu µs/req | vs ceiling | vs naive | cpu stall % |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in result["rows"]:
         lines.append(
             f"| {r['server']} | {r['batch']} | {r['requests_per_s']:,.0f} | {r['reports_per_s']:,.0f} | "
-            f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['peak_rss_mb']:.0f} | {report.cpu_cell(r)} | "
+            f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['peak_rss_mb']:.0f} | {report.cpu_cell(r)} | {report.db_cpu_cell(r)} | "
             f"{str(r['vs_ceiling']) + '×' if 'vs_ceiling' in r else ''} | "
             f"{str(r['vs_naive']) + '×' if 'vs_naive' in r else ''} | {r.get('cpu_pressure_avg10') or ''} |"
         )

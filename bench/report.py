@@ -46,12 +46,14 @@ def load(load: Load) -> dict[str, Any]:
     }
 
 
-def row(server: Server, result: Load, peak_rss: int, cpu: CpuTimes) -> dict[str, Any]:
+def row(server: Server, result: Load, peak_rss: int, cpu: CpuTimes, database: float | None = None) -> dict[str, Any]:
     """One measured run; cpu_us_per_request is the server's own CPU time (process tree, user + system)
     per answered request: what a request costs, which moves less with other load than req/s does.
-    cpu_us_per_request_main_thread is the part spent on the processes' main threads (the event loop)."""
+    cpu_us_per_request_main_thread is the part spent on the processes' main threads (the event loop);
+    db_cpu_us_per_request, for delivrd on PostgreSQL, the CPU time of its database sessions' backends."""
     requests = max(result.requests, 1)
     return {
+        **({} if database is None else {"db_cpu_us_per_request": round(database * 1e6 / requests, 1)}),
         "server": server.name,
         "about": server.about,
         "batch": result.batch,
@@ -156,6 +158,11 @@ def cpu_cell(r: dict) -> str:
     return f"{r.get('cpu_us_per_request', 0):,.0f}" + ("" if main is None else f" ({main:,.0f})")
 
 
+def db_cpu_cell(r: dict) -> str:
+    """The database backends' CPU µs per request, for delivrd on PostgreSQL; empty for the others."""
+    return "" if r.get("db_cpu_us_per_request") is None else f"{r['db_cpu_us_per_request']:,.0f}"
+
+
 def show(con: Console, result: dict) -> None:
     table = Table(title=f"delivrd benchmark — {result['command']}")
     for name, justify in (
@@ -167,6 +174,7 @@ def show(con: Console, result: dict) -> None:
         ("p99 ms", "right"),
         ("peak RSS MB", "right"),
         ("cpu µs/req (loop)", "right"),
+        ("db cpu µs/req", "right"),
         ("vs ceiling", "right"),
         ("vs naive", "right"),
         ("stored check", "left"),
@@ -184,6 +192,7 @@ def show(con: Console, result: dict) -> None:
             f"{r['p99_ms']:.2f}",
             f"{r['peak_rss_mb']:.0f}",
             cpu_cell(r),
+            db_cpu_cell(r),
             f"{r['vs_ceiling']:.2f}×" if "vs_ceiling" in r else "",
             f"{r['vs_naive']:.1f}×" if "vs_naive" in r else "",
             f"ok, +{check['unacked_but_stored']} in flight" if check else "",
@@ -193,7 +202,8 @@ def show(con: Console, result: dict) -> None:
     con.print(
         "Each row is the best of its rounds (all rounds are in the JSON). cpu µs/req: the server's CPU time"
         " per answered request, in brackets the part on the main thread (the event loop; delivrd's SQLite"
-        " writer is another thread). cpu stall %: the machine's CPU pressure (PSI some avg10) at the end of that"
+        " writer is another thread). db cpu µs/req: for delivrd on PostgreSQL, the CPU time of the database"
+        " backends serving its sessions, per request. cpu stall %: the machine's CPU pressure (PSI some avg10) at the end of that"
         " run; high means other work shared the cores."
     )
     for skipped in result["skipped"]:

@@ -6,6 +6,7 @@ the whole tree (gunicorn or `--workers` children included) is measured and stopp
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -19,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+import asyncpg
 import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CORE = 0
+TICK = os.sysconf("SC_CLK_TCK")
 T = TypeVar("T")
 
 
@@ -48,6 +51,8 @@ class Server:
     stores: bool = False  # delivrd: verify stored == acked through /metrics after each run
     #: a server that exits at start is skipped with what it said, instead of failing the run
     optional: bool = False
+    #: delivrd on PostgreSQL: the CPU time of its database sessions is measured too (`Running.database_cpu`)
+    database: bool = False
 
 
 def uvicorn_options() -> list[str]:
@@ -55,10 +60,21 @@ def uvicorn_options() -> list[str]:
     return ["--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"]
 
 
+def application_name(ctx: Context) -> str:
+    """What a delivrd started on this port calls its PostgreSQL sessions, so the bench can find their backends."""
+    return f"delivrd-bench-{ctx.port}"
+
+
+def database_url(ctx: Context) -> str:
+    """--postgres, with this start's sessions named (`application_name`)."""
+    url = ctx.postgres or ""
+    return f"{url}{'&' if '?' in url else '?'}application_name={application_name(ctx)}"
+
+
 def _delivrd(*extra: str, backend: str = "sqlite") -> Callable[[Context], list[str]]:
     def command(ctx: Context) -> list[str]:
         where = (
-            ["--database-url", ctx.postgres or ""]
+            ["--database-url", database_url(ctx)]
             if backend == "postgresql"
             else ["--db", str(ctx.workdir / "delivrd.db")]
         )
@@ -162,6 +178,7 @@ SERVERS: list[Server] = [
         skip=_needs_postgres("--database-url"),
         stores=True,
         optional=True,
+        database=True,
     ),
     Server(
         "delivrd-pg-2w",
@@ -171,8 +188,26 @@ SERVERS: list[Server] = [
         skip=_needs_postgres("--database-url", "--workers"),
         stores=True,
         optional=True,
+        database=True,
     ),
 ]
+
+
+async def _backends(url: str, name: str) -> list[int]:
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE application_name = $1", name)
+    finally:
+        await conn.close()
+    return [pid for (pid,) in rows]
+
+
+def database_seconds(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+    """CPU seconds the server's database backends used between two `Running.database_cpu` readings (a backend
+    started in between counts from its start)."""
+    if before is None or after is None:
+        return None
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def free_port() -> int:
@@ -222,6 +257,8 @@ class Running:
     url: str
     log: Path
     samples: list[tuple[float, int]] = field(default_factory=list)  # (monotonic time, RSS bytes of the tree)
+    #: (--postgres URL, application_name) of a delivrd on PostgreSQL: where its sessions are found
+    sessions: tuple[str, str] | None = None
     _stop_sampling: threading.Event = field(default_factory=threading.Event)
     _sampler: threading.Thread | None = None
 
@@ -263,6 +300,23 @@ class Running:
         """User + system CPU time used so far by the server and all its children, and by their main threads."""
         return self._tree_sum(_cpu_times, CpuTimes(0.0, 0.0))
 
+    def database_cpu(self) -> dict[int, float] | None:
+        """CPU seconds so far (user + system) of each PostgreSQL backend serving this server's sessions, by pid;
+        None when it has none. Read from /proc, so only for a PostgreSQL server on this machine (otherwise {})."""
+        if self.sessions is None:
+            return None
+        url, name = self.sessions
+        pids = asyncio.run(_backends(url, name))
+        times = {}
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rpartition(")")[2].split()
+            except OSError:  # gone meanwhile, or another machine's
+                continue
+            times[pid] = (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+        return times
+
     def stored_reports(self) -> int:
         """delivrd's own count of distinct reports stored (from /metrics: works on every backend)."""
         text = httpx.get(self.url + "/metrics", timeout=10).text
@@ -297,14 +351,17 @@ class Running:
 
 def start(server: Server, ctx: Context, timeout: float = 30.0) -> Running:
     """Start `server` pinned to SERVER_CORE and wait until it answers GET /healthz."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **server.env(ctx)}
+    # the delivrd beside this bench (its src/), not whichever one is installed: a copy of another commit's tree with
+    # this bench in it measures that commit (A/B runs)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(ROOT), str(ROOT / "src"))), **server.env(ctx)}
     log = ctx.workdir / f"{server.name}.log"
     cmd = ["taskset", "-c", str(SERVER_CORE), *server.command(ctx)]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             cmd, cwd=ctx.workdir, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    running = Running(server, proc, f"http://127.0.0.1:{ctx.port}", log)
+    sessions = (ctx.postgres or "", application_name(ctx)) if server.database else None
+    running = Running(server, proc, f"http://127.0.0.1:{ctx.port}", log, sessions=sessions)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

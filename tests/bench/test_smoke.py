@@ -116,3 +116,45 @@ def test_writer_profile_runs_the_stores_own_write(capsys):
     assert "WAL pages per commit" in out
     for table in ("inbox", "reports", "messages", "reports_sid_key"):
         assert re.search(rf"^ +{table} +\d+\.\d$", out, re.M), out
+
+
+def test_a_postgresql_run_measures_the_database_backends_too(tmp_path):
+    """delivrd on PostgreSQL: its stored count is checked, and the CPU of its sessions' backends is in the row."""
+    from tests.databases import POSTGRES_URL, require_postgres
+
+    need_wrk()
+    require_postgres()
+    out = tmp_path / "pg.json"
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench", "--quick", "--sustained", "0", "--out", str(out)),
+            *("--only", "delivrd-pg", "--postgres", POSTGRES_URL),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert {(r["server"], r["batch"]) for r in rows} == {("delivrd-pg", 1), ("delivrd-pg", 100)}
+    for row in rows:
+        assert row["check"]["stored_reports"] >= row["check"]["acked_reports"] > 0, row
+        assert row["db_cpu_us_per_request"] > 0, row  # the backends did the storing
+    table = subprocess.run(
+        [sys.executable, "-m", "bench.markdown", str(out)], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "db cpu µs/req" in table
+
+
+def test_postgresql_write_profile_runs_the_stores_own_write(capsys):
+    from bench import pgwriter
+    from tests.databases import POSTGRES_URL, require_postgres
+
+    require_postgres()
+    assert (
+        pgwriter.main(["--postgres", POSTGRES_URL, "--batch", "3", "--group", "2", "--groups", "3", "--rounds", "1"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert re.search(r"delivrd process \d+\.\d\d \(of it building the arguments \d+\.\d\d\), PostgreSQL backend", out)

@@ -1,7 +1,7 @@
 """One column specification per table: what a write fills, in the order of the tuples the writer builds,
 and what a read returns, in the order of its row record's fields (the record is built from a row by position).
 
-The insert statements, their placeholders, the PostgreSQL `unnest` arrays, the SELECT
+The insert statements, their placeholders, the PostgreSQL `unnest` arrays and JSON rows, the SELECT
 lists and the row mappers of both backends come from here, so adding a field is one
 edit here (and a migration). The rows stay plain tuples on the write path (the cheapest
 thing to bind); the widths are checked when this module is imported, each statement against
@@ -22,7 +22,8 @@ from delivrd.store.base import InboxRow, RejectRow, ReplyRow, ReportRow, Send, S
 @dataclass(frozen=True, slots=True)
 class Column:
     name: str
-    #: the PostgreSQL type its values travel as, one array per column (`unnest($n::type[])`)
+    #: the PostgreSQL type its values travel as: one array per column (`unnest($n::type[])`), or what a row's
+    #: JSON element is cast to (`store.postgres.ingest`)
     type: str
 
 

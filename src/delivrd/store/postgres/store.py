@@ -3,10 +3,10 @@
 Several delivrd processes (workers, machines) can share one database with no other
 coordination: each commits its own groups, and the duplicate check is a unique key
 (`report_keys`, `replies.dedup_key`) that the database enforces across all of them.
-Each group is a handful of round trips however many pushes it holds: rows travel as
-arrays and are inserted with `unnest`. inbox and reports are partitioned by day of
-`received_at`; partitions are created ahead of time (and on demand), and retention
-drops whole days.
+Each group is one statement however many pushes it holds (`store.postgres.ingest`): its
+rows travel as JSON documents that PostgreSQL expands. inbox and reports are partitioned
+by day of `received_at`; partitions are created ahead of time (and on demand), and
+retention drops whole days.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ import asyncpg
 
 from delivrd.domain import clock
 from delivrd.domain.clock import DAY_US
-from delivrd.domain.push import CALLBACK, Push
+from delivrd.domain.push import Push
 from delivrd.store import columns, insight_sql, migrations
 from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
-from delivrd.store.columns import Column, Numbers
+from delivrd.store.columns import Numbers
 from delivrd.store.forwarding import SQLForwarding, Step
 from delivrd.store.postgres import erasure as pg_erasure
+from delivrd.store.postgres import ingest
 from delivrd.store.postgres.optouts import PostgresOptOuts
 from delivrd.store.reads import ReportSource, SQLReads
 
@@ -60,91 +61,6 @@ FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError
 #: failures that come from what was written (a value, a constraint, an index entry too large) rather than
 #: from the database being unable to commit: the writer then looks for the push at fault
 REFUSED = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, asyncpg.ProgramLimitExceededError)
-
-# A whole group is this one statement: one round trip, one implicit transaction, all or
-# nothing. Rows travel as one array per column ($n) and refer to their push by its position
-# in the group (`push`), which the inbox rows turn into inbox ids. A report's key is claimed
-# first, in key order (so two writers never wait on each other in a cycle); only reports
-# whose key was new are inserted, and a known key counts one more duplicate. The new
-# reports are folded into their messages (`insight_sql.fold_reports`) in the same statement.
-PUSH = Column("push", "bigint")  # a row's push: its position in the group
-REPEATS = Column("repeats", "int")  # how many more times the group holds the same row
-
-
-def _write_group() -> tuple[str, int]:
-    """WRITE_GROUP, its columns from the specs, and how many parameters it takes."""
-    n = Numbers()
-    inbox, reports, replies = columns.INBOX.names, columns.REPORTS.names, columns.REPLIES.names
-    inbox_arrays = n.arrays(columns.INBOX.written)
-    report_arrays = n.arrays((PUSH, *columns.REPORTS.written, REPEATS))
-    reply_arrays = n.arrays((PUSH, *columns.REPLIES.written, REPEATS))
-    reject_arrays = n.arrays((PUSH, *columns.REJECTS.written))
-    shard, pushes, received_reports, received_replies, rejected = (n.next() for _ in range(5))
-    fresh = (
-        "(SELECT i.* FROM incoming i JOIN claimed c ON c.sid = i.sid AND c.dedup_key = i.dedup_key WHERE c.fresh) AS f"
-    )
-    sql = f"""
-WITH pushes AS MATERIALIZED (
-    SELECT nextval('inbox_id_seq') AS inbox_id, p.*
-    FROM unnest({inbox_arrays}) WITH ORDINALITY AS p({", ".join(inbox)}, push)
-), inbox_rows AS (
-    INSERT INTO inbox (id, {", ".join(inbox)})
-    SELECT inbox_id, {", ".join(inbox)} FROM pushes
-), incoming AS MATERIALIZED (
-    SELECT t.*, nextval('reports_id_seq') AS new_id, p.inbox_id, p.received_at  -- ids in arrival order
-    FROM unnest({report_arrays}) AS t(push, {", ".join(reports)}, repeats)
-    JOIN pushes p USING (push)
-), claimed AS (
-    INSERT INTO report_keys (sid, dedup_key, report_id, received_at, duplicates)
-    SELECT sid, dedup_key, new_id, received_at, repeats FROM incoming ORDER BY sid, dedup_key
-    ON CONFLICT (sid, dedup_key) DO UPDATE SET duplicates = report_keys.duplicates + 1 + excluded.duplicates
-    RETURNING sid, dedup_key, xmax = 0 AS fresh
-), new_reports AS (
-    INSERT INTO reports (id, {", ".join(reports + columns.PUSHED)})
-    SELECT i.new_id, {", ".join("i." + name for name in reports + columns.PUSHED)}
-    FROM incoming i JOIN claimed c ON c.sid = i.sid AND c.dedup_key = i.dedup_key
-    WHERE c.fresh
-    RETURNING 1
-), new_messages AS (
-{insight_sql.fold_reports(fresh, grouped=True)}
-), new_replies AS (
-    INSERT INTO replies ({", ".join(replies + columns.PUSHED)}, duplicates)
-    SELECT {", ".join("t." + name for name in replies)}, p.inbox_id, p.received_at, t.repeats
-    FROM unnest({reply_arrays}) AS t(push, {", ".join(replies)}, repeats)
-    JOIN pushes p USING (push)
-    ORDER BY t.dedup_key
-    ON CONFLICT (dedup_key) DO UPDATE SET duplicates = replies.duplicates + 1 + excluded.duplicates
-    RETURNING xmax = 0 AS fresh
-), reject_rows AS (
-    INSERT INTO rejects (inbox_id, received_at, route, {", ".join(columns.REJECTS.names)})
-    SELECT p.inbox_id, p.received_at, p.route, {", ".join("t." + name for name in columns.REJECTS.names)}
-    FROM unnest({reject_arrays}) AS t(push, {", ".join(columns.REJECTS.names)})
-    JOIN pushes p USING (push)
-), counts AS (
-    SELECT (SELECT count(*) FROM new_reports) AS reports,
-           (SELECT count(*) FROM new_replies WHERE fresh) AS replies
-), counted AS (
-    INSERT INTO counters (name, shard, value)
-    SELECT name, {shard}, value FROM counts, LATERAL (VALUES
-        ('inbox', {pushes}::bigint), ('reports', counts.reports),
-        ('report_duplicates', {received_reports} - counts.reports),
-        ('replies', counts.replies), ('reply_duplicates', {received_replies} - counts.replies), ('rejects', {rejected})
-    ) AS t(name, value)
-    ORDER BY name
-    ON CONFLICT (name, shard) DO UPDATE SET value = counters.value + excluded.value
-)
-SELECT reports, replies FROM counts
-"""
-    return sql, n.count
-
-
-# A whole group is this one statement: one round trip, one implicit transaction, all or
-# nothing. Rows travel as one array per column ($n) and refer to their push by its position
-# in the group (`push`), which the inbox rows turn into inbox ids. A report's key is claimed
-# first, in key order (so two writers never wait on each other in a cycle); only reports
-# whose key was new are inserted, and a known key counts one more duplicate. The new
-# reports are folded into their messages (`insight_sql.fold_reports`) in the same statement.
-WRITE_GROUP, WRITE_GROUP_PARAMETERS = _write_group()
 
 # Reports join their key, which holds the duplicates count. A sid or mobile matches a handful of rows: find
 # them through their index and sort them. Ordered by plain r.id, a partition without fresh statistics can
@@ -396,12 +312,12 @@ class PostgresStore(PostgresOptOuts, SQLReads, SQLForwarding, Store):
     # -- writing ---------------------------------------------------------------------------------
 
     async def write(self, pushes: Sequence[Push]) -> None:
-        args = _group_arguments(pushes, self._shard)
+        args = ingest.group_arguments(pushes, self._shard)
         try:
             await self._ensure_days({push.received_at // DAY_US for push in pushes})
             for attempt in range(3):
                 try:
-                    await self._call("fetchrow", WRITE_GROUP, *args)
+                    await self._call("fetchrow", ingest.WRITE_GROUP, *args)
                     return
                 except RETRYABLE:  # the statement was rolled back whole: trying again is safe
                     if attempt == 2:
@@ -415,7 +331,7 @@ class PostgresStore(PostgresOptOuts, SQLReads, SQLForwarding, Store):
         """The sends and their messages in one statement."""
         values = [columns.send_values(s) for s in sends]
         try:
-            arrays = _columns(values, len(columns.SENDS.written))
+            arrays = ingest.arrays(values, len(columns.SENDS.written))
             new: int = await self._get_pool().fetchval(REGISTER_SENDS, clock.now_micros(), *arrays)
         except FAILURES as exc:
             raise StoreError(f"PostgreSQL commit failed: {_reason(exc)}") from exc
@@ -508,52 +424,5 @@ def _day_of(table: str, name: str) -> int | None:
     return int(moment.timestamp()) * 1_000_000 // DAY_US
 
 
-def _group_arguments(pushes: Sequence[Push], shard: int) -> list:
-    """The arguments of WRITE_GROUP for one group; a report (or reply) twice in the group is one row, one duplicate."""
-    reports: dict[tuple, list] = {}
-    replies: dict[bytes, list] = {}
-    rejects: list[tuple] = []
-    received_reports = received_replies = 0
-    for position, push in enumerate(pushes, 1):
-        if push.route == CALLBACK:
-            received_reports += len(push.rows)
-            for row in push.rows:
-                seen = reports.get((row[0], row[1]))
-                if seen is None:
-                    reports[(row[0], row[1])] = [position, *row, 0]
-                else:
-                    seen[-1] += 1
-        else:
-            received_replies += len(push.rows)
-            for row in push.rows:
-                seen = replies.get(row[0])
-                if seen is None:
-                    replies[row[0]] = [position, *row, 0]
-                else:
-                    seen[-1] += 1
-        rejects.extend((position, q.index, q.reason, q.raw) for q in push.rejects)
-    return [
-        *_columns([columns.inbox_values(p) for p in pushes], len(columns.INBOX.written)),
-        *_columns(list(reports.values()), len(columns.REPORTS.written) + 2),
-        *_columns(list(replies.values()), len(columns.REPLIES.written) + 2),
-        *_columns(rejects, len(columns.REJECTS.written) + 1),
-        shard,
-        len(pushes),
-        received_reports,
-        received_replies,
-        sum(p.rejected for p in pushes),
-    ]
-
-
-def _columns(rows: list, width: int) -> list[list]:
-    """Rows → one list per column, the shape `unnest($1::…[], $2::…[], …)` takes."""
-    if not rows:
-        return [[] for _ in range(width)]
-    return [list(column) for column in zip(*rows)]
-
-
 def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
-
-
-assert len(_group_arguments([], 0)) == WRITE_GROUP_PARAMETERS, "WRITE_GROUP and _group_arguments disagree"
