@@ -156,3 +156,15 @@ def test_a_send_with_no_receipt_and_an_opt_out_are_events_too(start_app, receive
     by_type = {e["type"]: e["data"] for e in receiver.events.values()}
     assert by_type["message.no_receipt"]["sid"] == "2019:9990000000001"
     assert by_type["optout.added"]["phone"] == "+8613800000003"
+
+
+def test_erasing_a_number_drops_its_queued_events(client, receiver):
+    add(client, receiver)
+    receiver.stop()  # the events wait
+    push(client, [report(0, mobile="13800138000"), report(1, mobile="13900139000")])
+    erased = client.delete("/v1/phones/+8613800138000").json()
+    assert erased["removed"]["reports"] == 1 and erased["removed"]["events"] == 1
+    receiver.start()
+    assert receiver.wait_for(1, timeout=30), receiver.snapshot()
+    time.sleep(1.5)
+    assert [e["data"]["mobile"] for e in receiver.events.values()] == ["13900139000"]

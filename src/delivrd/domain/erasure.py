@@ -13,18 +13,26 @@ so a longer number that contains its digits is left alone.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 #: what a message's `mobile` becomes once its number is erased, followed by the message's id: the row (and so
 #: every count) stays, the unique (sid, mobile) key cannot collide, and no digits of the number remain
 ERASED_MOBILE = "erased:"
 #: the tables whose rows an erasure keeps with the number masked in them (the others' rows it removes)
-MASKED_TABLES = ("messages", "rejects", "inbox")
+MASKED_TABLES = ("messages", "rejects", "inbox", "optout_changes", "optouts")
 #: what each digit of an erased number becomes inside text and bodies
 MASK = b"*"
 
 #: a JSON string (or one left unterminated at the end of a body cut short), and everything between strings
 _SEGMENTS = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\Z)|[^"]+', re.DOTALL)
+
+
+def suppressed(phone: str) -> str:
+    """What an erased number's opt-out keeps instead of the number (E.164 in): its SHA-256, so the number stays
+    refused for marketing (the person asked not to be contacted) without being stored. A lookup of the number
+    finds it by the same function."""
+    return "erased:sha256:" + hashlib.sha256(phone.encode()).hexdigest()
 
 
 def forms(nationcode: str, mobile: str) -> tuple[str, ...]:

@@ -75,7 +75,7 @@ class SQLForwarding(abc.ABC):
         """Run `steps` in one write transaction; the rows each changed, or None when a guard changed none."""
 
     @abc.abstractmethod
-    def _after(self, xid: int, seq: int) -> tuple[str, list[Any], str]:
+    async def _after(self, xid: int, seq: int) -> tuple[str, list[Any], str]:
         """The WHERE term for events past (xid, seq) that a later read cannot find behind, its arguments, and the
         ORDER BY that walks them in position order."""
 
@@ -130,12 +130,12 @@ class SQLForwarding(abc.ABC):
     # -- events ------------------------------------------------------------------------------------
 
     async def events_after(self, xid: int, seq: int, limit: int) -> list[EventRow]:
-        where, args, order = self._after(xid, seq)
+        where, args, order = await self._after(xid, seq)
         sql = f"SELECT {self._event_columns()} FROM events WHERE {where} ORDER BY {order} LIMIT ?"
         return [EventRow(*r) for r in await self._rows(sql, [*args, limit])]
 
     async def events_end(self) -> tuple[int, int]:
-        where, args, order = self._after(0, 0)
+        where, args, order = await self._after(0, 0)
         descending = ", ".join(f"{term} DESC" for term in order.split(", "))
         sql = f"SELECT {self._event_columns()} FROM events WHERE {where} ORDER BY {descending} LIMIT 1"
         found = await self._rows(sql, args)
@@ -284,7 +284,7 @@ class SQLForwarding(abc.ABC):
         endpoint = await self.endpoint(endpoint_id)
         if endpoint is None:
             return Backlog(0, 0, 0, None)
-        where, args, _ = self._after(endpoint.cursor_xid, endpoint.cursor_seq)
+        where, args, _ = await self._after(endpoint.cursor_xid, endpoint.cursor_seq)
         waiting = await self._rows(f"SELECT count(*), min(at) FROM events WHERE {where}", args)
         queued = await self._rows(
             "SELECT count(d.next_at), count(*) - count(d.next_at), min(CASE WHEN d.next_at IS NOT NULL THEN e.at END)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from delivrd.domain import unsubscribe
+from delivrd.domain import erasure, unsubscribe
 from delivrd.store.base import OptOutChange, OptOutQuery, OptOutRow, Page
 from delivrd.store.reads import SQLReads
 
@@ -19,6 +19,16 @@ WRITTEN = ("phone", "nationcode", "mobile", "action", "source", "sign", "extend"
 INSERT_CHANGE = f"INSERT INTO optout_changes ({', '.join(WRITTEN)}) VALUES ({', '.join('?' * len(WRITTEN))})"
 SET_CURRENT = "INSERT INTO optouts (phone, change_id) VALUES (?, ?) ON CONFLICT (phone) DO UPDATE SET change_id = excluded.change_id"
 CLEAR_CURRENT = "DELETE FROM optouts WHERE phone = ?"
+#: a number erased and back (it replied again, or is listed by hand): the entry kept under its hash
+#: (`erasure.suppressed`) is the number's own again, before its change is settled
+RECLAIM = "UPDATE optouts SET phone = ? WHERE phone = ?"
+
+
+def reclaimed(phones: Sequence[str]) -> list[tuple[str, str]]:
+    """RECLAIM's arguments for `phones`."""
+    return [(phone, erasure.suppressed(phone)) for phone in phones]
+
+
 #: what a reply needs to become a change (`from_replies` reads the columns by position)
 PENDING_COLUMNS = "id, phone, nationcode, mobile, sign, extend, text, received_at"
 
@@ -85,11 +95,33 @@ def settle(changes: Sequence[OptOutChange], listed: set[str]) -> list[OptOutChan
     return kept
 
 
+def suppress(phone: str) -> list[tuple[str, tuple[Any, ...]]]:
+    """The statements that keep an erased number's opt-out without the number (`erasure.suppressed`): its
+    changes and its entry on the list now; the changes' notes (a reply's text) dropped, and the reply each came
+    from (erased with the number; SQLite may give its id to a later reply)."""
+    kept = erasure.suppressed(phone)
+    return [
+        # erased before, and listed again since: the entry under the number replaces the one under its hash
+        (
+            "DELETE FROM optouts WHERE phone = ? AND EXISTS (SELECT 1 FROM optouts WHERE phone = ?)",
+            (kept, phone),
+        ),
+        ("UPDATE optouts SET phone = ? WHERE phone = ?", (kept, phone)),
+        (
+            f"UPDATE optout_changes SET phone = ?, mobile = '{erasure.ERASED_MOBILE}', note = NULL, reply_id = NULL"
+            " WHERE phone = ?",
+            (kept, phone),
+        ),
+    ]
+
+
 def _where(query: OptOutQuery, prefix: str) -> tuple[list[str], list[Any]]:
     where: list[str] = []
     args: list[Any] = []
+    if query.phone is not None:  # the number, or what its opt-out became if it was erased
+        where.append(f"{prefix}phone IN (?, ?)")
+        args.extend((query.phone, erasure.suppressed(query.phone)))
     for term, value in (
-        ("phone = ?", query.phone),
         ("source = ?", query.source),
         ("sign = ?", query.sign),
         ("extend = ?", query.extend),

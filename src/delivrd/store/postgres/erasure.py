@@ -26,7 +26,10 @@ import asyncpg
 
 from delivrd.domain.clock import DAY_US
 from delivrd.domain.erasure import ERASED_MOBILE, Masker, forms
+from delivrd.domain.event_types import OF_REPLIES, OF_REPORTS
 from delivrd.domain.push import PARTIAL, QUARANTINED, STORED
+from delivrd.store import optout_sql
+from delivrd.store.insight_sql import numbered
 
 #: how long after a report or reply its retries are looked for in the inbox
 RETRY_WINDOW = 3 * DAY_US
@@ -164,7 +167,15 @@ async def _purge(conn: asyncpg.Connection, nationcode: str, mobile: str, inbox: 
                     "UPDATE inbox SET body = $1 WHERE id = $2 AND received_at = $3", masked_body, inbox_id, received_at
                 )
                 masked_bodies += 1
+    events = await _drop_queued_events(conn, [r[0] for r in reports], [r[0] for r in replies])
+    # the opt-out stays, without the number (optout_sql.suppress)
+    kept = [
+        _count(await conn.execute(numbered(sql), *args)) for sql, args in optout_sql.suppress(f"+{nationcode}{mobile}")
+    ]
     return {
+        "events": events,
+        "optouts": kept[1],
+        "optout_changes": kept[2],
         "reports": removed_reports,
         "report_keys": keys,
         "replies": removed_replies,
@@ -210,3 +221,29 @@ async def drop_bodies(conn: asyncpg.Connection, before: int) -> tuple[int, bool]
             reached = start + 1
         await conn.execute("UPDATE inbox_bodies_dropped SET before = greatest(before, $1)", reached)
     return dropped, finished
+
+
+async def _drop_queued_events(conn: asyncpg.Connection, report_ids: list[int], reply_ids: list[int]) -> int:
+    """The events of the erased reports and replies that some endpoint has yet to get (from the lowest cursor's
+    transaction on, or waiting for a retry): dropped, so none goes out after the erasure."""
+    low = await conn.fetchval("SELECT min(cursor_xid) FROM endpoints")
+    if low is None:
+        return 0
+    dropped = 0
+    for types, ids in ((list(OF_REPORTS), report_ids), (list(OF_REPLIES), reply_ids)):
+        await conn.execute(
+            "DELETE FROM deliveries WHERE seq IN (SELECT d.seq FROM deliveries d JOIN events e ON e.seq = d.seq"
+            " WHERE e.type = ANY($1::text[]) AND e.ref = ANY($2::bigint[]))",
+            types,
+            ids,
+        )
+        dropped += _count(
+            await conn.execute(
+                "DELETE FROM events WHERE xid >= $1::bigint::text::xid8 AND type = ANY($2::text[])"
+                " AND ref = ANY($3::bigint[])",
+                low,
+                types,
+                ids,
+            )
+        )
+    return dropped

@@ -22,6 +22,7 @@ import asyncpg
 from delivrd.domain import unsubscribe
 from delivrd.store import insight_sql, optout_sql
 from delivrd.store.base import OptOutChange, OptOutRow, StoreError
+from delivrd.store.insight_sql import numbered
 
 LOCK = "hashtext(current_schema() || '.delivrd_optouts')"
 PENDING = f"SELECT {optout_sql.PENDING_COLUMNS} FROM replies WHERE optout_pending ORDER BY id LIMIT $1"
@@ -66,6 +67,7 @@ async def _append(conn: Any, changes: Sequence[OptOutChange]) -> list[OptOutRow 
     """Store the changes that change something, in order, and keep `optouts` in step (inside the caller's
     transaction, under the lock)."""
     phones = sorted({change.phone for change in changes})
+    await conn.executemany(numbered(optout_sql.RECLAIM), optout_sql.reclaimed(phones))
     listed = {row[0] for row in await conn.fetch("SELECT phone FROM optouts WHERE phone = ANY($1::text[])", phones)}
     stored: list[OptOutRow | None] = []
     for change in optout_sql.settle(changes, listed):

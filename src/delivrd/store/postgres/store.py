@@ -97,6 +97,25 @@ MESSAGES = insight_sql.numbered(insight_sql.MESSAGES)
 CHUNK = 5000
 
 
+# Events are read up to the oldest transaction still running in this database (see migration 0004): the
+# transactions in progress of the snapshot whose low 32 bits are a backend_xid of this database's sessions
+# (pg_stat_activity shows xids in 32 bits, snapshots in 64); with none, the snapshot's xmax (every transaction
+# below it has ended). Taken in a statement before the one that reads the events, so that a transaction that
+# ends in between is visible to the read. Other databases' transactions do not hold forwarding back; sessions
+# of another role are not shown (without pg_read_all_stats), so every delivrd of one database uses one role.
+EVENT_HORIZON = """
+WITH now AS (SELECT pg_current_snapshot() AS s),
+running AS (
+    SELECT backend_xid::text::bigint AS xid32 FROM pg_stat_activity
+    WHERE datname = current_database() AND backend_xid IS NOT NULL
+)
+SELECT coalesce(
+    (SELECT min(x) FROM now, pg_snapshot_xip(now.s) AS x WHERE x::text::bigint % 4294967296 IN (SELECT xid32 FROM running)),
+    (SELECT pg_snapshot_xmax(s) FROM now)
+)::text::bigint
+"""
+
+
 class _GuardFailed(Exception):
     """A guarded step changed no row: the transaction is rolled back (`_transact` returns None)."""
 
@@ -394,10 +413,15 @@ class PostgresStore(PostgresOptOuts, SQLReads, SQLForwarding, Store):
             raise StoreError(f"PostgreSQL commit failed: {_reason(exc)}") from exc
         return changed
 
-    def _after(self, xid: int, seq: int) -> tuple[str, list[Any], str]:
-        # only transactions older than every one still running: none of them can still add an event behind
-        where = "(xid, seq) > (?::bigint::text::xid8, ?) AND xid < pg_snapshot_xmin(pg_current_snapshot())"
-        return where, [xid, seq], "xid, seq"
+    async def _after(self, xid: int, seq: int) -> tuple[str, list[Any], str]:
+        # read first, in a statement of its own: the oldest transaction of this database still running (none
+        # of them can add an event behind it once the events are read, in the next statement's snapshot)
+        horizon = (await self._fetch(EVENT_HORIZON))[0][0]
+        return (
+            "(xid, seq) > (?::bigint::text::xid8, ?) AND xid < ?::bigint::text::xid8",
+            [xid, seq, horizon],
+            "xid, seq",
+        )
 
     async def messages(self, query: MessageQuery) -> AsyncIterator[list[MessageRow]]:
         try:

@@ -25,7 +25,9 @@ from typing import Any
 
 from delivrd.domain.clock import DAY_US
 from delivrd.domain.erasure import ERASED_MOBILE, Masker, forms
+from delivrd.domain.event_types import OF_REPLIES, OF_REPORTS
 from delivrd.domain.push import PARTIAL, QUARANTINED, STORED
+from delivrd.store import optout_sql
 from delivrd.store.sqlite import mobiles
 from delivrd.store.sqlite.connect import BUSY_TIMEOUT_MS, Connection, immediate
 
@@ -177,6 +179,13 @@ def _purge(conn: Connection, nationcode: str, mobile: str, inbox_ids: set[int], 
             if masked_body != body[0][0]:
                 conn.execute("UPDATE inbox SET body = ? WHERE id = ?", (masked_body, inbox_id))
                 inbox += 1
+    events = _drop_queued_events(conn, [r[0] for r in reports], [r[0] for r in replies])
+    # the opt-out stays, without the number (optout_sql.suppress)
+    kept = []
+    for sql, args in optout_sql.suppress(f"+{nationcode}{mobile}"):
+        before = conn.total_changes()
+        conn.execute(sql, args)
+        kept.append(conn.total_changes() - before)
     return {
         "reports": len(reports),
         "replies": len(replies),
@@ -184,7 +193,31 @@ def _purge(conn: Connection, nationcode: str, mobile: str, inbox_ids: set[int], 
         "messages": messages,
         "rejects": rejects,
         "inbox": inbox,
+        "optouts": kept[1],
+        "optout_changes": kept[2],
+        "events": events,
     }
+
+
+def _drop_queued_events(conn: Connection, report_ids: list[int], reply_ids: list[int]) -> int:
+    """The events of the erased reports and replies that some endpoint has yet to get (past the lowest cursor,
+    or waiting for a retry): dropped, so none goes out after the erasure, nor names an id SQLite gives again."""
+    low = conn.execute("SELECT min(cursor_seq) FROM endpoints").get
+    if low is None:
+        return 0
+    before = conn.total_changes()
+    for types, ids in ((OF_REPORTS, report_ids), (OF_REPLIES, reply_ids)):
+        kinds = ", ".join(f"'{t}'" for t in types)
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ", ".join("?" * len(part))
+            conn.execute(
+                "DELETE FROM deliveries WHERE seq IN (SELECT d.seq FROM deliveries d JOIN events e ON e.seq = d.seq"
+                f" WHERE e.type IN ({kinds}) AND e.ref IN ({marks}))",
+                part,
+            )
+            conn.execute(f"DELETE FROM events WHERE seq > ? AND type IN ({kinds}) AND ref IN ({marks})", (low, *part))
+    return conn.total_changes() - before
 
 
 def drop_bodies(conn: Connection, before: int) -> tuple[int, bool]:

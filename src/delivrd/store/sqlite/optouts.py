@@ -64,6 +64,7 @@ def _append(conn: Connection, changes: Sequence[OptOutChange]) -> list[OptOutRow
     """Store the changes that change something, in order, and keep `optouts` in step (inside the caller's
     transaction)."""
     phones = sorted({change.phone for change in changes})
+    conn.executemany(optout_sql.RECLAIM, optout_sql.reclaimed(phones))
     listed: set[str] = {
         str(row[0])
         for row in conn.execute(

@@ -350,7 +350,7 @@ class SQLiteStore(SQLiteOptOuts, SQLReads, SQLForwarding, Store):
             return None
         return changed
 
-    def _after(self, xid: int, seq: int) -> tuple[str, list[Any], str]:
+    async def _after(self, xid: int, seq: int) -> tuple[str, list[Any], str]:
         return "seq > ?", [seq], "seq"
 
     async def purge_phone(self, nationcode: str, mobile: str) -> dict[str, int]:
