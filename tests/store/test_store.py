@@ -180,7 +180,7 @@ def test_prune_removes_what_is_older_than_the_cutoff(make_store, backend):
     removed, reports, inbox, rejects, sends = run(scenario())
     # what went, by table: the old push's report, inbox body and reject, the old send and both its messages
     # (the old report's and the old send's: one sid each)
-    assert removed == {"reports": 1, "replies": 0, "rejects": 1, "inbox": 1, "sends": 1, "messages": 2}
+    assert removed == {"reports": 1, "replies": 0, "rejects": 1, "inbox": 1, "sends": 1, "messages": 2, "events": 1}
     assert sorted((r.sid, r.duplicates) for r in reports.items) == [("s1", 0), ("s2", 0)]
     assert len(inbox.items) == 2 and rejects.items == []
     assert [s.sid for s in sends] == ["s2"]
