@@ -53,7 +53,7 @@ def test_the_viewer_sees_no_full_number_on_any_read_route(keyed):
     client = keyed.client
     routes = get_routes(client)
     assert {"/v1/reports", "/v1/replies", "/v1/rejects", "/v1/phones/+8613800138000", "/v1/stats"} <= set(routes)
-    assert REFUSED <= set(routes)
+    assert set(routes) >= REFUSED
     for path in routes:
         if path in REFUSED:
             refused = client.get(path, headers=VIEWER)
