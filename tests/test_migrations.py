@@ -27,10 +27,11 @@ def delivrd(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "delivrd", *args], capture_output=True, text=True, timeout=60)
 
 
-def make_old_database(backend, db) -> int:
-    """A database one version behind (at version 0, a database that holds some other table); returns it."""
+def make_old_database(backend, db, version: int | None = None) -> int:
+    """A database at `version` (default: one behind; at version 0, a database that holds some other table);
+    returns its version."""
     dialect = "sqlite" if backend.name == "sqlite" else "postgresql"
-    steps = migrations.load(dialect)[:-1]
+    steps = migrations.load(dialect)[: -1 if version is None else version]
     if backend.name == "sqlite":
         conn = connect(str(db))
         schema = SQLiteSchema(conn)

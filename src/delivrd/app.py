@@ -66,7 +66,11 @@ class Delivrd:
             routes=[
                 *api.routes(settings.api_key),
                 *insight_api.routes(
-                    settings.api_key, settings.no_receipt_after, settings.max_body_bytes, settings.default_country
+                    settings.api_key,
+                    settings.no_receipt_after,
+                    settings.max_body_bytes,
+                    settings.default_country,
+                    timezone=settings.timezone,
                 ),
                 *dashboard.routes(settings.api_key, settings.no_receipt_after),
                 *scrape.routes(settings.no_receipt_after),

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from delivrd.domain import phones
-from delivrd.option_types import byte_size, duration, port_number, positive, postgres_url
+from delivrd.option_types import byte_size, duration, port_number, positive, postgres_url, time_zone
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 LOG_FORMATS = ("text", "json")
@@ -147,6 +147,12 @@ class Settings:
         duration,
         "a send with no receipt this long after it was sent counts as no_receipt rather than"
         " pending; accepts 90m, 72h, 3d",
+    )
+    timezone: str = _setting(
+        "UTC",
+        time_zone,
+        "the zone whose midnights start the statistics' days (by=day, the dashboard) when a request names none"
+        " (tz=); an IANA name: UTC, Asia/Shanghai",
     )
     default_country: str = _setting(
         "86",

@@ -349,8 +349,7 @@ class PostgresStore(SQLReads, Store):
                     ("replies", "received_at"),
                     ("rejects", "received_at"),
                     ("sends", "sent_at"),
-                    # by hour first, so the batches find their rows through messages_stats
-                    ("messages", "hour < $1 / 3600000000 AND at"),
+                    ("messages", "at"),
                 ):
                     # small batches, each its own transaction: writers never wait long behind retention
                     delete = (
