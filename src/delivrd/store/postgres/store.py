@@ -27,6 +27,7 @@ from delivrd.domain.push import CALLBACK, Push
 from delivrd.store import columns, insight_sql, migrations
 from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
 from delivrd.store.columns import Column, Numbers
+from delivrd.store.postgres import retention as postgres_retention
 from delivrd.store.reads import ReportSource, SQLReads
 
 log = logging.getLogger("delivrd.store.postgres.store")
@@ -332,6 +333,10 @@ class PostgresStore(SQLReads, Store):
         removed = {"reports": 0, "replies": 0, "rejects": 0, "inbox": 0, "sends": 0, "messages": 0}
         try:
             async with self._get_pool().acquire() as conn:
+                # messages as wholes first (postgres_retention), then the old days' partitions and the rest
+                removed["messages"], removed["reports"], removed["sends"] = await postgres_retention.delete_messages(
+                    conn, cutoff
+                )
                 for table in PARTITIONED:
                     names = await conn.fetch(
                         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
@@ -349,7 +354,7 @@ class PostgresStore(SQLReads, Store):
                     ("replies", "received_at"),
                     ("rejects", "received_at"),
                     ("sends", "sent_at"),
-                    ("messages", "at"),
+                    ("messages", "at"),  # left by the above only if a receipt came back meanwhile
                 ):
                     # small batches, each its own transaction: writers never wait long behind retention
                     delete = (
