@@ -23,10 +23,18 @@ def store_receipts(app) -> None:
 
     async def write() -> None:
         for n, moment in enumerate((LATE, EARLY)):
-            item = {"sid": f"5000:{n}", "mobile": f"1380013800{n}", "nationcode": "86", "report_status": "SUCCESS",
-                    "errmsg": "DELIVRD", "user_receive_time": moment.strftime("%Y-%m-%d %H:%M:%S")}
+            item = {
+                "sid": f"5000:{n}",
+                "mobile": f"1380013800{n}",
+                "nationcode": "86",
+                "report_status": "SUCCESS",
+                "errmsg": "DELIVRD",
+                "user_receive_time": moment.strftime("%Y-%m-%d %H:%M:%S"),
+            }
             received = int(moment.timestamp()) * 1_000_000
-            await app.asgi.store.write([Push(CALLBACK, received, "127.0.0.1", 200, "stored", 1, b"[]", [report_row(item)])])
+            await app.asgi.store.write(
+                [Push(CALLBACK, received, "127.0.0.1", 200, "stored", 1, b"[]", [report_row(item)])]
+            )
 
     app.run(write)
 
@@ -64,7 +72,10 @@ def test_delivrd_stats_takes_the_zone(start_app):
     def stats(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "delivrd", "stats", "--by", "day", "--json", *app.database_args(), *args],
-            capture_output=True, text=True, timeout=60, env={**os.environ, "DELIVRD_TIMEZONE": ""},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "DELIVRD_TIMEZONE": ""},
         )
 
     beijing = stats("--timezone", "Asia/Shanghai")

@@ -196,8 +196,11 @@ def insight_paths() -> dict[str, Any]:
             "Totals, success rate and latency of the messages in a range, grouped",
             _ref("Stats"),
             *window,
-            _param("tz", "the IANA time zone whose midnights start the days (by=day) and whose clock shows the hours"
-                   " (by=hour); default: the server's --timezone"),
+            _param(
+                "tz",
+                "the IANA time zone whose midnights start the days (by=day) and whose clock shows the hours"
+                " (by=hour); default: the server's --timezone",
+            ),
             _choice("by", "group by", stats.GROUPS),
         ),
         "/v1/receipt-codes": _get(

@@ -184,18 +184,33 @@ async def apply(store, model: Model, ops: list[tuple], day_partitions: bool) -> 
             if code != "Ok":
                 sid = None  # Tencent gives a refused number no SerialNo
             registered = Send(
-                phone=f"+86{mobile}", nationcode="86", mobile=mobile, sent_at=sent_at, sid=sid,
-                template_id=template, sign_name=sign, code=code,
+                phone=f"+86{mobile}",
+                nationcode="86",
+                mobile=mobile,
+                sent_at=sent_at,
+                sid=sid,
+                template_id=template,
+                sign_name=sign,
+                code=code,
             )
             await store.register_sends([registered])
             if sid is not None and (sid, mobile) not in model.sends:
                 model.sends[(sid, mobile)] = {
-                    "sid": sid, "mobile": mobile, "sent_at": sent_at, "template": template, "sign": sign, "code": code
+                    "sid": sid,
+                    "mobile": mobile,
+                    "sent_at": sent_at,
+                    "template": template,
+                    "sign": sign,
+                    "code": code,
                 }
             elif sid is None and (None, (mobile, sent_at)) not in model.sends:
                 model.sends[(None, (mobile, sent_at))] = {
-                    "sid": None, "mobile": (mobile, sent_at), "sent_at": sent_at, "template": template,
-                    "sign": sign, "code": code,
+                    "sid": None,
+                    "mobile": (mobile, sent_at),
+                    "sent_at": sent_at,
+                    "template": template,
+                    "sign": sign,
+                    "code": code,
                 }
         elif op[0] == "receipt":
             _, n, received_at, status, which, latency, times = op
@@ -204,15 +219,28 @@ async def apply(store, model: Model, ops: list[tuple], day_partitions: bool) -> 
             handset = (send["sent_at"] if send else T0) // SECOND + latency
             errmsg = CODES[status][which]
             when = datetime.fromtimestamp(handset, UTC8).strftime("%Y-%m-%d %H:%M:%S")
-            item = {"sid": sid, "mobile": mobile, "nationcode": "86", "report_status": status, "errmsg": errmsg,
-                    "user_receive_time": when}
+            item = {
+                "sid": sid,
+                "mobile": mobile,
+                "nationcode": "86",
+                "report_status": status,
+                "errmsg": errmsg,
+                "user_receive_time": when,
+            }
             for _ in range(times):
-                await store.write([Push(CALLBACK, received_at, "127.0.0.1", 200, "stored", 1, b"[]", [report_row(item)])])
+                await store.write(
+                    [Push(CALLBACK, received_at, "127.0.0.1", 200, "stored", 1, b"[]", [report_row(item)])]
+                )
             identity = (sid, mobile, status, errmsg, when)
             if identity not in model.receipts:
                 model.receipts[identity] = {
-                    "identity": identity, "sid": sid, "mobile": mobile, "status": status, "errmsg": errmsg,
-                    "handset": handset, "received_at": received_at,
+                    "identity": identity,
+                    "sid": sid,
+                    "mobile": mobile,
+                    "status": status,
+                    "errmsg": errmsg,
+                    "handset": handset,
+                    "received_at": received_at,
                 }
         else:
             before = op[1]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -27,6 +27,7 @@ from delivrd.query.models import iso_utc
 from delivrd.store import Insight
 from delivrd.store.base import STORE_GROUPS, StatsQuery, StatsRow
 
+UTC_ZONE = ZoneInfo("UTC")
 #: what `by` may be
 GROUPS = ("day", "hour", "nationcode", "errmsg", "category", "template", "sign")
 
@@ -107,7 +108,7 @@ def percentile(histogram: Counter[int], p: float) -> int | None:
     raise AssertionError("unreachable")
 
 
-def group_key(by: str | None, row: StatsRow, tz: ZoneInfo = ZoneInfo("UTC")) -> str | None:
+def group_key(by: str | None, row: StatsRow, tz: ZoneInfo = UTC_ZONE) -> str | None:
     """The group a histogram row belongs to, as the answer shows it (a day: its date in the zone; an hour: its
     start, in UTC as …Z, else with the zone's offset)."""
     if by == "day":
@@ -124,7 +125,7 @@ def group_key(by: str | None, row: StatsRow, tz: ZoneInfo = ZoneInfo("UTC")) -> 
 
 
 def summarize(
-    rows: Iterable[StatsRow], by: str | None, since: int | None, until: int | None, tz: ZoneInfo = ZoneInfo("UTC")
+    rows: Iterable[StatsRow], by: str | None, since: int | None, until: int | None, tz: ZoneInfo = UTC_ZONE
 ) -> Stats:
     overall = _Tally()
     groups: dict[str | None, _Tally] = {}
@@ -159,7 +160,7 @@ async def compute(
     *,
     no_receipt_after: int,
     now: int | None = None,
-    tz: ZoneInfo = ZoneInfo("UTC"),
+    tz: ZoneInfo = UTC_ZONE,
 ) -> Stats:
     """Statistics of the messages in [since, until); `no_receipt_after` in seconds, `now` in µs (default: now),
     days in the zone `tz`."""

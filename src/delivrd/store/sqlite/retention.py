@@ -26,7 +26,9 @@ def delete_messages(conn: Connection, before: int, limit: int) -> tuple[int, int
     """Delete up to `limit` messages that retention removes, with their sends and receipts (and the receipts'
     rows in report_mobiles), in one transaction; returns how many (messages, reports, sends) went."""
     with immediate(conn):
-        doomed = conn.execute(_OLD, (before, limit)).fetchall() or conn.execute(_OLD_RECEIPTS, (before, limit)).fetchall()
+        doomed = (
+            conn.execute(_OLD, (before, limit)).fetchall() or conn.execute(_OLD_RECEIPTS, (before, limit)).fetchall()
+        )
         if not doomed:
             return 0, 0, 0
         keyed = [(sid, mobile) for _, sid, mobile, _ in doomed if sid is not None]
