@@ -36,7 +36,8 @@ def bucket_sql(value: str) -> str:
     """`bucket` as one SQL expression over an integer expression (NULL stays NULL). SQLite and PostgreSQL both
     divide integers toward zero, which keeps negative values symmetric. Stored times lie within years 1 to
     9999 (`domain.storable`), so a latency is under 2**39 s: the last branch takes everything from 2**39 up."""
-    branches = [f"WHEN abs({value}) < {EXACT_BELOW} THEN {value}"]
+    # NULL first: it would otherwise fail every comparison of the ladder (most messages have no latency)
+    branches = [f"WHEN {value} IS NULL THEN NULL WHEN abs({value}) < {EXACT_BELOW} THEN {value}"]
     for top in range(SIGNIFICANT_BITS + 2, LADDER_TOP + 1):
         width = 1 << (top - 1 - SIGNIFICANT_BITS)
         test = "ELSE" if top == LADDER_TOP else f"WHEN abs({value}) < {1 << top} THEN"
