@@ -61,8 +61,13 @@ def _split_triggers() -> str:
     """The shipped triggers' cells, one INSERT per grain (no VALUES join, each expression once per statement)."""
     hour = "CASE WHEN {r}.at >= 0 THEN {r}.at / 3600000000 ELSE ({r}.at + 1) / 3600000000 - 1 END"
     minute = "CASE WHEN {r}.at >= 0 THEN {r}.at / 60000000 ELSE ({r}.at + 1) / 60000000 - 1 END"
-    values = {0: "''", 1: "coalesce({r}.nationcode, char(1))", 2: "coalesce({r}.template_id, char(1))",
-              3: "coalesce({r}.sign_name, char(1))", 4: "''"}
+    values = {
+        0: "''",
+        1: "coalesce({r}.nationcode, char(1))",
+        2: "coalesce({r}.template_id, char(1))",
+        3: "coalesce({r}.sign_name, char(1))",
+        4: "''",
+    }
 
     def inserts(r: str, sign: int) -> str:
         return "; ".join(
@@ -80,7 +85,9 @@ CREATE TRIGGER split_update AFTER UPDATE ON messages WHEN {changed} BEGIN {inser
 """
 
 
-STATS_INDEX = "CREATE INDEX messages_stats ON messages (hour, state, code, latency_s, nationcode, template_id, sign_name, at);"
+STATS_INDEX = (
+    "CREATE INDEX messages_stats ON messages (hour, state, code, latency_s, nationcode, template_id, sign_name, at);"
+)
 
 
 def _fold(mark: int) -> str:
