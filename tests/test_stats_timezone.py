@@ -84,3 +84,37 @@ def test_delivrd_stats_takes_the_zone(start_app):
     assert days(json.loads(stats().stdout)) == {"2026-11-24": 2}
     bad = stats("--timezone", "Beijing")
     assert bad.returncode == 2 and "not a time zone: 'Beijing'" in bad.stderr
+
+
+def test_days_follow_a_zone_across_its_change_of_offset(start_app):
+    """London leaves summer time on 2026-10-25 (01:00 UTC): each message lands on its London day on both sides."""
+    app = start_app()
+    moments = [
+        "2026-10-24T23:30:00+01:00",
+        "2026-10-25T00:30:00+01:00",
+        "2026-10-25T23:30:00+00:00",
+        "2026-10-26T00:30:00+00:00",
+    ]
+
+    async def write() -> None:
+        for n, text in enumerate(moments):
+            item = {
+                "sid": f"5000:dst{n}",
+                "mobile": f"1380013801{n}",
+                "nationcode": "86",
+                "report_status": "FAIL",
+                "errmsg": "MK:0001",
+            }
+            received = int(datetime.fromisoformat(text).timestamp()) * 1_000_000
+            await app.asgi.store.write(
+                [Push(CALLBACK, received, "127.0.0.1", 200, "stored", 1, b"[]", [report_row(item)])]
+            )
+
+    app.run(write)
+    london = app.client.get("/v1/stats", params={"by": "day", "tz": "Europe/London"}).json()
+    assert days(london) == {"2026-10-24": 1, "2026-10-25": 2, "2026-10-26": 1}
+    assert days(app.client.get("/v1/stats", params={"by": "day"}).json()) == {
+        "2026-10-24": 2,
+        "2026-10-25": 1,
+        "2026-10-26": 1,
+    }
