@@ -199,7 +199,8 @@ def insight_paths() -> dict[str, Any]:
             _param(
                 "tz",
                 "the IANA time zone whose midnights start the days (by=day) and whose clock shows the hours"
-                " (by=hour); default: the server's --timezone",
+                " (by=hour), e.g. Asia/Shanghai; another name is a 400; default: the server's --timezone",
+                {**TEXT, "format": "iana-time-zone"},
             ),
             _choice("by", "group by", stats.GROUPS),
         ),
