@@ -118,3 +118,33 @@ def test_days_follow_a_zone_across_its_change_of_offset(start_app):
         "2026-10-25": 1,
         "2026-10-26": 1,
     }
+
+
+def test_a_half_hour_zone_counts_an_hour_across_midnight_on_the_day_it_starts(start_app):
+    """The documented approximation for zones whose offset is not whole hours (Asia/Kolkata, +05:30): 23:45 and
+    00:15 IST share the UTC hour 18:00-19:00, which starts at 23:30 IST on the 24th, so both count on the 24th;
+    00:45 IST (the next UTC hour) is on the 25th."""
+    app = start_app()
+
+    async def write() -> None:
+        for n, text in enumerate(
+            ("2026-11-24T23:45:00+05:30", "2026-11-25T00:15:00+05:30", "2026-11-25T00:45:00+05:30")
+        ):
+            item = {
+                "sid": f"5000:in{n}",
+                "mobile": f"1380013802{n}",
+                "nationcode": "86",
+                "report_status": "FAIL",
+                "errmsg": "MK:0001",
+            }
+            received = int(datetime.fromisoformat(text).timestamp()) * 1_000_000
+            await app.asgi.store.write(
+                [Push(CALLBACK, received, "127.0.0.1", 200, "stored", 1, b"[]", [report_row(item)])]
+            )
+
+    app.run(write)
+    kolkata = app.client.get("/v1/stats", params={"by": "day", "tz": "Asia/Kolkata"}).json()
+    assert days(kolkata) == {"2026-11-24": 2, "2026-11-25": 1}
+    # at a range's edge the minutes are placed exactly: from 00:00 IST on the 25th, only the two after midnight
+    since = {"by": "day", "tz": "Asia/Kolkata", "since": "2026-11-25T00:00:00+05:30"}
+    assert days(app.client.get("/v1/stats", params=since).json()) == {"2026-11-25": 2}
