@@ -171,3 +171,31 @@ def expected(messages: list[Message], by: str | None) -> dict:
             groups[m.key(by)].append(m)
     answer["groups"] = {key: counts(group) for key, group in groups.items()}
     return answer
+
+
+def latency_close(got: int | None, exact: int | None) -> bool:
+    """A percentile from latency buckets against the exact one, both in ms: what the API states (its
+    `latency_error`): never above, at most 1/8 of itself below, and exact under 16 s."""
+    if got is None or exact is None:
+        return got is exact
+    if abs(exact) < 16_000:
+        return got == exact
+    return abs(got) <= abs(exact) and abs(exact) - abs(got) <= abs(got) / 8 and (got >= 0) == (exact >= 0)
+
+
+def assert_stats_match(got: dict, want: dict) -> None:
+    """Counts and rates equal (rates to 12 places), latency percentiles within the stated bucket error;
+    `groups` keyed as `expected` gives them."""
+
+    def split(answer: dict) -> tuple[dict, dict]:
+        counts = {k: round(v, 12) if isinstance(v, float) else v for k, v in answer.items() if k != "latency_ms"}
+        return counts, answer["latency_ms"]
+
+    got_groups, want_groups = got.get("groups", {}), want.get("groups", {})
+    assert got_groups.keys() == want_groups.keys()
+    for key in [None, *want_groups]:
+        g, w = (got, want) if key is None else (got_groups[key], want_groups[key])
+        (g_counts, g_latency), (w_counts, w_latency) = split(g), split(w)
+        g_counts.pop("groups", None), w_counts.pop("groups", None)
+        assert g_counts == w_counts, key
+        assert all(latency_close(g_latency[p], w_latency[p]) for p in w_latency), (key, g_latency, w_latency)

@@ -65,3 +65,40 @@ def test_db_prune_applies_retention_once(backend, tmp_path, start_app):
     client = start_app(db=db).client
     assert stored(client) == {"recent"}
     assert client.get("/v1/stats").json()["total"] == 1  # the old message went with its receipt
+
+
+def test_a_prune_keeps_the_statistics_and_one_messages_view_agreeing(backend, tmp_path, start_app):
+    """A send from before the cutoff whose receipt came after it goes as a whole: before, the receipt stayed and
+    /v1/messages/{sid} showed a delivered message that /v1/stats no longer counted."""
+    from delivrd.store.base import Send
+
+    db = tmp_path / "r.db"
+    now = int(time.time() * 1_000_000)
+
+    async def write() -> None:
+        store = open_store(str(db), backend.database_url(db))
+        await store.open()
+        for sid, sent_days_ago, received_days_ago in (("old", 10, 2), ("recent", 3, 2)):
+            mobile = "13800138000" if sid == "old" else "13800138001"
+            send = Send(
+                phone=f"+86{mobile}", nationcode="86", mobile=mobile, sent_at=now - sent_days_ago * DAY, sid=sid
+            )
+            await store.register_sends([send])
+            row = report_row({"sid": sid, "mobile": mobile, "report_status": "SUCCESS"})
+            received = now - received_days_ago * DAY
+            await store.write([Push(CALLBACK, received, None, 200, "stored", 2, b"[]", [row])])
+        assert await store.prune(now - 5 * DAY) == {
+            "reports": 1,
+            "replies": 0,
+            "rejects": 0,
+            "inbox": 0,
+            "sends": 1,
+            "messages": 1,
+        }
+        await store.close()
+
+    asyncio.run(write())
+    client = start_app(db=db).client
+    assert client.get("/v1/messages/old").status_code == 404
+    assert client.get("/v1/messages/recent").json()["state"] == "delivered"
+    assert client.get("/v1/stats").json()["total"] == 1 == len(client.get("/v1/reports").json()["items"])

@@ -77,7 +77,11 @@ class Delivrd:
             routes=[
                 *api.routes(settings.api_key),
                 *insight_api.routes(
-                    settings.api_key, settings.no_receipt_after, settings.max_body_bytes, settings.default_country
+                    settings.api_key,
+                    settings.no_receipt_after,
+                    settings.max_body_bytes,
+                    settings.default_country,
+                    timezone=settings.timezone,
                 ),
                 *endpoint_api.routes(settings.api_key),
                 *optout_api.routes(settings.api_key, settings.default_country),

@@ -20,7 +20,7 @@ from typing import Any
 
 from delivrd.domain import phones, unsubscribe
 from delivrd.domain import retry_schedule as schedule
-from delivrd.option_types import byte_size, duration, port_number, positive, postgres_url
+from delivrd.option_types import byte_size, duration, port_number, positive, postgres_url, time_zone
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 LOG_FORMATS = ("text", "json")
@@ -164,6 +164,12 @@ class Settings:
         schedule.schedule,
         "waits between attempts to send an event to an endpoint that failed it, each give or take a fifth;"
         " after the last the event is failed for good (kept, and sent again by a replay)",
+    )
+    timezone: str = _setting(
+        "UTC",
+        time_zone,
+        "the zone whose midnights start the statistics' days (by=day, the dashboard) when a request names none"
+        " (tz=); an IANA name: UTC, Asia/Shanghai",
     )
     default_country: str = _setting(
         "86",

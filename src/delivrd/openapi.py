@@ -233,6 +233,12 @@ def insight_paths() -> dict[str, Any]:
             "Totals, success rate and latency of the messages in a range, grouped",
             _ref("Stats"),
             *window,
+            _param(
+                "tz",
+                "the IANA time zone whose midnights start the days (by=day) and whose clock shows the hours"
+                " (by=hour), e.g. Asia/Shanghai; another name is a 400; default: the server's --timezone",
+                {**TEXT, "format": "iana-time-zone"},
+            ),
             _choice("by", "group by", stats.GROUPS),
         ),
         "/v1/receipt-codes": _get(

@@ -39,6 +39,17 @@ def duration(text: str | int) -> int:
     )
 
 
+def time_zone(text: str) -> str:
+    """An IANA time zone name (UTC, Asia/Shanghai), as given."""
+    from delivrd.domain import zones
+
+    try:
+        zones.zone(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def positive(kind: type[Number]) -> Callable[[str], Number]:
     """`kind` (int or float) above zero."""
 

@@ -455,3 +455,23 @@ def check_csv(page, name: str) -> None:
     assert len(rows) - 1 == len(shown) > 0
     for got, want in zip(rows[1:], shown, strict=True):
         assert [g.lstrip("'").replace(",", "") for g in got] == [w.replace(",", "") for w in want], (got, want)
+
+
+def test_days_start_at_midnight_in_the_servers_zone(start_server, open_page):
+    """With --timezone Asia/Shanghai a receipt at 23:30 Beijing time is on that day's bar and one at 00:30 on the
+    next day's, each bar starting at a Beijing midnight (16:00 UTC), whatever the reader's own zone."""
+    from playwright.sync_api import expect
+
+    server = start_server("--timezone", "Asia/Shanghai")
+    for n, when in enumerate(("2026-11-24T23:30:00+08:00", "2026-11-25T00:30:00+08:00")):
+        sent = {"SerialNo": f"5000:tz{n}", "PhoneNumber": f"+861380013800{n}", "Code": "Ok"}
+        call = {"SentAt": when, "SendStatusSet": [sent]}
+        assert httpx.post(server.url + "/v1/messages", json=call, timeout=10).status_code == 200
+    for zone in ("UTC", "America/New_York"):
+        page = open_page(timezone_id=zone).page
+        page.goto(server.url + "/#/?since=2026-11-15T00:00:00Z&until=2026-11-30T00:00:00Z")
+        chart = figure(page, "chart")
+        expect(chart).to_have_attribute("data-bucket", "day", timeout=EXPECT_TIMEOUT)
+        expect(chart).to_have_attribute("data-points", "2", timeout=EXPECT_TIMEOUT)
+        bars = json.loads(chart.get_attribute("data-bars"))
+        assert bars == [["2026-11-23T16:00:00.000Z", 1], ["2026-11-24T16:00:00.000Z", 1]], bars

@@ -20,7 +20,7 @@ from typing import IO, Any
 import msgspec
 
 from delivrd.cli.options import SEND_CSV_COLUMNS
-from delivrd.domain import clock, masking, message_state
+from delivrd.domain import clock, masking, message_state, zones
 from delivrd.domain.iso_time import parse_time
 from delivrd.domain.push import CALLBACK, Push
 from delivrd.option_types import counted
@@ -74,7 +74,9 @@ async def stats_command(args: argparse.Namespace) -> int:
     since, until = _window(args)
     store = await _open(args)
     try:
-        answer = await stats.compute(store, since, until, args.by, no_receipt_after=args.no_receipt_after)
+        answer = await stats.compute(
+            store, since, until, args.by, no_receipt_after=args.no_receipt_after, tz=zones.zone(args.timezone)
+        )
     finally:
         await store.close()
     if args.json:

@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     window(p, "messages sent")
     p.add_argument("--by", choices=GROUPS, help="one row per group")
     p.add_argument("--json", action="store_true", help="print the answer as JSON, exactly as GET /v1/stats")
-    add_settings(p, "no_receipt_after")
+    add_settings(p, "no_receipt_after", "timezone")
     add_database_options(p)
     p.set_defaults(func=_later("stats_command"))
 

@@ -15,7 +15,7 @@ from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.routing import Route
 
-from delivrd.domain import clock, message_state, phones, results
+from delivrd.domain import clock, message_state, phones, results, zones
 from delivrd.providers.tencent import receipts
 from delivrd.query import messages, models, optouts, stats
 from delivrd.query.http import ApiError, BadParameter, Params, endpoint, read_body
@@ -68,7 +68,11 @@ class PhoneTimeline(msgspec.Struct):
     optout: optouts.OptOutStatus | None = None
 
 
-def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int, default_country: str) -> list[Route]:
+def routes(
+    api_key: str | None, no_receipt_after: int, max_body_bytes: int, default_country: str, *, timezone: str = "UTC"
+) -> list[Route]:
+    default_zone = zones.zone(timezone)
+
     def pending_after() -> int:
         return message_state.pending_after(clock.now_micros(), no_receipt_after)
 
@@ -155,9 +159,15 @@ def routes(api_key: str | None, no_receipt_after: int, max_body_bytes: int, defa
         )
 
     async def get_stats(request: Request, store: Insight) -> Any:
-        p = Params(request, "by", paged=False)
+        p = Params(request, "by", "tz", paged=False)
+        tz = default_zone
+        if p.text("tz") is not None:
+            try:
+                tz = zones.zone(p.values["tz"])
+            except ValueError as exc:
+                raise BadParameter(f"tz: {exc}") from None
         return await stats.compute(
-            store, p.since, p.until, p.choice("by", stats.GROUPS), no_receipt_after=no_receipt_after
+            store, p.since, p.until, p.choice("by", stats.GROUPS), no_receipt_after=no_receipt_after, tz=tz
         )
 
     async def receipt_codes(request: Request, store: Store) -> Any:

@@ -1,10 +1,13 @@
 """Delivery statistics: the store counts messages in SQL, this turns the counts into the answer.
 
 The store returns a histogram, (key, state, code, latency in whole seconds) → count,
-so the work over millions of rows happens in the database; here only its few rows
-are summed per group and the latency percentiles are read off it (nearest rank:
-p-th percentile = the smallest latency with at least p% of the values at or below
-it). `GET /v1/stats` and `delivrd stats` both call `compute`.
+so the work happens in the database, over hourly rollups; here only its rows are
+summed per group and the latency percentiles are read off it (nearest rank: p-th
+percentile = the smallest latency with at least p% of the values at or below it). The
+store keeps latency in buckets (`domain.latency`), so a percentile is at most
+`latency_error` below the exact one. Days and hours are shown in a time zone
+(`domain.zones`); the range is cut where its offset changes, each piece counted with its
+own. `GET /v1/stats` and `delivrd stats` both call `compute`.
 """
 
 from __future__ import annotations
@@ -12,22 +15,26 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import msgspec
 
-from delivrd.domain import clock
+from delivrd.domain import clock, latency, zones
 from delivrd.domain import message_state as rules
 from delivrd.query.category import category
 from delivrd.query.models import iso_utc
 from delivrd.store import Insight
 from delivrd.store.base import STORE_GROUPS, StatsQuery, StatsRow
 
+UTC_ZONE = ZoneInfo("UTC")
 #: what `by` may be
 GROUPS = ("day", "hour", "nationcode", "errmsg", "category", "template", "sign")
 
 
 class Latency(msgspec.Struct):
-    """Send → user_receive_at, in milliseconds (whole seconds: receipt times have one-second resolution)."""
+    """Send → user_receive_at, in milliseconds (whole seconds: receipt times have one-second resolution; from
+    buckets: at most `latency_error` below the exact percentile, exact under 16 s)."""
 
     p50: int | None
     p90: int | None
@@ -46,10 +53,14 @@ class Group(msgspec.Struct, kw_only=True):
 
 
 class Stats(msgspec.Struct, kw_only=True):
-    """`total` counts sends plus receipts with no registered send (one per sid and mobile)."""
+    """`total` counts sends plus receipts with no registered send (one per sid and mobile). `timezone`: the zone
+    days and hours are counted in. `latency_error`: the largest fraction by which a latency percentile may be
+    below the exact one (never above it)."""
 
     since: str | None
     until: str | None
+    timezone: str
+    latency_error: float
     total: int
     delivered: int
     failed: int
@@ -97,12 +108,15 @@ def percentile(histogram: Counter[int], p: float) -> int | None:
     raise AssertionError("unreachable")
 
 
-def group_key(by: str | None, row: StatsRow) -> str | None:
-    """The group a histogram row belongs to, as the answer shows it."""
+def group_key(by: str | None, row: StatsRow, tz: ZoneInfo = UTC_ZONE) -> str | None:
+    """The group a histogram row belongs to, as the answer shows it (a day: its date in the zone; an hour: its
+    start, in UTC as …Z, else with the zone's offset)."""
     if by == "day":
         return iso_utc(row.key)[:10]  # type: ignore[arg-type]
     if by == "hour":
-        return iso_utc(row.key)[:13] + ":00:00Z"  # type: ignore[arg-type]
+        if tz.key == "UTC":
+            return iso_utc(row.key)[:13] + ":00:00Z"  # type: ignore[arg-type]
+        return datetime.fromtimestamp(row.key // clock.SECOND_US, tz).isoformat()  # type: ignore[operator]
     if by == "errmsg":
         return row.code
     if by == "category":
@@ -110,21 +124,29 @@ def group_key(by: str | None, row: StatsRow) -> str | None:
     return row.key  # type: ignore[return-value]
 
 
-def summarize(rows: Iterable[StatsRow], by: str | None, since: int | None, until: int | None) -> Stats:
+def summarize(
+    rows: Iterable[StatsRow], by: str | None, since: int | None, until: int | None, tz: ZoneInfo = UTC_ZONE
+) -> Stats:
     overall = _Tally()
     groups: dict[str | None, _Tally] = {}
+    order: dict[str | None, int] = {}  # a day's or hour's moment: hours shown with offsets sort by it
     for row in rows:
         overall.add(row)
         if by is not None:
-            groups.setdefault(group_key(by, row), _Tally()).add(row)
-    made = [Group(key=key, **tally.counts()) for key, tally in groups.items()]
+            key = group_key(by, row, tz)
+            groups.setdefault(key, _Tally()).add(row)
+            if by in ("day", "hour"):
+                order[key] = row.key  # type: ignore[assignment]
+    made = [Group(key=key, **tally.counts()) for key, tally in groups.items() if tally.states.total()]
     if by in ("day", "hour"):
-        made.sort(key=lambda g: g.key or "")
+        made.sort(key=lambda g: order[g.key])
     else:
         made.sort(key=lambda g: (-g.total, g.key is None, g.key or ""))
     return Stats(
         since=None if since is None else iso_utc(since),
         until=None if until is None else iso_utc(until),
+        timezone=tz.key,
+        latency_error=latency.MAX_RELATIVE_ERROR,
         groups=made,
         **overall.counts(),
     )
@@ -138,16 +160,19 @@ async def compute(
     *,
     no_receipt_after: int,
     now: int | None = None,
+    tz: ZoneInfo = UTC_ZONE,
 ) -> Stats:
-    """Statistics of the messages in [since, until); `no_receipt_after` in seconds, `now` in µs (default: now)."""
+    """Statistics of the messages in [since, until); `no_receipt_after` in seconds, `now` in µs (default: now),
+    days in the zone `tz`."""
     if by is not None and by not in GROUPS:
         raise ValueError(f"by must be one of {', '.join(GROUPS)}; got {by!r}")
     now = clock.now_micros() if now is None else now
-    query = StatsQuery(
-        since=since,
-        until=until,
-        pending_after=rules.pending_after(now, no_receipt_after),
-        by=by if by in STORE_GROUPS else None,
-    )
-    rows = await store.stats(query)
-    return summarize(rows, by, since, until)
+    pending_after = rules.pending_after(now, no_receipt_after)
+    store_by = by if by in STORE_GROUPS else None
+    # only days need the zone's offset in the store; a zone that changes it is counted piece by piece
+    pieces = zones.segments(tz, since, until, now) if by == "day" else [(since, until, 0)]
+    rows: list[StatsRow] = []
+    for start, end, offset in pieces:
+        query = StatsQuery(since=start, until=end, pending_after=pending_after, by=store_by, day_offset=offset)
+        rows += await store.stats(query)
+    return summarize(rows, by, since, until, tz)

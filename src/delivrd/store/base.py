@@ -100,9 +100,12 @@ STORE_GROUPS = ("day", "hour", "nationcode", "template", "sign")
 
 @dataclass(frozen=True, slots=True)
 class StatsQuery(MessageQuery):
-    """MessageQuery plus what to group by: None or one of STORE_GROUPS."""
+    """MessageQuery plus what to group by: None or one of STORE_GROUPS.
+
+    day_offset: µs the zone the days are counted in is ahead of UTC (days start at local midnight)."""
 
     by: str | None = None
+    day_offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +136,11 @@ class MessageRow:
 class StatsRow:
     """One cell of the statistics: how many messages share (key, state, code, latency_s).
 
-    key: for `day`/`hour` the start of the UTC day/hour in microseconds; for
+    key: for `hour` the start of the UTC hour in microseconds, for `day` the local midnight (in the zone
+    `day_offset` names) on a naive clock, i.e. UTC microseconds as if the zone were UTC; for
     `nationcode`, `template`, `sign` the text (None when unknown); None when not grouped.
-    Counts add up; latency percentiles come from the latency_s histogram.
+    Counts add up (a row may be negative: a correction of another); latency_s is the bucket
+    (`domain.latency.bucket`), so percentiles read off it are within the bucket error.
     """
 
     key: int | str | None

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from delivrd.domain.clock import HOUR_US
 from delivrd.store import columns, optout_sql
 from delivrd.store.base import (
     Backlog,
@@ -304,14 +303,14 @@ class SQLForwarding(abc.ABC):
         )
         # taking the mark's row first makes a second process's scan wait for this one, then find nothing new
         lock = Step("UPDATE forward_marks SET value = value WHERE name = ?", (NO_RECEIPT,))
-        # messages.at is sent_at for a registered send; hour bounds keep the scan on the statistics' index
+        # messages.at is sent_at for a registered send: a range of the messages_at index
         add = Step(
             "INSERT INTO events (type, ref, at)"
             " SELECT 'message.no_receipt', m.id, m.sent_at + ? FROM messages m, forward_marks f"
-            " WHERE f.name = ? AND m.hour >= f.value / ? AND m.hour <= ? AND m.at >= f.value AND m.at < ?"
+            " WHERE f.name = ? AND m.at >= f.value AND m.at < ?"
             " AND m.sent_at IS NOT NULL AND m.sid IS NOT NULL AND m.send_code = 'Ok' AND m.receipts = 0"
             " ORDER BY m.at, m.id",
-            (wait, NO_RECEIPT, HOUR_US, upto // HOUR_US, upto),
+            (wait, NO_RECEIPT, upto),
         )
         advance = Step("UPDATE forward_marks SET value = ? WHERE name = ? AND value < ?", (upto, NO_RECEIPT, upto))
         done = await self._transact([start, lock, add, advance])

@@ -4,20 +4,19 @@ Plain SQL that SQLite and PostgreSQL both run, with `?` placeholders; a backend 
 numbered placeholders rewrites them with `numbered`. Messages live in their own table
 (migration 0003), one row per message, folded in by the writes: `fold_reports` is the
 upsert each group commit runs for its new receipts, `fold_sends` the one for new sends.
-Reading messages or statistics is then one range of `messages.at`, no join. The state
-rules are `domain.message_state`'s; `messages.state` holds the outcome (delivered,
-failed, or NULL: none yet) and the query splits NULL into `pending` and `no_receipt` by
-its own `pending_after`.
+Reading messages is then one range of `messages.at`, no join; statistics read the
+rollups that triggers keep from `messages` (`rollup_sql`). The state rules are
+`domain.message_state`'s; `messages.state` holds the outcome (delivered, failed, or
+NULL: none yet) and the query splits NULL into `pending` and `no_receipt` by its own
+`pending_after`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
 
 from delivrd.domain import message_state as rules
-from delivrd.domain.clock import DAY_US, HOUR_US
-from delivrd.store.base import MessageQuery, StatsRow
+from delivrd.store.base import MessageQuery
 
 #: microsecond bounds standing for "no bound" (keeps the SQL text and its plan fixed)
 EARLIEST = -(2**62)
@@ -82,8 +81,8 @@ ON CONFLICT (sid, mobile) DO UPDATE SET
 WHERE messages.sent_at IS NULL"""
 
 
-# `hour` narrows the index range (it leads messages_stats); `at` then holds the exact bounds
-_RANGE = "hour >= ? AND hour <= ? AND at >= ? AND at < ?"
+# the exact bounds, through the index on `at` (migration 0004)
+_RANGE = "at >= ? AND at < ?"
 
 #: column order of MessageRow
 MESSAGES = (
@@ -91,66 +90,11 @@ MESSAGES = (
     f" {rules.STATE_SQL}, code, user_receive_ts, latency_s FROM messages WHERE {_RANGE} ORDER BY at"
 )
 
-#: the answer's key, from the per-hour counts
-GROUP_KEYS = {
-    None: "NULL",
-    "day": f"hour * {HOUR_US} / {DAY_US} * {DAY_US}",
-    "hour": f"hour * {HOUR_US}",
-    "nationcode": "nationcode",
-    "template": "template_id",
-    "sign": "sign_name",
-}
-# Per-hour counts first, grouped by a prefix of messages_stats (hour, state, code,
-# latency_s, nationcode, template_id, sign_name, at): the database streams through the
-# index range and never sorts the messages themselves; only the per-hour rows are then
-# grouped again. `recent` counts the messages at or after pending_after (only those with
-# no outcome need it: they are `pending`, the rest of them `no_receipt`).
-_HOURLY = ["hour", "state", "code", "latency_s"]
-_PREFIX = {
-    None: _HOURLY,
-    "day": _HOURLY,
-    "hour": _HOURLY,
-    "nationcode": [*_HOURLY, "nationcode"],
-    "template": [*_HOURLY, "nationcode", "template_id"],
-    "sign": [*_HOURLY, "nationcode", "template_id", "sign_name"],
-}
-
-
-def _bounds(query: MessageQuery) -> list[int]:
-    since = EARLIEST if query.since is None else query.since
-    until = LATEST if query.until is None else query.until
-    return [since // HOUR_US, (until - 1) // HOUR_US, since, until]
-
 
 def message_args(query: MessageQuery) -> list[int]:
-    return [query.pending_after, *_bounds(query)]
-
-
-def stats_sql(by: str | None) -> str:
-    """Messages counted by (key, outcome, code, latency_s), with how many of them are recent."""
-    columns = ", ".join(_PREFIX[by])
-    hourly = (
-        f"SELECT {columns}, count(*) AS n, sum(CASE WHEN {rules.RECENT_SQL} THEN 1 ELSE 0 END) AS recent"
-        f" FROM messages WHERE {_RANGE} GROUP BY {columns}"
-    )
-    return (
-        f"SELECT {GROUP_KEYS[by]} AS key, state, code, latency_s, CAST(sum(n) AS BIGINT), CAST(sum(recent) AS BIGINT)"
-        f" FROM ({hourly}) AS h GROUP BY 1, 2, 3, 4"
-    )
-
-
-def stats_rows(rows: Iterable[Sequence]) -> list[StatsRow]:
-    """The histogram StatsRow describes: a message with no outcome is `pending` if recent, else `no_receipt`."""
-    out = []
-    for key, state, code, latency_s, n, recent in rows:
-        if state is not None:
-            out.append(StatsRow(key, state, code, latency_s, n))
-            continue
-        if recent:
-            out.append(StatsRow(key, rules.PENDING, code, latency_s, recent))
-        if n - recent:
-            out.append(StatsRow(key, rules.NO_RECEIPT, code, latency_s, n - recent))
-    return out
+    since = EARLIEST if query.since is None else query.since
+    until = LATEST if query.until is None else query.until
+    return [query.pending_after, since, until]
 
 
 def numbered(sql: str) -> str:

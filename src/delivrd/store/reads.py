@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from delivrd.store import columns, insight_sql
+from delivrd.store import columns, rollup_sql
 from delivrd.store.base import (
     InboxRow,
     ListQuery,
@@ -133,5 +133,7 @@ class SQLReads(abc.ABC):
 
     async def stats(self, query: StatsQuery) -> list[StatsRow]:
         """The messages of `query` counted by (key, state, code, latency_s), in SQL."""
-        found = await self._rows(insight_sql.stats_sql(query.by), insight_sql.message_args(query))
-        return insight_sql.stats_rows(found)
+        out: list[StatsRow] = []
+        for part in rollup_sql.plan(query):
+            out += rollup_sql.rows(part, await self._rows(part.sql, part.args))
+        return out

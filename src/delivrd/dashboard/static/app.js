@@ -400,6 +400,7 @@
   /** The chart's columns: one bar per bucket of the whole range (empty ones too, so every bar is one bucket
       wide), in the middle of its bucket, and the success rate where there is one. */
   function chartData(groups, chosen) {
+    if (chosen.by === "day" && chosen.zone) return dayData(groups, chosen);
     const step = STEP[chosen.by];
     const from = Math.floor(Date.parse(chosen.since) / 1000 / step) * step;  // whole buckets at both ends
     const to = Math.ceil(Date.parse(chosen.until) / 1000 / step) * step;
@@ -411,7 +412,41 @@
       totals.push(g ? g.total : 0);
       rates.push(g && g.success_rate !== null ? g.success_rate * 100 : null);
     }
-    return { from, to, step, filled: groups.filter((g) => g.total > 0).length, columns: [xs, totals, rates] };
+    return { from, to, step, filled: groups.filter((g) => g.total > 0).length, columns: [xs, totals, rates], starts: byStart };
+  }
+
+  /** Seconds the clock of `zone` (IANA) is ahead of UTC at the moment `seconds`. */
+  function zoneOffset(zone, seconds) {
+    const name = new Intl.DateTimeFormat("en-US", { timeZone: zone, timeZoneName: "longOffset" })
+      .formatToParts(new Date(seconds * 1000)).find((p) => p.type === "timeZoneName").value;  // "GMT+08:00", "GMT"
+    const m = /GMT([+-])(\d\d):(\d\d)/.exec(name);
+    return m ? (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 3600 + Number(m[3]) * 60) : 0;
+  }
+
+  /** Days as v1/stats counts them: from midnight to midnight in the zone its answer names (the server's
+      --timezone), keyed by their date there; each bar starts at its day's first moment. */
+  function dayData(groups, chosen) {
+    const zone = chosen.zone;
+    const start = (date) => {  // the first moment of `date` (YYYY-MM-DD) in the zone
+      const naive = Date.parse(date + "T00:00:00Z") / 1000;
+      return naive - zoneOffset(zone, naive - zoneOffset(zone, naive));
+    };
+    const next = (date) => new Date(Date.parse(date + "T00:00:00Z") + 86400e3).toISOString().slice(0, 10);
+    const dateIn = new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" });
+    const byDate = new Map(groups.map((g) => [g.key, g]));
+    const until = Date.parse(chosen.until) / 1000;
+    let date = dateIn.format(new Date(chosen.since)), at = start(date);
+    const from = at, xs = [], totals = [], rates = [], starts = new Map();
+    while (at < until && xs.length < 5000) {
+      const g = byDate.get(date), following = next(date), end = start(following);
+      if (g) starts.set(at, g);
+      xs.push((at + end) / 2);
+      totals.push(g ? g.total : 0);
+      rates.push(g && g.success_rate !== null ? g.success_rate * 100 : null);
+      date = following;
+      at = end;
+    }
+    return { from, to: at, step: STEP.day, filled: groups.filter((g) => g.total > 0).length, columns: [xs, totals, rates], starts };
   }
 
   /** Steps of the messages axis: whole messages only. */
@@ -422,6 +457,9 @@
     const data = chartData(groups, chosen);
     holder.dataset.bucket = chosen.by;
     holder.dataset.points = String(data.filled);
+    // each bar with messages: when its bucket starts (UTC) and how many; for tests and tools, as data-ticks
+    holder.dataset.bars = JSON.stringify([...data.starts].filter(([, g]) => g.total > 0)
+      .map(([at, g]) => [new Date(at * 1000).toISOString(), g.total]));
     if (!data.filled || !window.uPlot) {
       if (chart) { chart.destroy(); chart = null; }
       holder.replaceChildren(h("p", { class: "muted" }, t("chart.empty")));
@@ -479,6 +517,7 @@
   async function overview(params, current) {
     let chosen = chosenRange(params);
     let data = await overviewData(chosen);
+    chosen.zone = data.series.timezone;  // days start at midnight in the server's zone (--timezone)
     if (!current()) return null;
     const twin = () => setTwin(chosen.by === "minute" ? "v1/activity?" + qs({ since: chosen.since, until: chosen.until })
       : "v1/stats?" + qs({ since: chosen.since, until: chosen.until, by: chosen.by }));
@@ -571,6 +610,7 @@
       const fresh = await overviewData(next);
       if (!current()) return;
       chosen = next;
+      chosen.zone = fresh.series.timezone;
       data = fresh;
       seen = arrivals(fresh.activity);
       loadedAt = Date.now();

@@ -30,6 +30,7 @@ from delivrd.store.columns import Numbers
 from delivrd.store.forwarding import SQLForwarding, Step
 from delivrd.store.postgres import erasure as pg_erasure
 from delivrd.store.postgres import ingest
+from delivrd.store.postgres import retention as postgres_retention
 from delivrd.store.postgres.optouts import PostgresOptOuts
 from delivrd.store.reads import ReportSource, SQLReads
 
@@ -276,6 +277,10 @@ class PostgresStore(PostgresOptOuts, SQLReads, SQLForwarding, Store):
         removed = {"reports": 0, "replies": 0, "rejects": 0, "inbox": 0, "sends": 0, "messages": 0}
         try:
             async with self._get_pool().acquire() as conn:
+                # messages as wholes first (postgres_retention), then the old days' partitions and the rest
+                removed["messages"], removed["reports"], removed["sends"] = await postgres_retention.delete_messages(
+                    conn, cutoff
+                )
                 for table in PARTITIONED:
                     names = await conn.fetch(
                         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
@@ -293,8 +298,7 @@ class PostgresStore(PostgresOptOuts, SQLReads, SQLForwarding, Store):
                     ("replies", "received_at"),
                     ("rejects", "received_at"),
                     ("sends", "sent_at"),
-                    # by hour first, so the batches find their rows through messages_stats
-                    ("messages", "hour < $1 / 3600000000 AND at"),
+                    ("messages", "at"),  # left by the above only if a receipt came back meanwhile
                 ):
                     # small batches, each its own transaction: writers never wait long behind retention
                     delete = (

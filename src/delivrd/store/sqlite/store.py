@@ -26,6 +26,7 @@ from delivrd.store.forwarding import SQLForwarding, Step
 from delivrd.store.reads import ReportSource, SQLReads
 from delivrd.store.sqlite import erasure as sqlite_erasure
 from delivrd.store.sqlite import mobiles as sqlite_mobiles
+from delivrd.store.sqlite import retention as sqlite_retention
 from delivrd.store.sqlite.connect import UNAVAILABLE, Connection, Error, closed, connect, immediate
 from delivrd.store.sqlite.optouts import SQLiteOptOuts
 
@@ -300,6 +301,13 @@ class SQLiteStore(SQLiteOptOuts, SQLReads, SQLForwarding, Store):
     async def prune(self, before: int) -> dict[str, int]:
         """Delete rows received before `before`, 1000 at a time, each batch its own short transaction."""
         removed = dict.fromkeys((table for table, _ in RETAINED), 0)
+        while True:  # messages as wholes first (sqlite_retention), then whatever else is old
+            messages, reports, sends = await self._prune_batch(self._delete_messages, before)
+            if not messages:
+                break
+            removed["messages"] += messages
+            removed["reports"] += reports
+            removed["sends"] += sends
         for table, column in RETAINED:
             while batch := await self._prune_batch(self._delete_old, table, column, before):
                 removed[table] += batch
@@ -311,6 +319,11 @@ class SQLiteStore(SQLiteOptOuts, SQLReads, SQLForwarding, Store):
             return await self._on_writer(fn, *args)
         except Error as exc:
             raise StoreError(f"SQLite prune failed: {exc}") from exc
+
+    def _delete_messages(self, before: int) -> tuple[int, int, int]:
+        if self._conn is None:
+            raise closed()
+        return sqlite_retention.delete_messages(self._conn, before, 1000)
 
     def _delete_old(self, table: str, column: str, before: int) -> int:
         conn = self._conn
