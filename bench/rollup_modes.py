@@ -25,10 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import stats
 from delivrd.domain.clock import HOUR_US
 from delivrd.domain.latency import bucket_sql
-from delivrd.domain.push import CALLBACK, Push
-from delivrd.providers.tencent.decode import report_row
+from delivrd.domain.push import Push
 from delivrd.store.base import Send
 from delivrd.store.sqlite.connect import connect
 from delivrd.store.sqlite.store import SQLiteStore
@@ -107,39 +107,7 @@ ON CONFLICT DO UPDATE SET n = n + excluded.n"""
 
 
 def data() -> tuple[list[Push], list[Send]]:
-    items = [
-        [
-            report_row(
-                {
-                    "sid": f"5000:{p:06d}{i:03d}",
-                    "mobile": f"138{p:05d}{i:03d}",
-                    "nationcode": "86",
-                    "report_status": "SUCCESS" if i % 7 else "FAIL",
-                    "errmsg": "DELIVRD" if i % 7 else "MK:0001",
-                    "description": "ok",
-                    "user_receive_time": "2026-09-21 22:00:00",
-                }
-            )
-            for i in range(PER_PUSH)
-        ]
-        for p in range(PUSHES)
-    ]
-    pushes = [Push(CALLBACK, T0 + p, "127.0.0.1", 200, "stored", 100, b"[]", rows) for p, rows in enumerate(items)]
-    sends = [
-        Send(
-            phone=f"+86138{p:05d}{i:03d}",
-            nationcode="86",
-            mobile=f"138{p:05d}{i:03d}",
-            sid=f"5000:{p:06d}{i:03d}",
-            sent_at=T0 - HOUR_US + (p * PER_PUSH + i) * 90_000,
-            template_id=f"T{i % 12}",
-            sign_name=f"S{i % 3}",
-            code="Ok",
-        )
-        for p in range(PUSHES)
-        for i in range(PER_PUSH)
-    ]
-    return pushes, sends
+    return stats.workload(PUSHES, PER_PUSH, mixed=True)
 
 
 async def one(path: Path, mode: str, sends_first: bool, pushes: list[Push], sends: list[Send]) -> float:

@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from delivrd.domain.clock import HOUR_US
 from delivrd.domain.push import CALLBACK, Push
 from delivrd.providers.tencent.decode import report_row
 from delivrd.store import migrations
-from delivrd.store.base import Store
+from delivrd.store.base import Send, Store
 from delivrd.store.sqlite.connect import connect
 from delivrd.store.sqlite.store import SQLiteSchema, SQLiteStore
 
@@ -210,20 +211,11 @@ async def timings(store: Store, reports: int) -> dict[str, float]:
     return out
 
 
-def ingest(
-    sends_first: bool = False, database_url: str | None = None, pushes: int = 400, per_push: int = 100, group: int = 16
-) -> float:
-    """µs per report through the store's write (durable, groups of `group` pushes), on a fresh database.
+def workload(pushes: int, per_push: int, *, mixed: bool = False) -> tuple[list[Push], list[Send]]:
+    """`pushes` pushes of `per_push` receipts, and the sends they answer (90 ms apart, the hour before).
 
-    sends_first: register every report's send beforehand (not timed), so each receipt completes
-    a known message instead of starting one. database_url: PostgreSQL, a fresh schema per run.
-    """
-    import tempfile
-    import uuid
-
-    from delivrd.store import open_store
-    from delivrd.store.base import Send
-
+    mixed: one receipt in seven a failure, sends over twelve templates and three signs (what the rollups' groups
+    see in real traffic); else every one delivered, one template, one sign."""
     items = [
         [
             report_row(
@@ -231,8 +223,8 @@ def ingest(
                     "sid": f"5000:{p:06d}{i:03d}",
                     "mobile": f"138{p:05d}{i:03d}",
                     "nationcode": "86",
-                    "report_status": "SUCCESS",
-                    "errmsg": "DELIVRD",
+                    "report_status": "FAIL" if mixed and i % 7 == 0 else "SUCCESS",
+                    "errmsg": "MK:0001" if mixed and i % 7 == 0 else "DELIVRD",
                     "description": "ok",
                     "user_receive_time": "2026-11-24 10:00:00",
                 }
@@ -248,14 +240,31 @@ def ingest(
             nationcode="86",
             mobile=f"138{p:05d}{i:03d}",
             sid=f"5000:{p:06d}{i:03d}",
-            sent_at=T0 - 3_600_000_000 + (p * per_push + i) * 90_000,
-            template_id="T1",
-            sign_name="S",
+            sent_at=T0 - HOUR_US + (p * per_push + i) * 90_000,
+            template_id=f"T{i % 12}" if mixed else "T1",
+            sign_name=f"S{i % 3}" if mixed else "S",
             code="Ok",
         )
         for p in range(pushes)
         for i in range(per_push)
     ]
+    return built, sends
+
+
+def ingest(
+    sends_first: bool = False, database_url: str | None = None, pushes: int = 400, per_push: int = 100, group: int = 16
+) -> float:
+    """µs per report through the store's write (durable, groups of `group` pushes), on a fresh database.
+
+    sends_first: register every report's send beforehand (not timed), so each receipt completes
+    a known message instead of starting one. database_url: PostgreSQL, a fresh schema per run.
+    """
+    import tempfile
+    import uuid
+
+    from delivrd.store import open_store
+
+    built, sends = workload(pushes, per_push)
 
     async def run(db: str, url: str | None) -> float:
         store = open_store(db, url)

@@ -15,12 +15,21 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
+
+from delivrd.domain.clock import DAY_US
+from delivrd.domain.push import PARTIAL, QUARANTINED, STORED
 
 #: what a message's `mobile` becomes once its number is erased, followed by the message's id: the row (and so
 #: every count) stays, the unique (sid, mobile) key cannot collide, and no digits of the number remain
 ERASED_MOBILE = "erased:"
 #: the tables whose rows an erasure keeps with the number masked in them (the others' rows it removes)
 MASKED_TABLES = ("messages", "rejects", "inbox", "optout_changes", "optouts")
+#: how long after a push its retries are looked for in the inbox (Tencent retries within minutes; a body that
+#: came back days later is past any retry)
+RETRY_WINDOW = 3 * DAY_US
+#: the bodies not read as items (not JSON, cut short, refused): those an erasure searches beyond its rows' own
+UNREAD = f"outcome NOT IN ({', '.join(repr(o) for o in (STORED, PARTIAL, QUARANTINED))})"
 #: what each digit of an erased number becomes inside text and bodies
 MASK = b"*"
 
@@ -33,6 +42,23 @@ def suppressed(phone: str) -> str:
     refused for marketing (the person asked not to be contacted) without being stored. A lookup of the number
     finds it by the same function."""
     return "erased:sha256:" + hashlib.sha256(phone.encode()).hexdigest()
+
+
+def mine(nationcode: str, mobile: str, stored_mobile: str, stored_nationcode: str | None) -> bool:
+    """Whether a stored (mobile, nationcode) found by one of `forms` is this number: its national digits with its
+    country code or none, or its digits with the country code in front."""
+    return stored_mobile != mobile or (stored_nationcode or "") in ("", nationcode)
+
+
+def retry_windows(times: Iterable[int]) -> list[tuple[int, int]]:
+    """[t, t + RETRY_WINDOW) for each time (µs), overlapping ones merged: where a retry of a push may be."""
+    merged: list[list[int]] = []
+    for t in sorted(times):
+        if merged and t <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], t + RETRY_WINDOW)
+        else:
+            merged.append([t, t + RETRY_WINDOW])
+    return [(a, b) for a, b in merged]
 
 
 def forms(nationcode: str, mobile: str) -> tuple[str, ...]:

@@ -20,32 +20,17 @@ WAL and its archives: docs/personal-data.md says so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import asyncpg
 
-from delivrd.domain.clock import DAY_US
-from delivrd.domain.erasure import ERASED_MOBILE, Masker, forms
+from delivrd.domain.erasure import ERASED_MOBILE, UNREAD, Masker, forms, mine, retry_windows
 from delivrd.domain.event_types import OF_REPLIES, OF_REPORTS
-from delivrd.domain.push import PARTIAL, QUARANTINED, STORED
 from delivrd.store import optout_sql
 from delivrd.store.insight_sql import numbered
 
-#: how long after a report or reply its retries are looked for in the inbox
-RETRY_WINDOW = 3 * DAY_US
-#: the outcomes of bodies read as items; the others are in the partial index `inbox_unread`
-READ = (STORED, PARTIAL, QUARANTINED)
-UNREAD = f"outcome NOT IN ({', '.join(repr(o) for o in READ)})"
 #: inbox bodies set to NULL per transaction (retention of bodies)
 BODIES_BATCH = 5000
 #: an inbox row's key: (id, received_at), the partition key being part of it
 Key = tuple[int, int]
-
-
-def _mine(nationcode: str, mobile: str, stored_mobile: str, stored_nationcode: str | None) -> bool:
-    """Whether a stored (mobile, nationcode) is this number: its national digits with its country code or none,
-    or its digits with the country code in front."""
-    return stored_mobile != mobile or (stored_nationcode or "") in ("", nationcode)
 
 
 async def _rows(conn: asyncpg.Connection, table: str, columns: str, nationcode: str, mobile: str) -> list[tuple]:
@@ -54,18 +39,7 @@ async def _rows(conn: asyncpg.Connection, table: str, columns: str, nationcode: 
         f"SELECT {columns}, mobile AS mobile_, nationcode AS nationcode_ FROM {table} WHERE mobile = ANY($1::text[])",
         list(forms(nationcode, mobile)),
     )
-    return [tuple(r)[:-2] for r in rows if _mine(nationcode, mobile, r["mobile_"], r["nationcode_"])]
-
-
-def _windows(times: Iterable[int]) -> list[tuple[int, int]]:
-    """[t, t + RETRY_WINDOW) for each time, overlapping ones merged."""
-    merged: list[list[int]] = []
-    for t in sorted(times):
-        if merged and t <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], t + RETRY_WINDOW)
-        else:
-            merged.append([t, t + RETRY_WINDOW])
-    return [(a, b) for a, b in merged]
+    return [tuple(r)[:-2] for r in rows if mine(nationcode, mobile, r["mobile_"], r["nationcode_"])]
 
 
 async def candidates(conn: asyncpg.Connection, nationcode: str, mobile: str) -> set[Key]:
@@ -74,7 +48,7 @@ async def candidates(conn: asyncpg.Connection, nationcode: str, mobile: str) -> 
     times = [r[0] for r in await _rows(conn, "reports", "received_at", nationcode, mobile)]
     times += [r[0] for r in await _rows(conn, "replies", "received_at", nationcode, mobile)]
     found: set[Key] = set()
-    for since, until in _windows(times):
+    for since, until in retry_windows(times):
         rows = await conn.fetch(
             "SELECT id, received_at FROM inbox WHERE received_at >= $1 AND received_at < $2"
             " AND position($3::bytea IN body) > 0",

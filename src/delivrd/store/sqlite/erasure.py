@@ -20,34 +20,20 @@ zeros rather than the number, and checkpoints the WAL with TRUNCATE so the old p
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from typing import Any
 
-from delivrd.domain.clock import DAY_US
-from delivrd.domain.erasure import ERASED_MOBILE, Masker, forms
+from delivrd.domain.erasure import ERASED_MOBILE, UNREAD, Masker, forms, mine, retry_windows
 from delivrd.domain.event_types import OF_REPLIES, OF_REPORTS
-from delivrd.domain.push import PARTIAL, QUARANTINED, STORED
 from delivrd.store import optout_sql
 from delivrd.store.sqlite import mobiles
 from delivrd.store.sqlite.connect import BUSY_TIMEOUT_MS, Connection, immediate
 
 log = logging.getLogger("delivrd.store.sqlite.erasure")
 
-#: how long after a report or reply its retries are looked for in the inbox
-RETRY_WINDOW = 3 * DAY_US
-#: the outcomes of bodies read as items; the others are in the partial index `inbox_unread`
-READ = (STORED, PARTIAL, QUARANTINED)
-UNREAD = f"outcome NOT IN ({', '.join(repr(o) for o in READ)})"
 #: how long the checkpoint after an erasure waits for readers before leaving the -wal to a later checkpoint
 CHECKPOINT_WAIT_MS = 1000
 #: inbox bodies whose body is set to NULL per transaction (retention of bodies)
 BODIES_BATCH = 1000
-
-
-def _mine(nationcode: str, mobile: str, stored_mobile: str, stored_nationcode: str | None) -> bool:
-    """Whether a stored (mobile, nationcode) is this number: its national digits with its country code or none,
-    or its digits with the country code in front."""
-    return stored_mobile != mobile or (stored_nationcode or "") in ("", nationcode)
 
 
 def _reports(conn: Connection, nationcode: str, mobile: str) -> list[tuple]:
@@ -58,7 +44,7 @@ def _reports(conn: Connection, nationcode: str, mobile: str) -> list[tuple]:
             f"SELECT id, mobile, sid, inbox_id, received_at, nationcode FROM reports WHERE {mobiles.MATCH}",
             (form, form),
         ).fetchall()
-        found += [r[:5] for r in rows if _mine(nationcode, mobile, r[1], r[5])]
+        found += [r[:5] for r in rows if mine(nationcode, mobile, r[1], r[5])]
     return found
 
 
@@ -68,18 +54,7 @@ def _by_mobile(conn: Connection, table: str, columns: str, nationcode: str, mobi
     rows: list[Any] = conn.execute(
         f"SELECT {columns}, mobile, nationcode FROM {table} WHERE mobile IN (?, ?, ?)", forms(nationcode, mobile)
     ).fetchall()
-    return [r[:-2] for r in rows if _mine(nationcode, mobile, r[-2], r[-1])]
-
-
-def _windows(times: Iterable[int]) -> list[tuple[int, int]]:
-    """[t, t + RETRY_WINDOW) for each time, overlapping ones merged."""
-    merged: list[list[int]] = []
-    for t in sorted(times):
-        if merged and t <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], t + RETRY_WINDOW)
-        else:
-            merged.append([t, t + RETRY_WINDOW])
-    return [(a, b) for a, b in merged]
+    return [r[:-2] for r in rows if mine(nationcode, mobile, r[-2], r[-1])]
 
 
 def candidates(conn: Connection, nationcode: str, mobile: str) -> tuple[set[int], set[int]]:
@@ -89,7 +64,7 @@ def candidates(conn: Connection, nationcode: str, mobile: str) -> tuple[set[int]
     times = [r[4] for r in _reports(conn, nationcode, mobile)]
     times += [r[1] for r in _by_mobile(conn, "replies", "id, received_at", nationcode, mobile)]
     ids: set[int] = set()
-    for since, until in _windows(times):
+    for since, until in retry_windows(times):
         ids.update(
             r[0]
             for r in conn.execute(
