@@ -28,6 +28,7 @@ import httpx
 
 from bench import servers, wrk
 from bench.servers import SERVERS, Context
+from delivrd.forward.dispatch import LOOK_EVERY
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 DELIVRD = next(s for s in SERVERS if s.name == "delivrd-sqlite")
@@ -74,10 +75,13 @@ class Receiver:
 
 
 def add_endpoint(running: servers.Running, receiver: Receiver, batch: bool) -> None:
+    """Add the endpoint, and wait until the dispatcher has picked it up (it looks every LOOK_EVERY seconds), so
+    that no run counts that wait as lag."""
     answer = httpx.post(
         running.url + "/v1/endpoints", json={"url": receiver.url, "secret": SECRET, "batch": batch}, timeout=10
     )
     answer.raise_for_status()
+    time.sleep(LOOK_EVERY + 0.5)
 
 
 def throughput(batch: bool, seconds: float, run_id: str) -> dict:

@@ -35,6 +35,8 @@ from delivrd.writer.optouts import ReplyOptOuts
 
 log = logging.getLogger("delivrd.app")
 
+#: callbacks answered at once from which they count as queuing (a steady load has one or two at a time)
+QUEUING = 8
 #: how often a serving process creates partitions ahead and applies retention
 UPKEEP_SECONDS = 3600
 
@@ -59,7 +61,9 @@ class Delivrd:
         self.writer: Writer | None = None
         self.live = live.Feed(self.store)
         self.stopping = asyncio.Event()  # set when shutdown begins: long polls answer, live streams end
-        self.dispatcher = Dispatcher(self.store, settings.retry_schedule, settings.no_receipt_after)
+        self.dispatcher = Dispatcher(
+            self.store, settings.retry_schedule, settings.no_receipt_after, busy=self.ingesting
+        )
         self.optouts = ReplyOptOuts(self.store, Classifier(settings.optout_keywords, settings.resubscribe_keywords))
         self.refusals = logs.Limited(callbacks.log)
         self.callbacks = callbacks.routes(
@@ -101,6 +105,11 @@ class Delivrd:
         """Callback requests refused for who sent them (no token or a wrong one, a source not allowed) since
         this process started: never stored, so counted here."""
         return sum(route.refused[code] for route in self.callbacks.values() for code in callbacks.WHO_SENT_IT)
+
+    def ingesting(self) -> bool:
+        """Whether callbacks are queuing (more being answered at once than a steady load has): forwarding yields
+        to them, so a saturating load keeps its speed, while a steady one does not hold events back."""
+        return sum(route.in_flight for route in self.callbacks.values()) >= QUEUING
 
     def _writer(self) -> Writer:
         assert self.writer is not None, "the writer starts with the lifespan"

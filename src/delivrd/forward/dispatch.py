@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Callable
 
 from delivrd.domain import clock
 from delivrd.domain.clock import SECOND_US
@@ -29,11 +30,19 @@ NO_RECEIPT_EVERY = 30.0
 
 
 class Dispatcher:
-    def __init__(self, store: Store, schedule: Schedule, no_receipt_after: int, tuning: Tuning | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        schedule: Schedule,
+        no_receipt_after: int,
+        tuning: Tuning | None = None,
+        busy: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.store = store
         self.schedule = schedule
         self.no_receipt_after = no_receipt_after  # seconds
         self.tuning = tuning or Tuning()
+        self.busy = busy  # whether callbacks are being answered: senders yield to them
         # names this process in the leases it holds
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.senders: dict[str, asyncio.Task[None]] = {}
@@ -72,7 +81,7 @@ class Dispatcher:
                         log.error("forwarding to %s stopped: %r", endpoint_id, exc)
         for endpoint in await self.store.endpoints():
             if endpoint.state == "active" and endpoint.id not in self.senders:
-                sender = EndpointSender(self.store, endpoint, self.owner, self.schedule, self.tuning)
+                sender = EndpointSender(self.store, endpoint, self.owner, self.schedule, self.tuning, self.busy)
                 self.senders[endpoint.id] = asyncio.get_running_loop().create_task(
                     sender.run(), name=f"delivrd-forward-{endpoint.id}"
                 )

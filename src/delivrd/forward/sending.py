@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -38,6 +38,8 @@ CIRCUIT_AFTER = 3
 LEASE_MARGIN = 2.0
 #: the longest an attempt takes: every sink gives up after this (webhook.TIMEOUT and the streams' alike)
 ATTEMPT_TIMEOUT = 10.0
+#: how long a sender yielding to ingest sleeps before it looks again (seconds)
+YIELD_SLEEP = 0.005
 #: the first probe's wait, doubling up to the last (seconds)
 PROBE_FIRST, PROBE_MOST = 1.0, 60.0
 
@@ -51,6 +53,8 @@ class Tuning:
     round_events: int = 1000  # most events one round takes on
     in_flight: int = 16  # requests at once
     disable_after: float = 5 * 86_400
+    #: while callbacks are being answered, one round at most this often (seconds): ingest goes first
+    yield_every: float = 1.0
 
 
 #: what an attempt that could not keep the lease answers instead of its outcome
@@ -73,7 +77,15 @@ class Pending:
 class EndpointSender:
     """Sends one endpoint's events while this process holds its lease."""
 
-    def __init__(self, store: Store, endpoint: EndpointRow, owner: str, schedule: Schedule, tuning: Tuning) -> None:
+    def __init__(
+        self,
+        store: Store,
+        endpoint: EndpointRow,
+        owner: str,
+        schedule: Schedule,
+        tuning: Tuning,
+        busy: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.store = store
         self.endpoint = endpoint
         self.owner = owner
@@ -86,6 +98,8 @@ class EndpointSender:
         self.probe_wait = PROBE_FIRST
         self.probe_at = 0.0  # loop time of the next probe, while the endpoint is down
         self.sink: Sink | None = None
+        self.busy = busy
+        self.last_round = 0.0  # loop time the last round began
         self.lease_until = 0  # µs: until when this process holds the lease, as last taken
         self._leasing = asyncio.Lock()
         #: the longest one attempt may take (the sink's own timeout); unknown sinks get the webhook's
@@ -134,6 +148,13 @@ class EndpointSender:
 
     async def round(self) -> bool:
         """One round; whether there was anything to do."""
+        loop = asyncio.get_running_loop()
+        if self.busy() and loop.time() - self.last_round < self.tuning.yield_every:
+            # callbacks are being answered: their CPU first (the ack path never waits on forwarding, nor
+            # shares its core with it beyond one round a second); the events wait, unharmed, and go after
+            await asyncio.sleep(YIELD_SLEEP)
+            return True
+        self.last_round = loop.time()
         if not await self._lease():
             raise LostLease
         if self.down:

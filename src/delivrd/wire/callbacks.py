@@ -167,6 +167,8 @@ class CallbackRoute:
         self.parse = provider.parse_reports if route == CALLBACK else provider.parse_replies
         self.duration = metrics.CALLBACK_DURATION.labels(route)
         self.answers: dict[int | None, Any] = {}  # result answered (None: no answer) → its counter, looked up once
+        #: requests being answered now: forwarding yields while any is (delivrd.forward.sending)
+        self.in_flight = 0
         # address → yes/no, remembered for the addresses seen most (reading an address costs a few µs)
         self.trusted = functools.lru_cache(maxsize=4096)(trusted_proxies.holds) if trusted_proxies else None
         self.allowed = None if allow is None else functools.lru_cache(maxsize=4096)(allow.holds)
@@ -177,6 +179,7 @@ class CallbackRoute:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         result: int | None = None  # the `result` answered, for /metrics; None while (or when) nothing is
+        self.in_flight += 1
         try:
             result = await self._handle(scope, receive, send)
         except asyncio.CancelledError:  # the server gave up on this request (shutdown): say so, in JSON
@@ -190,6 +193,7 @@ class CallbackRoute:
                 message = "internal error while storing; the push may be retried"
                 result = await self._refuse(send, scope, None, results.COMMIT_FAILED, message)
         finally:
+            self.in_flight -= 1
             self._count(result, started)
 
     def _count(self, result: int | None, started: float) -> None:

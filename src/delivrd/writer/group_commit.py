@@ -75,6 +75,11 @@ class Writer:
         self.failures = 0
         self._failure_log = Limited(log, lines=1, window=10.0)
 
+    @property
+    def waiting(self) -> int:
+        """Pushes queued for the next group: above 0, callbacks are waiting on storage (forwarding yields)."""
+        return len(self._queue)
+
     def start(self) -> None:
         # kept, not looked up per push: on Python 3.11 get_running_loop() makes a getpid() system call,
         # which showed as ~4 % of the whole process in a batch-1 profile
