@@ -175,3 +175,18 @@ def test_openapi_asks_for_the_key_only_when_the_server_has_one(start_http_app):
     assert not any("security" in op for item in open_["paths"].values() for op in item.values())
     assert "securitySchemes" not in open_["components"]
     assert open_["paths"].keys() == keyed["paths"].keys()
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/v1/endpoints", {"GET", "HEAD", "POST"}),
+        ("/v1/endpoints/ep_x", {"DELETE", "GET", "HEAD"}),
+        ("/v1/optouts", {"GET", "HEAD", "POST"}),
+        ("/v1/phones/+8613800138000", {"DELETE", "GET", "HEAD"}),
+    ],
+)
+def test_a_method_a_path_does_not_take_is_405_with_every_method_it_does(http_client, path, allowed):
+    answer = http_client.request("PUT", path)
+    assert answer.status_code == 405 and answer.json()["result"] == 1005
+    assert set(answer.headers["allow"].split(", ")) == allowed

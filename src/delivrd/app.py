@@ -78,23 +78,25 @@ class Delivrd:
         )
         spec = msgspec.json.encode(openapi.document(api_key=settings.api_key is not None))
         self.web = Starlette(
-            routes=[
-                *api.routes(settings.api_key),
-                *insight_api.routes(
-                    settings.api_key,
-                    settings.no_receipt_after,
-                    settings.max_body_bytes,
-                    settings.default_country,
-                    timezone=settings.timezone,
-                ),
-                *endpoint_api.routes(settings.api_key),
-                *optout_api.routes(settings.api_key, settings.default_country),
-                *live.routes(settings.api_key),
-                *erasure_api.routes(settings.api_key, settings.default_country),
-                *dashboard.routes(settings.api_key, settings.no_receipt_after),
-                *scrape.routes(settings.no_receipt_after),
-                Route("/openapi.json", lambda request: Response(spec, media_type="application/json")),
-            ],
+            routes=api.one_route_per_path(
+                [
+                    *api.routes(settings.api_key),
+                    *insight_api.routes(
+                        settings.api_key,
+                        settings.no_receipt_after,
+                        settings.max_body_bytes,
+                        settings.default_country,
+                        timezone=settings.timezone,
+                    ),
+                    *endpoint_api.routes(settings.api_key),
+                    *optout_api.routes(settings.api_key, settings.default_country),
+                    *live.routes(settings.api_key),
+                    *erasure_api.routes(settings.api_key, settings.default_country),
+                    *dashboard.routes(settings.api_key, settings.no_receipt_after),
+                    *scrape.routes(settings.no_receipt_after),
+                    Route("/openapi.json", lambda request: Response(spec, media_type="application/json")),
+                ]
+            ),
             exception_handlers={HTTPException: _http_error},
             lifespan=self._lifespan,
         )

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from delivrd.domain import iso_time, masking, message_state, results
 from delivrd.domain.push import OUTCOMES, ROUTES
@@ -286,3 +286,29 @@ def routes(api_key: str | None) -> list[Route]:
         Route("/v1/inbox", endpoint(list_inbox, api_key, viewer=False)),  # raw bodies: the API key only
         Route("/healthz", healthz),
     ]
+
+
+def one_route_per_path(routes: list[BaseRoute]) -> list[BaseRoute]:
+    """`routes` with the routes of one path (one per method, from the modules that own each) made one route, so
+    that a method the path does not take is answered 405 with an `Allow` of every method it does take, not of
+    whichever route matched first."""
+    by_path: dict[str, list[Route]] = {}
+    merged: list[BaseRoute] = []
+    for route in routes:
+        if isinstance(route, Route) and route.methods:
+            if route.path not in by_path:
+                by_path[route.path] = []
+                merged.append(route)  # its place, taken by the merged route below
+            by_path[route.path].append(route)
+        else:
+            merged.append(route)
+    for n, route in enumerate(merged):
+        if not isinstance(route, Route) or len(group := by_path.get(route.path, [])) < 2:
+            continue
+        answers = {method: r.endpoint for r in group for method in r.methods or ()}
+
+        async def answer(request: Request, answers: dict[str, Any] = answers) -> Response:
+            return await answers[request.method](request)
+
+        merged[n] = Route(route.path, answer, methods=sorted(answers))
+    return merged
