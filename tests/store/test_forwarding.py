@@ -129,7 +129,7 @@ def test_a_round_moves_the_cursor_and_keeps_failures_for_retry(on_store):
         assert await store.retries("ep_1", T0, 10) == []  # not due yet
         due = await store.retries("ep_1", T0 + 5 * SECOND_US, 10)
         assert [(r.seq, r.attempts) for r in due] == [(events[1].seq, 1), (events[2].seq, 1)]
-        assert (await store.backlog("ep_1"))[:3] == (0, 2, 0)
+        assert (await store.backlog(await store.endpoint("ep_1")))[:3] == (0, 2, 0)
         # one retried and delivered, one failed for good
         done = Round(T0 + 6 * SECOND_US, done=(events[1].seq,), delivered=1, failed=((events[2].seq, 8, None, "HTTP 400"),),
                      failed_attempts=1, failed_for_good=1, last_error="HTTP 400")  # fmt: skip
@@ -138,7 +138,7 @@ def test_a_round_moves_the_cursor_and_keeps_failures_for_retry(on_store):
         assert [(r.seq, r.attempts, r.last_error) for r in await store.failures("ep_1", 10)] == [
             (events[2].seq, 8, "HTTP 400")
         ]
-        assert (await store.backlog("ep_1"))[:3] == (0, 0, 1)
+        assert (await store.backlog(await store.endpoint("ep_1")))[:3] == (0, 0, 1)
         # replay brings them all back, due now
         assert await store.replay("ep_1", T0, T0 + 1, T0 + 7 * SECOND_US) == 5
         assert len(await store.retries("ep_1", T0 + 7 * SECOND_US, 10)) == 5

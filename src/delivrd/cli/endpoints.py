@@ -139,18 +139,13 @@ def _missing(endpoint_id: str) -> int:
 
 
 def endpoints_show(args: argparse.Namespace) -> int:
-    from delivrd.forward import endpoints
-    from delivrd.forward.routes import EndpointDetail, shown
+    from delivrd.forward.routes import detailed
 
     async def work(store: Any) -> int:
-        import msgspec
-
         row = await store.endpoint(args.id)
         if row is None:
             return _missing(args.id)
-        failures = [endpoints.failed_event(r) for r in await store.failures(row.id, 20)]
-        view = await shown(store, row)
-        _print(EndpointDetail(**msgspec.structs.asdict(view), failures=failures))
+        _print(await detailed(store, row))
         return 0
 
     return _run(args, work)

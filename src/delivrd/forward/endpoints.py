@@ -146,7 +146,7 @@ def view(row: EndpointRow, backlog: Backlog, next_retry: RetryRow | None) -> End
             events=backlog.waiting,
             retrying=backlog.retrying,
             failed=backlog.failed,
-            seconds=0.0 if backlog.oldest_at is None else max(0.0, (now - backlog.oldest_at) / 1e6),
+            seconds=backlog.lag_seconds(now),
         ),
     )
 

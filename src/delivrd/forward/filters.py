@@ -6,6 +6,8 @@ from typing import Any
 
 import msgspec
 
+from delivrd.domain.event_types import OF_REPORTS
+
 
 class Filters(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Each filter lists the values wanted; an event passes when, for every filter that its data has a field
@@ -19,12 +21,12 @@ class Filters(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     template: list[str] | None = None
 
     def matches(self, event_type: str, data: dict[str, Any], template: str | None) -> bool:
-        for name, field in (("report_status", "report_status"), ("nationcode", "nationcode"), ("category", "category")):
-            wanted = getattr(self, name)
+        for field in ("report_status", "nationcode", "category"):
+            wanted = getattr(self, field)
             if wanted is not None and field in data and data[field] not in wanted:
                 return False
         if self.template is not None:
-            if event_type.startswith("report."):
+            if event_type in OF_REPORTS:
                 return template in self.template
             if "template_id" in data:
                 return data["template_id"] in self.template

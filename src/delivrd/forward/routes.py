@@ -59,7 +59,13 @@ class Removed(msgspec.Struct):
 
 async def shown(store: Store, row: Any) -> EndpointView:
     retries = await store.retries(row.id, None, 1)
-    return endpoints.view(row, await store.backlog(row.id), retries[0] if retries else None)
+    return endpoints.view(row, await store.backlog(row), retries[0] if retries else None)
+
+
+async def detailed(store: Store, row: Any) -> EndpointDetail:
+    """`shown`, with the events most recently failed for good (`GET /v1/endpoints/{id}`, `endpoints show`)."""
+    failures = [endpoints.failed_event(r) for r in await store.failures(row.id, FAILURES_SHOWN)]
+    return EndpointDetail(**msgspec.structs.asdict(await shown(store, row)), failures=failures)
 
 
 async def _found(store: Store, endpoint_id: str) -> Any:
@@ -87,10 +93,7 @@ async def list_all(request: Request, store: Store) -> Any:
 
 async def show(request: Request, store: Store) -> Any:
     Params(request, paged=False, window=False)
-    row = await _found(store, request.path_params["id"])
-    view = await shown(store, row)
-    failures = [endpoints.failed_event(r) for r in await store.failures(row.id, FAILURES_SHOWN)]
-    return EndpointDetail(**msgspec.structs.asdict(view), failures=failures)
+    return await detailed(store, await _found(store, request.path_params["id"]))
 
 
 async def remove(request: Request, store: Store) -> Any:

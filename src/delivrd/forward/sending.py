@@ -24,6 +24,7 @@ import msgspec
 
 from delivrd.domain import clock
 from delivrd.domain.clock import SECOND_US
+from delivrd.domain.event_types import OF_REPORTS
 from delivrd.domain.retry_schedule import Schedule
 from delivrd.forward import bodies, filters
 from delivrd.forward.event import Event, Sink, SinkError
@@ -102,8 +103,6 @@ class EndpointSender:
         self.last_round = 0.0  # loop time the last round began
         self.lease_until = 0  # µs: until when this process holds the lease, as last taken
         self._leasing = asyncio.Lock()
-        #: the longest one attempt may take (the sink's own timeout); unknown sinks get the webhook's
-        self.attempt_timeout = ATTEMPT_TIMEOUT
 
     @property
     def down(self) -> bool:
@@ -138,7 +137,7 @@ class EndpointSender:
         other process can be sending the same event meanwhile."""
         async with self._leasing:
             now = clock.now_micros()
-            if self.lease_until - now > (self.attempt_timeout + LEASE_MARGIN) * SECOND_US:
+            if self.lease_until - now > (ATTEMPT_TIMEOUT + LEASE_MARGIN) * SECOND_US:
                 return True
             until = now + int(self.tuning.lease * SECOND_US)
             if not await self.store.lease_endpoint(self.endpoint.id, self.owner, now, until):
@@ -233,7 +232,7 @@ class EndpointSender:
         sources = await self.store.event_sources(rows)
         templates: dict[int, str | None] = {}
         if self.filters is not None and self.filters.template is not None:
-            templates = await self.store.templates([r.ref for r in rows if r.type.startswith("report.")])
+            templates = await self.store.templates([r.ref for r in rows if r.type in OF_REPORTS])
         pending, settled = [], []
         for row in rows:
             event = bodies.body(row, sources) if row.type in self.types else None

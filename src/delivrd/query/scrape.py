@@ -102,8 +102,8 @@ async def endpoint_lines(store: Store, now: int) -> list[str]:
     """ENDPOINT_SERIES for every endpoint (none while there is none): its row's totals and its backlog."""
     values: dict[str, list[str]] = {name: [] for name, _, _ in ENDPOINT_SERIES}
     for endpoint in await store.endpoints():
-        backlog = await store.backlog(endpoint.id)
-        lag = 0.0 if backlog.oldest_at is None else max(0.0, (now - backlog.oldest_at) / 1e6)
+        backlog = await store.backlog(endpoint)
+        lag = backlog.lag_seconds(now)
         disabled = endpoint.state == "disabled"  # the store's state column: active | disabled
         label = f'{{endpoint="{_label(endpoint.id)}"}}'
         for name, value in (

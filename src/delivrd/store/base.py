@@ -294,6 +294,10 @@ class Backlog(NamedTuple):
     failed: int
     oldest_at: int | None
 
+    def lag_seconds(self, now: int) -> float:
+        """How old the oldest event still to go is at `now` (µs), in seconds; 0 when nothing waits."""
+        return 0.0 if self.oldest_at is None else max(0.0, (now - self.oldest_at) / 1e6)
+
 
 @dataclass(frozen=True, slots=True)
 class EventSources:
@@ -460,7 +464,9 @@ class Forwarding(Protocol):
         """Queue again every event that happened in [since, until) for `endpoint_id`, due now; how many."""
         ...
 
-    async def backlog(self, endpoint_id: str) -> Backlog: ...
+    async def backlog(self, endpoint: EndpointRow) -> Backlog:
+        """What `endpoint` (as just read: its position) has not yet had."""
+        ...
 
     async def emit_no_receipt(self, deadline: int, wait: int) -> int:
         """Add a message.no_receipt event for each registered, accepted send whose receipt has not come `wait`

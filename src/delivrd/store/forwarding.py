@@ -279,16 +279,13 @@ class SQLForwarding(abc.ABC):
         )
         return done[1] if done else 0
 
-    async def backlog(self, endpoint_id: str) -> Backlog:
-        endpoint = await self.endpoint(endpoint_id)
-        if endpoint is None:
-            return Backlog(0, 0, 0, None)
+    async def backlog(self, endpoint: EndpointRow) -> Backlog:
         where, args, _ = await self._after(endpoint.cursor_xid, endpoint.cursor_seq)
         waiting = await self._rows(f"SELECT count(*), min(at) FROM events WHERE {where}", args)
         queued = await self._rows(
             "SELECT count(d.next_at), count(*) - count(d.next_at), min(CASE WHEN d.next_at IS NOT NULL THEN e.at END)"
             " FROM deliveries d JOIN events e ON e.seq = d.seq WHERE d.endpoint_id = ?",
-            (endpoint_id,),
+            (endpoint.id,),
         )
         oldest = [t for t in (waiting[0][1], queued[0][2]) if t is not None]
         return Backlog(waiting[0][0], queued[0][0], queued[0][1], min(oldest) if oldest else None)
