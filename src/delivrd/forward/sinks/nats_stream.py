@@ -20,6 +20,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from delivrd.forward.event import Event, SinkError, encode
+from delivrd.forward.sinks.urls import located
 
 BATCH_SIZE = 100
 #: the longest connecting, or waiting for a batch's acks, may take
@@ -43,15 +44,9 @@ class Target:
     def parse(cls, url: str) -> Target:
         """The target `url` names; ValueError saying what is wrong otherwise."""
         form = "nats://host:port?subject=NAME"
-        parts = urlsplit(url)
-        if parts.scheme != "nats":
+        if urlsplit(url).scheme != "nats":
             raise ValueError(f"url: a NATS URL is {form}")
-        try:
-            parts.port  # noqa: B018 -- raises on a port that is not a number
-        except ValueError:
-            raise ValueError(f"url: the port in {parts.netloc!r} is not a number from 1 to 65535") from None
-        if not parts.hostname:
-            raise ValueError(f"url: a NATS URL needs a host: {form}")
+        parts = located(url, "a NATS URL", form)
         if parts.path not in ("", "/"):
             raise ValueError(f"url: a NATS URL has no path ({parts.path!r}); the subject goes in the query: {form}")
         query = parse_qsl(parts.query, keep_blank_values=True)

@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from delivrd.forward.event import Event, SinkError
+from delivrd.forward.sinks.urls import located
 
 DEFAULT_MAXLEN = 100_000
 BATCH_SIZE = 100
@@ -40,15 +41,9 @@ class Target:
     def parse(cls, url: str) -> Target:
         """The target `url` names; ValueError saying what is wrong otherwise."""
         form = "redis://host:port/db?stream=NAME[&maxlen=N]"
-        parts = urlsplit(url)
-        if parts.scheme != "redis":
+        if urlsplit(url).scheme != "redis":
             raise ValueError(f"url: a Redis stream URL is {form}")
-        try:
-            parts.port  # noqa: B018 -- raises on a port that is not a number
-        except ValueError:
-            raise ValueError(f"url: the port in {parts.netloc!r} is not a number from 1 to 65535") from None
-        if not parts.hostname:
-            raise ValueError(f"url: a Redis stream URL needs a host: {form}")
+        parts = located(url, "a Redis stream URL", form)
         db = parts.path.lstrip("/")
         if db and not (db.isdigit() and db.isascii()):
             raise ValueError(f"url: the path of a Redis URL is the database number, not {parts.path!r}: {form}")

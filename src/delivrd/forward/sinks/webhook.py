@@ -21,6 +21,7 @@ from standardwebhooks.webhooks import Webhook
 from delivrd import __version__
 from delivrd.forward.event import Event, SinkError, encode
 from delivrd.forward.secrets import check_secret
+from delivrd.forward.sinks.urls import located
 
 #: the longest one attempt may take, connecting to the last byte of the answer
 TIMEOUT = 10.0
@@ -40,15 +41,10 @@ USER_AGENT = f"delivrd/{__version__}"
 
 def check(url: str) -> str:
     """`url` when it is an http(s) URL with a host; ValueError otherwise."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"url: a webhook URL starts with http:// or https://, not {parts.scheme}://")
-    try:
-        parts.port  # noqa: B018 -- raises on a port that is not a number from 0 to 65535
-    except ValueError:
-        raise ValueError(f"url: the port in {parts.netloc!r} is not a number from 1 to 65535") from None
-    if not parts.hostname:
-        raise ValueError("url: a webhook URL needs a host, as in https://example.com/hooks/sms")
+    scheme = urlsplit(url).scheme
+    if scheme not in ("http", "https"):
+        raise ValueError(f"url: a webhook URL starts with http:// or https://, not {scheme}://")
+    parts = located(url, "a webhook URL", "https://example.com/hooks/sms")
     if parts.fragment:
         raise ValueError("url: a webhook URL has no #fragment (it is never sent)")
     return url
