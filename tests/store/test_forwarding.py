@@ -221,3 +221,13 @@ def test_each_opt_out_change_is_an_event(on_store):
         ]
 
     on_store(scenario)
+
+
+def test_an_event_of_a_type_this_delivrd_does_not_know_names_no_source(on_store):
+    async def scenario(store):
+        from delivrd.store.base import EventRow
+
+        sources = await store.event_sources([EventRow(1, 0, "invoice.paid", 1, T0)])
+        assert sources.reports == sources.replies == sources.sends == sources.optouts == {}
+
+    on_store(scenario)

@@ -146,8 +146,8 @@ class SQLForwarding(abc.ABC):
         sends: dict[int, SendRow] = {}
         optouts: dict[int, OptOutRow] = {}
         wanted: dict[str, list[EventRow]] = {"report": [], "reply": [], "message": [], "optout": []}
-        for event in events:
-            wanted[event.type.split(".")[0]].append(event)
+        for event in events:  # by what they name; a type this delivrd does not know names nothing it reads
+            wanted.get(event.type.split(".")[0], []).append(event)
         p = self.reports_prefix
         for part in _chunks(wanted["report"]):
             # the time bounds let PostgreSQL look only in the partitions of those days
