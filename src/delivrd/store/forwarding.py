@@ -25,6 +25,7 @@ from delivrd.store.base import (
     Round,
     SendRow,
 )
+from delivrd.store.reads import ReportSource
 
 T = TypeVar("T")
 ENDPOINT_COLUMNS = ", ".join(EndpointRow._fields)
@@ -32,6 +33,10 @@ SELECT_ENDPOINTS = f"SELECT {ENDPOINT_COLUMNS} FROM endpoints"
 #: rows named in one IN (...) list
 CHUNK = 500
 NO_RECEIPT = "no_receipt"
+
+
+class GuardFailed(Exception):
+    """A guarded step changed no row: a backend's `_transact` rolls back and returns None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +63,8 @@ class SQLForwarding(abc.ABC):
 
     #: the event's xid as a number, its table qualified by {q} (PostgreSQL's xid8 as bigint; 0 on SQLite)
     xid_column: str
-    #: where reports come from, as the read side has it (a backend's `ReportSource.select`, `.prefix`)
-    reports_select: str
-    reports_prefix: str
+    #: where reports come from, as the read side has it (`SQLReads.reports_from`)
+    reports_from: ReportSource
 
     def _event_columns(self, q: str = "") -> str:
         """The columns of EventRow, qualified by `q` ("e.")."""
@@ -148,11 +152,11 @@ class SQLForwarding(abc.ABC):
         wanted: dict[str, list[EventRow]] = {"report": [], "reply": [], "message": [], "optout": []}
         for event in events:  # by what they name; a type this delivrd does not know names nothing it reads
             wanted.get(event.type.split(".")[0], []).append(event)
-        p = self.reports_prefix
+        p = self.reports_from.prefix
         for part in _chunks(wanted["report"]):
             # the time bounds let PostgreSQL look only in the partitions of those days
             sql = (
-                f"{self.reports_select} WHERE {p}id IN ({_marks(len(part))})"
+                f"{self.reports_from.select} WHERE {p}id IN ({_marks(len(part))})"
                 f" AND {p}received_at >= ? AND {p}received_at <= ?"
             )
             args = [*(e.ref for e in part), min(e.at for e in part), max(e.at for e in part)]
@@ -174,7 +178,7 @@ class SQLForwarding(abc.ABC):
     async def templates(self, report_ids: Sequence[int]) -> dict[int, str | None]:
         """The template of each report's registered send (a `template` filter asks), by report id."""
         found: dict[int, str | None] = {}
-        p = self.reports_prefix
+        p = self.reports_from.prefix
         for part in _chunks(report_ids):
             sql = (
                 f"SELECT {p}id, m.template_id FROM reports {p.rstrip('.')}"

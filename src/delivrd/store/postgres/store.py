@@ -27,7 +27,7 @@ from delivrd.domain.push import Push
 from delivrd.store import columns, insight_sql, migrations
 from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
 from delivrd.store.columns import Numbers
-from delivrd.store.forwarding import SQLForwarding, Step
+from delivrd.store.forwarding import GuardFailed, SQLForwarding, Step
 from delivrd.store.postgres import erasure as pg_erasure
 from delivrd.store.postgres import ingest
 from delivrd.store.postgres import retention as postgres_retention
@@ -117,10 +117,6 @@ SELECT coalesce(
 """
 
 
-class _GuardFailed(Exception):
-    """A guarded step changed no row: the transaction is rolled back (`_transact` returns None)."""
-
-
 def describe(url: str) -> str:
     """The URL without its password, for messages."""
     parts = urlsplit(url)
@@ -182,7 +178,6 @@ class PostgresSchema:
 class PostgresStore(PostgresOptOuts, SQLReads, SQLForwarding, Store):
     dialect = "postgresql"
     reports_from = REPORTS
-    reports_select, reports_prefix = REPORTS.select, REPORTS.prefix
     xid_column = "{q}xid::text::bigint"
 
     def __init__(self, url: str, *, migrate: bool = False, pool_size: int = 4) -> None:
@@ -410,8 +405,8 @@ class PostgresStore(PostgresOptOuts, SQLReads, SQLForwarding, Store):
                         status = await conn.execute(_numbered(step.sql), *step.args)
                         changed.append(int(status.rpartition(" ")[2] or 0))
                     if step.guard and not changed[-1]:
-                        raise _GuardFailed
-        except _GuardFailed:
+                        raise GuardFailed
+        except GuardFailed:
             return None
         except FAILURES as exc:
             raise StoreError(f"PostgreSQL commit failed: {_reason(exc)}") from exc

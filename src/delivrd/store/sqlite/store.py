@@ -22,7 +22,7 @@ from delivrd.domain import clock
 from delivrd.domain.push import CALLBACK, Push
 from delivrd.store import columns, insight_sql, migrations
 from delivrd.store.base import MessageQuery, MessageRow, Send, Store, StoreError, StoreUnavailable
-from delivrd.store.forwarding import SQLForwarding, Step
+from delivrd.store.forwarding import GuardFailed, SQLForwarding, Step
 from delivrd.store.reads import ReportSource, SQLReads
 from delivrd.store.sqlite import erasure as sqlite_erasure
 from delivrd.store.sqlite import mobiles as sqlite_mobiles
@@ -93,10 +93,6 @@ REPORTS = ReportSource(
 )
 
 
-class _GuardFailed(Exception):
-    """A guarded step changed no row: the transaction is rolled back (`_transact` returns None)."""
-
-
 class SQLiteSchema:
     """Schema versioning for SQLite: the version lives in PRAGMA user_version."""
 
@@ -124,7 +120,6 @@ class SQLiteSchema:
 class SQLiteStore(SQLiteOptOuts, SQLReads, SQLForwarding, Store):
     dialect = "sqlite"
     reports_from = REPORTS
-    reports_select, reports_prefix = REPORTS.select, REPORTS.prefix
     xid_column = "0"  # one writer at a time: seq order is commit order
 
     def __init__(self, path: str | Path, *, migrate: bool = False, readers: int = 4) -> None:
@@ -358,8 +353,8 @@ class SQLiteStore(SQLiteOptOuts, SQLReads, SQLForwarding, Store):
                         conn.execute(step.sql, step.args)
                     changed.append(conn.total_changes() - before)
                     if step.guard and not changed[-1]:
-                        raise _GuardFailed
-        except _GuardFailed:
+                        raise GuardFailed
+        except GuardFailed:
             return None
         return changed
 
